@@ -1,0 +1,9 @@
+"""Agent types of the Local Authority model, one module each (MODEL.md §3.2)."""
+
+from agents.leader import Leader
+from agents.partner import Partner
+from agents.referrer import Referrer
+from agents.supervisor import Supervisor
+from agents.therapist import Therapist
+
+__all__ = ["Leader", "Partner", "Referrer", "Supervisor", "Therapist"]

@@ -1,0 +1,49 @@
+"""Partner agencies' representatives on the steering group (MODEL.md §3.2 Partner)."""
+
+from __future__ import annotations
+
+import mesa
+
+
+class Partner(mesa.Agent):
+    """An agency's representative on the steering group.
+
+    Attributes:
+        agency: CAMHS, YOS, education, police, finance, the voluntary host...
+        commitment: Genuine commitment to the service, 0-1.
+        seniority: Seniority of the representative, 0-1.
+        attendance: Recent attendance rate at quarterly meetings (moving average), 0-1.
+        knows_commitment: Present when the funding commitment was made, or inducted into it.
+        co_funding: Share of the team cost this agency pays.
+        active: Still a member (False after the agency withdraws).
+        tenure: Months in post.
+    """
+
+    def __init__(self, model, agency: str, commitment: float, seniority: float, *,
+                 knows_commitment: bool, attendance: float = 1.0):
+        super().__init__(model)
+        self.agency = agency
+        self.commitment = commitment
+        self.seniority = seniority
+        self.attendance = attendance
+        self.knows_commitment = knows_commitment
+        self.co_funding = 0.0
+        self.active = True
+        self.tenure = 0
+
+    def attend_probability(self, grant_pull: float, grant_share: float) -> float:
+        """Chance of attending a meeting: commitment, plus the grant's pull on the reluctant.
+
+        Grant money draws reluctant partners to the table with a shallow commitment that shows
+        when the taper bites (001:1734).
+        """
+        c = self.commitment
+        return c + grant_pull * grant_share * (1.0 - c)
+
+    def record_meeting(self, attended: bool) -> None:
+        """Update the attendance moving average after a quarterly meeting."""
+        self.attendance = 0.5 * self.attendance + (0.5 if attended else 0.0)
+
+    def adjust_commitment(self, delta: float) -> None:
+        """Change commitment by ``delta``, kept within 0-1."""
+        self.commitment = min(1.0, max(0.0, self.commitment + delta))

@@ -1,0 +1,37 @@
+"""Frontline practitioners who can refer a family (MODEL.md §3.2 Referrer)."""
+
+from __future__ import annotations
+
+import mesa
+
+
+class Referrer(mesa.Agent):
+    """A social worker, YOS officer or school staff member.
+
+    Attributes:
+        agency: ``social_care``, ``yos`` or ``education``.
+        awareness: Knows MST and its criteria, 0-1.
+        attitude: View of MST, -1-1; sticky (001:2155).
+        tenure: Months in post.
+    """
+
+    def __init__(self, model, agency: str, awareness: float, attitude: float):
+        super().__init__(model)
+        self.agency = agency
+        self.awareness = awareness
+        self.attitude = attitude
+        self.tenure = 0
+
+    def refer_probability(self, propensity: float) -> float:
+        """Chance of referring an eligible family met: rises with awareness and attitude."""
+        favour = 0.5 + 0.5 * self.attitude
+        return propensity * self.awareness * favour
+
+    def hear(self, signal: float, stickiness: float) -> None:
+        """Update a sticky attitude toward ``signal`` (-1..1 or beyond for heavy news)."""
+        a = stickiness * self.attitude + (1.0 - stickiness) * signal
+        self.attitude = min(1.0, max(-1.0, a))
+
+    def learn(self, gain: float, decay: float) -> None:
+        """Gain awareness from promotion visits and lose some without contact."""
+        self.awareness += gain * (1.0 - self.awareness) - decay * self.awareness

@@ -1,0 +1,56 @@
+"""The MST supervisor: clinical lead and, in practice, local system leader (MODEL.md §3.2)."""
+
+from __future__ import annotations
+
+import mesa
+
+# Strain recovery factor of the supervisor's style for therapists (000:98; assumption).
+STYLE_SUPPORT = {"collaborative": 1.2, "balanced": 1.0, "directive": 0.8}
+
+
+class Supervisor(mesa.Agent):
+    """The team's clinical lead.
+
+    Attributes:
+        clinical_skill: Quality of clinical supervision, 0-1.
+        system_leadership: Skill at system work (promotion, briefing, partnership), 0-1.
+        prior_mst_experience: Imported, experienced in MST (001:1599).
+        style: collaborative, balanced or directive.
+        strain: 0-1.
+        interim: An interim acting up: clinical cover but no system leadership (001:1578).
+        tenure: Months in post.
+        first: The supervisor in post at go-live.
+    """
+
+    def __init__(self, model, clinical_skill: float, system_leadership: float, *,
+                 prior_mst_experience: bool = False, style: str = "balanced",
+                 interim: bool = False, first: bool = False):
+        super().__init__(model)
+        self.clinical_skill = clinical_skill
+        self.system_leadership = 0.0 if interim else system_leadership
+        self.prior_mst_experience = prior_mst_experience
+        self.style = style
+        self.strain = 0.0
+        self.interim = interim
+        self.tenure = 0
+        self.first = first
+
+    def system_share(self, carrying: bool, programme_manager: bool) -> float:
+        """Share of effort given to system work rather than clinical supervision.
+
+        A supervisor leans toward what they are good at; carrying a weak steering group alone
+        pulls more time into system work (001:1544); a programme manager takes it over.
+        """
+        if self.interim:
+            return 0.0
+        if programme_manager:
+            return 0.1
+        return min(0.7, 0.2 + 0.4 * self.system_leadership + (0.15 if carrying else 0.0))
+
+    def supervision_quality(self, share: float) -> float:
+        """Quality of clinical supervision given the time left after system work."""
+        return self.clinical_skill * (0.6 + 0.4 * (1.0 - share))
+
+    def add_strain(self, amount: float) -> None:
+        """Add (or with a negative amount relieve) strain, kept within 0-1."""
+        self.strain = min(1.0, max(0.0, self.strain + amount))

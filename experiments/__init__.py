@@ -1,0 +1,1 @@
+"""Ensembles, comparisons, calibration, sensitivity analysis, executors and outputs."""

@@ -1,0 +1,53 @@
+"""Plots (matplotlib, Agg backend; never shown interactively)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from sim.simulate import RunResult  # noqa: E402
+
+
+def _mark_budget_rounds(ax, result: RunResult, last: int) -> None:
+    y, m = map(int, result.start.split("-"))
+    first = (4 - m) % 12 or 12
+    for month in range(first, last + 1, 12):
+        if month >= 12:
+            ax.axvline(month, color="0.85", lw=0.8, zorder=0)
+
+
+def plot_single_run(result: RunResult):
+    """Three panels: teams and staff; referrals, caseload and waiting list; defence vs pressure."""
+    s = result.series
+    o = result.outputs
+    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+    last = int(s["month"].iloc[-1])
+    ax = axes[0]
+    ax.step(s["month"], s["staff"], where="post", label="staff in post")
+    ax.step(s["month"], s["therapists"], where="post", label="therapists")
+    ax.step(s["month"], s["teams"], where="post", label="teams", lw=2)
+    ax.set_ylabel("people / teams")
+    ax.legend(loc="upper right", fontsize=8)
+    title = f"{result.scenario}, seed {result.seed}: "
+    title += ("survived" if o["survived"]
+              else f"closed in month {int(o['closure_month'])} ({o['closure_cause'].replace('_', ' ')})")
+    ax.set_title(title)
+    ax = axes[1]
+    ax.plot(s["month"], s["referrals_month"], label="referrals / month", lw=0.8)
+    ax.plot(s["month"], s["caseload"], label="open cases")
+    ax.plot(s["month"], s["waiting_list"], label="waiting list")
+    ax.set_ylabel("families")
+    ax.legend(loc="upper right", fontsize=8)
+    ax = axes[2]
+    ax.plot(s["month"], s["defence"], label="defence", color="tab:green")
+    ax.plot(s["month"], s["pressure"], label="pressure", color="tab:red")
+    ax.plot(s["month"], s["partnership"], label="partnership", color="tab:blue", lw=0.8, ls="--")
+    ax.set_ylabel("index")
+    ax.set_xlabel("months since go-live (grey lines: April budget rounds)")
+    ax.legend(loc="upper right", fontsize=8)
+    for ax in axes:
+        _mark_budget_rounds(ax, result, last)
+    fig.tight_layout()
+    return fig

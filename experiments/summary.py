@@ -1,0 +1,65 @@
+"""Readable text summaries of runs."""
+
+from __future__ import annotations
+
+import math
+
+from sim.simulate import RunResult
+
+CAUSE_TEXT = {
+    "budget_round": "closed at the April budget round",
+    "viability_review": "closed at the viability review after the supervisor left",
+    "cut_proposal": "closed after a senior leader proposed cutting it",
+    "staffing_collapse": "closed when the team could no longer deliver (staffing collapse)",
+    "licence": "closed after two failed implementation reviews (licence at risk)",
+    "co_funder_withdrawal": "closed when a co-funding partner withdrew",
+}
+
+
+def money(x: float) -> str:
+    """Format pounds compactly, e.g. £1.23m or £450k."""
+    sign = "-" if x < 0 else ""
+    x = abs(x)
+    if x >= 1e6:
+        return f"{sign}£{x / 1e6:.2f}m"
+    return f"{sign}£{x / 1e3:.0f}k"
+
+
+def _month_label(result: RunResult, month: float) -> str:
+    y, m = map(int, result.start.split("-"))
+    idx = y * 12 + m - 1 + int(month)
+    return f"{idx // 12:04d}-{idx % 12 + 1:02d}"
+
+
+def format_run_summary(result: RunResult) -> str:
+    """A few lines a commissioner can read: fate, people, families and money."""
+    o = result.outputs
+    lines = [f"{result.scenario} (seed {result.seed}, go-live {result.start})"]
+    if o["survived"]:
+        lines.append(f"  Survived the {o['end_month']}-month horizon with {o['teams_end']} "
+                     f"team(s) (peak {o['teams_peak']}).")
+    else:
+        m = int(o["closure_month"])
+        lines.append(f"  Closed in month {m} ({_month_label(result, m)}, {m / 12:.1f} years): "
+                     f"{CAUSE_TEXT.get(o['closure_cause'], o['closure_cause'])}.")
+        lines.append(f"  Teams at peak: {o['teams_peak']}.")
+    lines.append(f"  Phase reached: {o['phase_reached'].replace('_', ' ')}.")
+    if not math.isnan(o["first_expansion_month"]):
+        lines.append(f"  First expansion in month {int(o['first_expansion_month'])}.")
+    lines.append(f"  Families: {o['families_referred']} referred, {o['families_treated']} treated, "
+                 f"{o['families_succeeded']} succeeded, {o['families_usual_care']} to usual care "
+                 f"in the trial, {o['families_lost_waiting']} lost from the waiting list.")
+    lines.append(f"  Utilisation of caseload slots: {o['utilisation']:.0%}.")
+    lines.append(f"  Cost {money(o['cost'])}, placement savings {money(o['savings'])}, "
+                 f"net cost {money(o['net_cost'])}.")
+    lines.append(f"  Leader changes: {o['leader_changes']}; supervisor changes: "
+                 f"{o['supervisor_changes']}; therapist departures: {o['therapist_departures']}; "
+                 f"posts cut: {o['posts_cut']}.")
+    lines.append(f"  Months with all three toxic-trio stressors: {o['toxic_trio_months']}.")
+    if result.log:
+        lines.append("  Key events:")
+        for month, text in result.log[:25]:
+            lines.append(f"    month {month:>3} ({_month_label(result, month)}): {text}")
+        if len(result.log) > 25:
+            lines.append(f"    ... and {len(result.log) - 25} more")
+    return "\n".join(lines)

@@ -1,0 +1,110 @@
+"""One run: a pure function from (scenario, seed) to a result object, with no I/O."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sim.model import PHASES, LocalAuthority
+from sim.scenario import Scenario
+
+SERIES_COLUMNS = ("teams", "staff", "therapists", "referrals_month", "caseload", "waiting_list",
+                  "defence", "pressure", "partnership", "leader_support", "leader_knowledge",
+                  "referrer_awareness", "referrer_attitude", "hostility", "grant_share",
+                  "cost_month", "savings_month")
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run.
+
+    Attributes:
+        scenario: The authority's name.
+        seed: The seed the run used (an int, or a SeedSequence's entropy and spawn key).
+        outputs: Scalar outputs of MODEL.md §8, keyed by snake_case name.
+        series: Monthly series, one row per month from 0 (go-live) to the last simulated month.
+        log: Notable events as ``(month, text)``.
+        start: Calendar label of month 0 (``YYYY-MM``).
+    """
+
+    scenario: str
+    seed: object
+    outputs: dict
+    series: pd.DataFrame = field(repr=False)
+    log: list = field(default_factory=list, repr=False)
+    start: str = ""
+
+
+def _value_at(values: list, month: int) -> float:
+    return float(values[month]) if month < len(values) else math.nan
+
+
+def simulate(scenario: Scenario, seed=0, *, series: bool = True) -> RunResult:
+    """Run one scenario with one seed to its horizon or to closure.
+
+    Args:
+        scenario: A validated scenario (see :func:`sim.scenario.load_scenario`).
+        seed: An integer or ``numpy.random.SeedSequence``; same seed, same result.
+        series: Whether to build the monthly series DataFrame (ensembles may skip it).
+
+    Returns:
+        A :class:`RunResult`.
+    """
+    model = LocalAuthority(scenario, seed)
+    model.run()
+    n = model.n
+    dc = model.datacollector.model_vars
+    partnership = dc["partnership"]
+    closure = model.closure_month
+    survived_reviews = model.review_survived_months
+    since_review = (closure - survived_reviews[-1]) if (closure is not None and survived_reviews) else None
+    end = closure if closure is not None else model.horizon
+    # First supervisor's tenure: censored at closure or horizon if they never left.
+    first_tenure = model.first_supervisor_tenure
+    first_left = first_tenure is not None
+    outputs = {
+        "survived": closure is None,
+        "closure_month": closure if closure is not None else math.nan,
+        "closure_cause": model.closure_cause or "",
+        "end_month": end,
+        "phase_reached": PHASES[model.phase],
+        "teams_peak": n["peak_teams"],
+        "teams_end": model.teams_now,
+        "families_referred": n["referrals"],
+        "families_eligible": n["eligible"],
+        "families_usual_care": n["usual_care"],
+        "families_treated": n["treated"],
+        "families_succeeded": n["succeeded"],
+        "families_came_back": n["came_back"],
+        "families_lost_waiting": n["dropped_waiting"],
+        "utilisation": n["case_months"] / n["slot_months"] if n["slot_months"] else 0.0,
+        "cost": round(n["cost"], 2),
+        "savings": round(n["savings"], 2),
+        "net_cost": round(n["cost"] - n["savings"], 2),
+        "leader_changes": n["leader_changes"],
+        "supervisor_changes": n["supervisor_changes"],
+        "therapist_departures": n["therapist_departures"],
+        "expansions": n["expansions"],
+        "posts_cut": n["cuts"],
+        "viability_reviews": n["reviews"],
+        "first_expansion_month": model.first_expansion if model.first_expansion is not None else math.nan,
+        "first_supervisor_tenure": first_tenure if first_left else end,
+        "first_supervisor_left": first_left,
+        "months_since_survived_review": since_review if since_review is not None else math.nan,
+        "toxic_trio_months": n["toxic_trio_months"],
+        "closure_grant_share": model.cal.grant_share if closure is not None else math.nan,
+        "teams_96": int(_value_at(dc["teams"], 96)) if len(dc["teams"]) > 96 else 0,
+        "partnership_6": _value_at(partnership, 6),
+        "partnership_36": _value_at(partnership, 36),
+    }
+    frame = pd.DataFrame()
+    if series:
+        frame = pd.DataFrame({k: np.asarray(dc[k]) for k in SERIES_COLUMNS})
+        frame.insert(0, "month", np.arange(len(frame)))
+        frame.insert(1, "date", [model.calendar.label(m) for m in range(len(frame))])
+    seed_repr = seed if isinstance(seed, int) else getattr(seed, "entropy", seed)
+    return RunResult(scenario=scenario.name, seed=seed_repr, outputs=outputs, series=frame,
+                     log=list(model.log), start=model.calendar.label(0))
