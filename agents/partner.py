@@ -31,14 +31,17 @@ class Partner(mesa.Agent):
         self.active = True
         self.tenure = 0
 
-    def attend_probability(self, grant_pull: float, grant_share: float) -> float:
+    def attend_probability(self, grant_pull: float, grant_share: float,
+                           uninformed: float) -> float:
         """Chance of attending a meeting: commitment, plus the grant's pull on the reluctant.
 
         Grant money draws reluctant partners to the table with a shallow commitment that shows
-        when the taper bites (001:1734).
+        when the taper bites (001:1734); a representative who knows nothing of the original
+        commitment sees less reason to come (001:1542).
         """
         c = self.commitment
-        return c + grant_pull * grant_share * (1.0 - c)
+        p = c + grant_pull * grant_share * (1.0 - c)
+        return p if self.knows_commitment else p * uninformed
 
     def record_meeting(self, attended: bool) -> None:
         """Update the attendance moving average after a quarterly meeting."""

@@ -24,7 +24,7 @@ class Referrer(mesa.Agent):
 
     def refer_probability(self, propensity: float) -> float:
         """Chance of referring an eligible family met: rises with awareness and attitude."""
-        favour = 0.5 + 0.5 * self.attitude
+        favour = min(1.0, max(0.0, 0.8 + 0.4 * self.attitude))
         return propensity * self.awareness * favour
 
     def hear(self, signal: float, stickiness: float) -> None:

@@ -41,6 +41,7 @@ class CalendarState:
     regional_support_ended: bool
     competing_programme: bool
     trial_randomising: bool
+    trial_protocol: bool
     trial_results_out: bool
 
 
@@ -78,6 +79,9 @@ class Calendar:
             competing_programme=idx >= COMPETING_PROGRAMME,
             trial_randomising=(research_trial and TRIAL_START <= idx <= TRIAL_END
                                and month >= TRIAL_MIN_MONTHS),
+            # Taking part in the trial was part of the pilot's deal (research B.1): the protocol
+            # fixes the service from go-live until randomisation ends (001:5118).
+            trial_protocol=research_trial and idx <= TRIAL_END,
             trial_results_out=idx >= TRIAL_RESULTS,
         )
 

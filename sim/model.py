@@ -114,7 +114,8 @@ class LocalAuthority(mesa.Model):
         self.supervisor_departure_months: list[int] = []
         self.review_survived_months: list[int] = []
         self.first_expansion: int | None = None
-        self._roll = {k: [0] * 12 for k in ("closed", "success", "came_back", "lost", "changes")}
+        self._roll = {k: [0] * 12 for k in ("closed", "success", "came_back", "lost", "changes",
+                                            "usual_care")}
         self._failed_pirs = 0
         self._changes_this_month = 0
         self.referrals_by_agency = {a: 0 for a, _ in REFERRER_AGENCIES}
@@ -132,7 +133,7 @@ class LocalAuthority(mesa.Model):
         self._assign_co_funding()
         self.steering = SteeringGroup()
         self.steering.chair = "leader" if any(ld.chairs for ld in self.leaders) else "supervisor"
-        self.steering.assess(self.partners, True)
+        self.steering.assess(self.partners, True, self.collab_climate)
         self.partnership = self.steering.strength
 
         self.teams: list[Team] = []
@@ -148,6 +149,7 @@ class LocalAuthority(mesa.Model):
 
         n_ref = max(6, round(p.referrers_per_100_lac * site.looked_after_children / 100))
         self.referrers: list[Referrer] = [self._new_referrer(launch=True) for _ in range(n_ref)]
+        self.advocacy = self.advocacy_capacity()
         self.waiting: list[Case] = []
 
         # Monthly measures (read by the DataCollector and the dashboard)
@@ -206,6 +208,14 @@ class LocalAuthority(mesa.Model):
         return num / den if den else 0.0
 
     def system_leadership(self) -> float:
+        """The service's standing built by system work (a stock that follows advocacy capacity).
+
+        Influence built by promotion, briefings and "being useful" outlasts the person for a
+        while and then fades: the service looks strong while it rests on one person (001:1528).
+        """
+        return self.advocacy
+
+    def advocacy_capacity(self) -> float:
         """The service's advocacy capacity: programme manager, else the best permanent supervisor."""
         best = 0.0
         for t in self.teams:
@@ -230,7 +240,8 @@ class LocalAuthority(mesa.Model):
         else:
             success, back = 0.35, self.p.came_back_share
         local = _clip((success - 0.35) * 2.5, -1.0, 1.0)
-        narrative = -back * (self.p.came_back_oversold_weight if self.oversold else 1.0)
+        # Anecdotes: successes heard of, against families who came back.
+        narrative = success - back * (self.p.came_back_oversold_weight if self.oversold else 1.0)
         if self.cal.trial_results_out:
             narrative -= self.p.trial_null_shock
         vis = 1.0 if self.levers.local_outcome_feedback else 0.5 * self.learning
@@ -261,19 +272,25 @@ class LocalAuthority(mesa.Model):
         """Share of cost paid by co-funding partners still in."""
         return sum(pt.co_funding for pt in self.partners if pt.active)
 
-    def compute_pressure(self, grant_share: float) -> float:
+    def compute_pressure(self, grant_share: float, extra_cost: float = 0.0) -> float:
         """Pressure on the service given the grant share of cost (MODEL.md §5.1).
 
         The LA's share of cost relative to its discretionary budget, compressed by an elasticity
-        so that size alone does not decide, amplified by hostility, plus a unit-cost penalty when
-        the team is under-used (001:1929).
+        so that size alone does not decide, raised by cuts to that budget, amplified by
+        hostility, plus a unit-cost penalty when the team is under-used (001:1929).
         """
         p = self.p
         la_share = max(0.0, 1.0 - grant_share - self.co_funding_share())
-        budget = self.base_budget * self.cal.budget_factor * self.scripted_budget_factor
-        burden = (self.annual_cost() * la_share / budget / p.burden_reference) ** p.burden_elasticity
+        la_cost = self.annual_cost() * la_share + extra_cost
+        # Size enters through a compressed cost share of the LA's own (pre-cut) budget; cuts
+        # enter separately, relative to that budget, so a 20% cut stays a real stressor while
+        # size alone does not decide (MODEL.md §5.1).
+        burden = (la_cost / self.base_budget / p.burden_reference) ** p.burden_elasticity
+        shrink = self.cal.budget_factor * self.scripted_budget_factor
+        burden *= shrink ** -p.cut_elasticity
         under = max(0.0, 0.75 - self.utilisation) / 0.75
-        return burden * (1.0 + self.hostility) + p.unit_cost_penalty * under
+        return (p.pressure_weight * burden * (1.0 + p.hostility_pressure * self.hostility)
+                + p.unit_cost_penalty * under)
 
     # ------------------------------------------------------------------ construction helpers
     def _assign_co_funding(self) -> None:
@@ -311,7 +328,7 @@ class LocalAuthority(mesa.Model):
         culture = 0.6 * (self.site.values_fit - 0.5) + 0.4 * (self.learning - 0.5)
         attitude = _clip(r.gauss(culture, 0.2), -1.0, 1.0)
         if launch:
-            awareness = 0.3 + (0.2 if self.spec.supervisor.prior_mst_experience else 0.0)
+            awareness = 0.5 + (0.2 if self.spec.supervisor.prior_mst_experience else 0.0)
             if self.oversold:
                 attitude = _clip(attitude + 0.1, -1.0, 1.0)
         else:
@@ -330,6 +347,7 @@ class LocalAuthority(mesa.Model):
             roll[self.month % 12] = 0
         self.cal = self.calendar.state(self.month, self.site.research_trial)
         self._advance_phase()
+        self.advocacy += (self.advocacy_capacity() - self.advocacy) / self.p.advocacy_memory_months
         self._leader_turnover()
         self._partner_turnover()
         self._referral_pipeline()
@@ -390,7 +408,7 @@ class LocalAuthority(mesa.Model):
                     self._supervisor_exit(team)
             elif ev.kind == "budget_cut":
                 self.scripted_budget_factor *= 1.0 - ev.fraction
-                self._budget_decision("budget_round", self.cal.grant_share, extra="scripted cut")
+                self._budget_decision("budget_round", self.cal.grant_share)
             elif ev.kind in ("partner_withdraws", "co_funding_ends"):
                 for pt in self.partners:
                     if pt.active and (ev.kind == "co_funding_ends" and pt.co_funding > 0
@@ -533,7 +551,7 @@ class LocalAuthority(mesa.Model):
                 ref.remove()
                 self.referrers[i] = self._new_referrer()
         # Promotion visits by the supervisor or programme manager refresh the pipeline.
-        visits = 4.0 * self.system_leadership() * len(self.teams)
+        visits = 8.0 * self.advocacy_capacity() * len(self.teams)
         if lv.referral_promotion:
             visits *= p.promotion_lever_multiplier
         n = len(self.referrers)
@@ -584,6 +602,7 @@ class LocalAuthority(mesa.Model):
         self.n["eligible"] += 1
         if self.cal.trial_randomising and self.r_case.random() < 0.5:
             self.n["usual_care"] += 1
+            self._roll["usual_care"][self.month % 12] += 1
             return
         self.waiting.append(case)
 
@@ -669,8 +688,10 @@ class LocalAuthority(mesa.Model):
         if sup is not None:
             sup.tenure += 1
             relief = p.strain_recovery * 0.5 * (0.5 + 0.5 * self.network)
+            # Carrying the partnership alone, covering vacancies and, for an isolated team,
+            # the lack of peer support (solo boosters, no nearby team, 001:1818-1830).
             sup.add_strain((p.carrying_strain if carrying else 0.0) + 0.02 * vacancy_load
-                           - relief * sup.strain)
+                           + p.isolation_strain * (1.0 - self.network) - relief * sup.strain)
             if not sup.interim:
                 mult = min(p.supervisor_strain_cap, 1.0 + p.strain_exit_multiplier * sup.strain)
                 if r.random() < p.supervisor_exit_rate / 12.0 * mult:
@@ -682,9 +703,12 @@ class LocalAuthority(mesa.Model):
             if team.supervisor_timer <= 0:
                 self._appoint_supervisor(team)
 
-        # Staffing collapse counters.
-        team.months_without_cover = team.months_without_cover + 1 if team.supervisor is None else 0
-        team.months_understaffed = team.months_understaffed + 1 if len(team.therapists) <= 1 else 0
+        # Staffing collapse counters (a new team still mobilising is not yet expected to deliver).
+        if team.supervisor is not None and len(team.therapists) >= 2:
+            team.operating = True
+        if team.operating:
+            team.months_without_cover = team.months_without_cover + 1 if team.supervisor is None else 0
+            team.months_understaffed = team.months_understaffed + 1 if len(team.therapists) <= 1 else 0
 
     def _treat(self, th: Therapist) -> tuple[int, int]:
         p, r = self.p, self.r_case
@@ -794,7 +818,7 @@ class LocalAuthority(mesa.Model):
         """Review against the full, unsubsidised cost: a permanent appointment commits the LA
         beyond the grant (001:1576-1578). Returns whether the service (or team) survived."""
         margin = self.compute_defence() - self.compute_pressure(0.0) - self.p.review_strictness
-        if self._decide_close(margin):
+        if not self._protected() and self._decide_close(margin):
             if len(self.teams) > 1:
                 self._close_team(team, "viability review")
                 return True
@@ -841,10 +865,11 @@ class LocalAuthority(mesa.Model):
         active = [pt for pt in self.partners if pt.active]
         share = self.cal.grant_share
         for pt in active:
-            pt.record_meeting(r.random() < pt.attend_probability(p.grant_pull, share))
+            pt.record_meeting(r.random() < pt.attend_probability(p.grant_pull, share,
+                                                                p.uninformed_attendance))
         chair_knows = any(ld.chairs and ld.original for ld in self.leaders) or \
             self.steering.chair == "supervisor"
-        self.partnership = self.steering.assess(active, chair_knows)
+        self.partnership = self.steering.assess(active, chair_knows, self.collab_climate)
         self.steering.meetings += 1
 
     def _implementation_review(self) -> None:
@@ -862,7 +887,7 @@ class LocalAuthority(mesa.Model):
     # ------------------------------------------------------------------ 7. leaders, climate, money
     def _leaders_learn(self) -> None:
         p = self.p
-        briefing = self.system_leadership()
+        briefing = self.advocacy_capacity()
         meeting = 0.5 * self.partnership
         ev = self.evidence()
         wsum = sum(ld.influence for ld in self.leaders) or 1.0
@@ -900,7 +925,10 @@ class LocalAuthority(mesa.Model):
         target = _clip(OFSTED_HOSTILITY[self.ofsted] + 0.6 * depth + 0.05 * changes
                        - 0.3 * (self.collab_climate - 0.5))
         self.hostility += p.climate_adjust_rate * (target - self.hostility)
-        climate_target = self.partnership - 0.02 * changes
+        # Collaboration is built slowly by sustained joint leadership (partners and informed
+        # leaders together) and eroded by churn (001:1677, 001:1710).
+        knowledge = sum(ld.knowledge for ld in self.leaders) / len(self.leaders) if self.leaders else 0.0
+        climate_target = self.partnership * (0.5 + 0.5 * knowledge) - p.churn_climate_erosion * changes
         self.collab_climate = _clip(self.collab_climate + p.climate_adjust_rate * (climate_target - self.collab_climate))
         # Toxic trio: leadership change, weak partnership and dwindling money together (001:1746).
         if changes > 0 and self.partnership < 0.4 and depth > 0.05:
@@ -912,9 +940,13 @@ class LocalAuthority(mesa.Model):
         slots = staffed * p.caseload_cap
         load = sum(t.caseload for t in self.teams)
         self.n["slot_months"] += slots
-        # Utilisation: a moving average of filled caseload slots over funded ones.
+        # Utilisation: a moving average of filled caseload slots over funded ones. During a
+        # trial, families the panel randomised to usual care in the last episode count as
+        # demand the service handled (assumption: the LA knows the protocol halves allocation).
         funded = sum(t.posts for t in self.teams) * p.caseload_cap
-        util = load / funded if funded else 0.0
+        recent = [self._roll["usual_care"][(self.month - k) % 12]
+                  for k in range(int(round(p.episode_months)))]
+        util = min(1.0, (load + sum(recent)) / funded) if funded else 0.0
         self.utilisation += (util - self.utilisation) / 6.0
         share = self.cal.grant_share
         self.cost_month = self.annual_cost() / 12.0
@@ -933,9 +965,8 @@ class LocalAuthority(mesa.Model):
 
     def _budget_round(self) -> None:
         """The April budget round: continue, cut a post, close or expand (MODEL.md §5.1)."""
-        protected = self.month < 12 * (self.levers.protected_funding_years + 1)
         share = self.cal.grant_share  # the coming financial year's grant share
-        self._budget_decision("budget_round", share, protected=protected)
+        self._budget_decision("budget_round", share)
         if self.closed:
             return
         # An interim left drifting: the round commits to recruiting if it continues.
@@ -947,9 +978,14 @@ class LocalAuthority(mesa.Model):
         p = self.p
         return self.r_dec.random() < _logistic((p.close_margin - margin) / p.decision_scale)
 
-    def _budget_decision(self, cause: str, grant_share: float, protected: bool = False,
-                         extra: str = "") -> None:
+    def _protected(self) -> bool:
+        """Ring-fenced or outcome-contract funding: cost decisions cannot close or cut."""
+        return self.month < 12 * (self.levers.protected_funding_years + 1) and \
+            self.levers.protected_funding_years > 0
+
+    def _budget_decision(self, cause: str, grant_share: float) -> None:
         p, r = self.p, self.r_dec
+        protected = self._protected()
         self.defence = self.compute_defence()
         self.pressure = self.compute_pressure(grant_share)
         margin = self.defence - self.pressure
@@ -968,8 +1004,13 @@ class LocalAuthority(mesa.Model):
         lost = sum(self._roll["lost"])
         capacity = sum(t.posts for t in self.teams) * p.caseload_cap * 12 / p.episode_months
         excess = lost + len(self.waiting) >= 0.2 * capacity
-        if (margin > p.expand_margin and excess and not self.cal.trial_randomising
-                and r.random() < _logistic((margin - p.expand_margin) / p.decision_scale)):
+        if not excess or self.cal.trial_protocol:
+            return
+        # A new team commits the LA beyond any grant: judge it on the full, unsubsidised cost
+        # of the service with the new team included.
+        margin_after = self.defence - self.compute_pressure(0.0, self.p.team_cost)
+        if (margin_after > p.expand_margin
+                and r.random() < _logistic((margin_after - p.expand_margin) / p.decision_scale)):
             self._new_team()
             self.n["expansions"] += 1
             self.n["peak_teams"] = max(self.n["peak_teams"], len(self.teams))
@@ -994,9 +1035,14 @@ class LocalAuthority(mesa.Model):
     # ------------------------------------------------------------------ 8. closure
     def _closure_checks(self) -> None:
         limit = self.p.staffing_collapse_months
-        if any(t.months_without_cover >= limit or t.months_understaffed >= limit for t in self.teams):
-            self._close("staffing_collapse")
-        elif self._failed_pirs >= 2:
+        for team in list(self.teams):
+            if team.months_without_cover >= limit or team.months_understaffed >= limit:
+                if len(self.teams) > 1:
+                    self._close_team(team, "it could no longer deliver")
+                else:
+                    self._close("staffing_collapse")
+                    return
+        if self._failed_pirs >= 2:
             self._close("licence")
 
     def _close(self, cause: str) -> None:

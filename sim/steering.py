@@ -6,7 +6,8 @@ import math
 
 # Weights of the partnership components in a weighted geometric mean (assumption; a bare product
 # collapses to zero, MODEL.md §5.1).
-WEIGHTS = {"attendance": 0.25, "seniority": 0.15, "commitment": 0.25, "memory": 0.2, "chair": 0.15}
+WEIGHTS = {"attendance": 0.25, "seniority": 0.1, "commitment": 0.2, "memory": 0.2, "chair": 0.1,
+           "climate": 0.15}
 CHAIR_QUALITY = {"leader": 1.0, "supervisor": 0.6, "none": 0.35}
 FLOOR = 0.05
 
@@ -27,12 +28,14 @@ class SteeringGroup:
         self.memory_of_commitment = 1.0
         self.meetings = 0
 
-    def assess(self, partners, chair_knows: bool) -> float:
-        """Recompute partnership strength from the active partners and the chair.
+    def assess(self, partners, chair_knows: bool, climate: float) -> float:
+        """Recompute partnership strength from the active partners, the chair and the climate.
 
         Args:
             partners: Active ``Partner`` agents.
             chair_knows: Whether the chair was present at, or inducted into, the commitment.
+            climate: The LA's collaboration climate: a "contract monitoring group" in a low-trust
+                authority is not a joint partnership (001:1270-1278, 001:1677).
 
         Returns:
             The new strength.
@@ -50,6 +53,7 @@ class SteeringGroup:
         knowers = sum(1 for p in partners if p.knows_commitment) + (1 if chair_knows else 0)
         self.memory_of_commitment = knowers / (n + (1 if self.chair != "none" else 0))
         parts = {"attendance": attendance, "seniority": seniority, "commitment": commitment,
-                 "memory": self.memory_of_commitment, "chair": CHAIR_QUALITY[self.chair]}
+                 "memory": self.memory_of_commitment, "chair": CHAIR_QUALITY[self.chair],
+                 "climate": climate}
         self.strength = math.exp(sum(w * math.log(max(FLOOR, parts[k])) for k, w in WEIGHTS.items()))
         return self.strength

@@ -16,6 +16,7 @@ class Team:
         months_without_cover: Consecutive months with no supervisor at all.
         months_understaffed: Consecutive months with one therapist or fewer.
         handover: System leadership handed over by a planned succession, if any.
+        operating: Has delivered (a supervisor and two therapists in post) at least once.
     """
 
     def __init__(self, index: int, posts: int):
@@ -28,6 +29,7 @@ class Team:
         self.months_without_cover = 0
         self.months_understaffed = 0
         self.handover: float | None = None
+        self.operating = False
 
     @property
     def vacancies(self) -> int:
