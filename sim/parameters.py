@@ -152,7 +152,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Supervisor strain added by each senior leader change"),
     _p("carrying_strain", 0.018, 0.0, 0.08, "workforce", "001:1528, 001:1544",
        "Monthly supervisor strain from carrying a weak steering group alone"),
-    _p("advocacy_memory_months", 8.7, 2.0, 12.0, "workforce", "assumption; 001:1528, 001:2335",
+    _p("advocacy_memory_months", 5.0, 2.0, 12.0, "workforce", "assumption; 001:1528, 001:2335",
        "Months over which the service's standing from system work follows its advocates"),
     _p("isolation_strain", 0.038, 0.0, 0.05, "workforce", "001:1818-1830 (peer support); assumption",
        "Monthly supervisor strain from professional isolation (scaled by 1 - network)"),

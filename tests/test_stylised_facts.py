@@ -62,7 +62,7 @@ def test_scripted_budget_cut_brings_closure_forward(sites):
     from sim.scenario import Event
 
     base = sites["metro_city"]
-    cut = replace(base, events=(Event(month=47, kind="budget_cut", fraction=0.6),))
+    cut = replace(base, events=(Event(month=47, kind="budget_cut", fraction=0.4),))
     assert (_ends(cut) < 120).mean() > (_ends(base) < 120).mean() + 0.1
 
 
