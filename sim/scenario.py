@@ -38,8 +38,13 @@ class ScenarioError(ValueError):
     """A scenario file or value is invalid. The message names the file, key and what is allowed."""
 
     def __init__(self, source: str, key: str, message: str):
-        self.source, self.key = source, key
-        super().__init__(f"{source}: {key}: {message}" if key else f"{source}: {message}")
+        self.source, self.key, self.detail = source, key, message
+        text = f"{source}: {key}: {message}" if key else f"{source}: {message}"
+        # One line whatever the file holds: escape newlines etc. (e.g. in a quoted TOML key).
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in text))
+
+    def __reduce__(self):  # picklable, so it survives a worker process
+        return type(self), (self.source, self.key, self.detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,7 +358,7 @@ def _parse_start(src, v) -> tuple[int, int]:
     key = "run.start"
     if isinstance(v, str):
         parts = v.split("-")
-        if len(parts) == 2 and all(p.isdigit() for p in parts):
+        if len(parts) == 2 and all(p.isascii() and p.isdigit() for p in parts):
             y, m = int(parts[0]), int(parts[1])
             if 1990 <= y <= 2100 and 1 <= m <= 12:
                 return y, m
@@ -448,4 +453,6 @@ def load_scenario(path: str | Path) -> Scenario:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(src, "", f"malformed TOML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(src, "", "malformed TOML: arrays or tables nested too deeply") from None
     return parse_scenario(data, src, text)
