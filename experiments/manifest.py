@@ -1,0 +1,184 @@
+"""Provenance of an ensemble: ``manifest.json``.
+
+The manifest records what was run and with what: the command line, each variant's scenario
+(source path, full text and SHA-256 digest, levers and parameter overrides), the root seed and
+seed scheme, the number of replicates, the executor, package versions, the git commit, a
+platform string (no host name) and start and end times. With it and the same code, anyone can
+re-run the ensemble and get the same tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from experiments.ensemble import SEED_SCHEME, temporary_name
+from sim.scenario import Scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PACKAGES = ("mesa", "numpy", "scipy", "pandas", "SALib", "matplotlib", "mst-sustain")
+"""Distributions whose versions the manifest records (those not installed are left out)."""
+
+MANIFEST_VERSION = 1
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Versions of Python and the packages results depend on.
+
+    Args:
+        extra: More distribution names to record if installed.
+
+    Returns:
+        ``{"python": "3.12.x", "mesa": "3.5.1", ...}``; packages not installed are omitted.
+
+    """
+    versions = {"python": platform.python_version()}
+    for name in (*PACKAGES, *extra):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _git(*args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def git_commit() -> str | None:
+    """Return the current git commit, or None if git or the repository is unavailable."""
+    return _git("rev-parse", "HEAD") or None
+
+
+def git_dirty() -> bool | None:
+    """Whether the working tree has uncommitted changes (None if unknown)."""
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return None if status is None else bool(status)
+
+
+def platform_string() -> str:
+    """Operating system, architecture and Python implementation, without the host name."""
+    return (f"{platform.system()} {platform.release()} {platform.machine()}; "
+            f"{platform.python_implementation()} {platform.python_version()}")
+
+
+def describe_variant(label: str, scenario: Scenario) -> dict:
+    """One variant's entry in the manifest.
+
+    Args:
+        label: The variant's label.
+        scenario: Its scenario.
+
+    Returns:
+        Label, authority name, source path, full scenario text, digest, levers and overrides.
+
+    """
+    return {
+        "label": label,
+        "name": scenario.name,
+        "source": scenario.source,
+        "digest": scenario.digest,
+        "levers": asdict(scenario.levers),
+        "parameters": dict(scenario.parameters),
+        "horizon_months": scenario.horizon_months,
+        "text": scenario.text,
+    }
+
+
+def build_manifest(command: list[str], variants: list[tuple[str, Scenario]], root_seed: int,
+                   replicates: int, workers: int, dask_scheduler: str | None) -> dict:
+    """Start an ensemble's manifest (call before running; see :func:`finish_manifest`).
+
+    Args:
+        command: The command line (``sys.argv`` or the equivalent argument list).
+        variants: The ``(label, scenario)`` pairs of the ensemble.
+        root_seed: The root seed.
+        replicates: Runs per variant.
+        workers: Local worker processes requested.
+        dask_scheduler: Dask scheduler address, or None.
+
+    Returns:
+        The manifest as a JSON-serialisable dictionary.
+
+    """
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "command": " ".join(map(str, command)),
+        "argv": [str(a) for a in command],
+        "started": _now(),
+        "finished": None,
+        "root_seed": int(root_seed),
+        "seed_scheme": SEED_SCHEME + "; replicate r of every variant shares its stream "
+                                     "(common random numbers)",
+        "replicates": int(replicates),
+        "planned_runs": len(variants) * int(replicates),
+        "workers": workers,
+        "dask_scheduler": dask_scheduler,
+        "variants": [describe_variant(label, sc) for label, sc in variants],
+        "versions": package_versions(("distributed",) if dask_scheduler else ()),
+        "git_commit": git_commit(),
+        "git_dirty": git_dirty(),
+        "platform": platform_string(),
+        "executable": Path(sys.executable).name,
+    }
+
+
+def finish_manifest(manifest: dict, result) -> dict:
+    """Record the end of the ensemble in its manifest (in place).
+
+    Args:
+        manifest: The manifest from :func:`build_manifest`.
+        result: The :class:`experiments.ensemble.EnsembleResult`.
+
+    Returns:
+        The same manifest, with ``finished``, ``wall_time_s``, ``runs`` and ``files``.
+
+    """
+    manifest["finished"] = _now()
+    manifest["wall_time_s"] = round(float(result.wall_time), 3)
+    manifest["runs"] = int(len(result.runs))
+    files = getattr(result, "files", None) or {}
+    manifest["files"] = {k: Path(v).name for k, v in files.items()}
+    return manifest
+
+
+def write_manifest(path: str | Path, manifest: dict) -> Path:
+    """Write the manifest as indented JSON, atomically (a temporary file renamed into place).
+
+    Args:
+        path: Destination, usually ``<out>/manifest.json``.
+        manifest: The manifest.
+
+    Returns:
+        The path written.
+
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(manifest, indent=2, default=str, ensure_ascii=False) + "\n"
+    tmp = temporary_name(path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
