@@ -1,5 +1,8 @@
-"""Senior leaders: chief executive, director of children's services, assistant directors,
-heads of service and partner agencies' directors (MODEL.md §3.2 Leader)."""
+"""Senior leaders (MODEL.md §3.2 Leader).
+
+Chief executive, director of children's services, assistant directors,
+heads of service and partner agencies' directors (MODEL.md §3.2 Leader).
+"""
 
 from __future__ import annotations
 
@@ -31,12 +34,13 @@ class Leader(mesa.Agent):
         chairs: Chairs the steering group.
         short_termism: Appetite for quick savings, 0-1.
         original: Was in post when the commitment was made (or inherited it by induction).
+        newcomer: Arrived during the simulation (not one of the founding leaders).
     """
 
     def __init__(self, model, role: str, support: float, knowledge: float, *,
                  interim: bool = False, interim_left: int = 0, short_termism: float = 0.3,
                  is_patron: bool = False, chairs: bool = False, original: bool = False,
-                 influence_factor: float = 1.0):
+                 influence_factor: float = 1.0, newcomer: bool = False):
         super().__init__(model)
         self.role = role
         self.support = support
@@ -48,6 +52,7 @@ class Leader(mesa.Agent):
         self.is_patron = is_patron
         self.chairs = chairs
         self.original = original
+        self.newcomer = newcomer
         self.influence = ROLE_INFLUENCE[role] * influence_factor
 
     @property

@@ -1,4 +1,6 @@
-"""The calibration procedure, reproducible: a Latin-hypercube search of the shared mechanism
+"""The calibration procedure, reproducible.
+
+A Latin-hypercube search of the shared mechanism
 parameters within their documented ranges, scored by the distance from every pattern of
 MODEL.md §9 on calibration seeds; the chosen point is then checked on other seeds
 (``python run.py validate``).

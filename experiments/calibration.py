@@ -1,5 +1,6 @@
-"""Calibration patterns of MODEL.md §9, measured on ensembles of the three sites and the
-neutral template.
+"""Calibration patterns of MODEL.md §9.
+
+Measured on ensembles of the three sites and the neutral template.
 
 A pattern passes when its point estimate lies in the target range; the 95% interval is reported
 beside it so a reader can see how close to the edge it is. Proportions get Clopper-Pearson
@@ -154,8 +155,11 @@ PATTERNS: tuple[Pattern, ...] = (
 
 
 def survival_ordering(runs: pd.DataFrame) -> tuple[bool, float]:
-    """Whether the Kaplan-Meier curves are ordered Metro > Expanded > Coastal (P(alive) at every
-    year) and the largest adjacent log-rank p-value."""
+    """Check the ordering of the sites' survival.
+
+    Whether the Kaplan-Meier curves are ordered Metro > Expanded > Coastal (P(alive) at every
+    year) and the largest adjacent log-rank p-value.
+    """
     def sample(site):
         g = runs[runs["variant"] == site]
         closed = ~g["survived"].to_numpy(bool)

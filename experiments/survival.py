@@ -46,13 +46,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-CAUSES = ("budget_round", "viability_review", "cut_proposal", "staffing_collapse", "licence",
-          "co_funder_withdrawal")
+CAUSES = ("budget_round", "viability_review", "cut_proposal", "in_year_cut", "staffing_collapse",
+          "licence", "co_funder_withdrawal")
 
 CAUSE_LABELS = {
     "budget_round": "Cut at the April budget round",
     "viability_review": "Viability review after the supervisor left",
     "cut_proposal": "Senior leader's cut proposal",
+    "in_year_cut": "In-year budget cut (scripted)",
     "staffing_collapse": "Staffing collapse",
     "licence": "Licence withdrawn (failed implementation reviews)",
     "co_funder_withdrawal": "Co-funding partner withdrew",

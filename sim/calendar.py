@@ -1,5 +1,8 @@
-"""The national calendar: grant taper, austerity, regional structures, competing programmes,
-the national research trial and its results (MODEL.md §4 step 1)."""
+"""The national calendar (MODEL.md §4 step 1).
+
+Grant taper, austerity, regional structures, competing programmes,
+the national research trial and its results (MODEL.md §4 step 1).
+"""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ class Case:
         engagement: Family engagement, about 0.75-1.25 (1 = typical).
         outcome: "" while open; success, partial, failure or dropout.
         came_back: Whether the family came back to social care after MST.
+        resumed: Treatment was interrupted by a worker leaving and is to be resumed.
     """
 
     referrer: object
@@ -26,3 +27,4 @@ class Case:
     engagement: float = 1.0
     outcome: str = ""
     came_back: bool = False
+    resumed: bool = False

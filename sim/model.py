@@ -27,9 +27,10 @@ HOST_EMBEDDING = {"local_authority": 1.0, "nhs_trust": 0.8, "voluntary_sector": 
 REFERRER_AGENCIES = (("social_care", 0.7), ("yos", 0.2), ("education", 0.1))
 HEALTH_AGENCIES = ("camhs", "mental_health_trust", "health")
 PHASES = ("mobilisation", "operational", "research", "post_research", "sustainability")
-CLOSURE_CAUSES = ("budget_round", "viability_review", "cut_proposal", "staffing_collapse",
-                  "licence", "co_funder_withdrawal")
+CLOSURE_CAUSES = ("budget_round", "viability_review", "cut_proposal", "in_year_cut",
+                  "staffing_collapse", "licence", "co_funder_withdrawal")
 STREAMS = ("leaders", "partners", "referrers", "workforce", "cases", "decisions")
+SNAPSHOT_MONTHS = (6, 36, 96)  # partnership at 6 and 36, teams at 96 (calibration patterns)
 SENIOR_ROLES = ("chief_executive", "director_childrens_services", "assistant_director")
 
 
@@ -57,6 +58,8 @@ class LocalAuthority(mesa.Model):
     Args:
         scenario: A validated scenario.
         seed: An integer or a ``numpy.random.SeedSequence``; the same seed gives the same run.
+        collect_series: Whether the DataCollector records the monthly series. Ensembles that
+            need only the scalar outputs switch it off; the run itself is the same either way.
 
     Attributes:
         p: The mechanism parameters of this run.
@@ -68,8 +71,11 @@ class LocalAuthority(mesa.Model):
         log: Notable events as ``(month, text)`` for summaries and dashboards.
     """
 
-    def __init__(self, scenario: Scenario, seed=0):
+    def __init__(self, scenario: Scenario, seed=0, collect_series: bool = True):
         ss = _seed_sequence(seed)
+        self.collect_series = collect_series
+        # Teams and partnership at the months the scalar outputs need, series or not.
+        self.snapshots: dict[int, tuple[int, float]] = {}
         super().__init__(rng=ss)
         # One named stream per process so that a lever acting on one process does not shift
         # the random numbers of the others (common random numbers across scenarios).
@@ -164,14 +170,12 @@ class LocalAuthority(mesa.Model):
                            "waiting_list", "defence", "pressure", "partnership", "leader_support",
                            "leader_knowledge", "referrer_awareness", "referrer_attitude",
                            "hostility", "grant_share", "cost_month", "savings_month")}})
-        self.datacollector.collect(self)
+        self._record()
 
-        # Scripted events (MODEL.md §7) run just before the step of their month.
+        # Scripted events (MODEL.md §7) run at the start of their month, after the calendar.
         self._events_by_month: dict[int, list] = {}
         for ev in scenario.events:
             self._events_by_month.setdefault(ev.month, []).append(ev)
-        for m in self._events_by_month:
-            self.schedule_event(self._apply_scripted_events, at=m - 0.5)
 
     # ------------------------------------------------------------------ derived measures
     @property
@@ -290,7 +294,19 @@ class LocalAuthority(mesa.Model):
         burden *= shrink ** -p.cut_elasticity
         under = max(0.0, 0.75 - self.utilisation) / 0.75
         return (p.pressure_weight * burden * (1.0 + p.hostility_pressure * self.hostility)
-                + p.unit_cost_penalty * under)
+                + p.unit_cost_penalty * (under + self.unit_cost_excess()))
+
+    def unit_cost_excess(self) -> float:
+        """Relative excess of cost per funded post over a full team's.
+
+        Cut posts leave the fixed licence and consultation block on fewer cases (001:1929).
+        """
+        posts = sum(t.posts for t in self.teams)
+        if not posts:
+            return 0.0
+        per_post = (self.annual_cost() - (self.p.programme_manager_cost if self.programme_manager
+                                          else 0.0)) / posts
+        return max(0.0, per_post / (self.p.team_cost / self.p.therapist_posts) - 1.0)
 
     # ------------------------------------------------------------------ construction helpers
     def _assign_co_funding(self) -> None:
@@ -347,30 +363,37 @@ class LocalAuthority(mesa.Model):
             roll[self.month % 12] = 0
         self.cal = self.calendar.state(self.month, self.site.research_trial)
         self._advance_phase()
+        self._apply_scripted_events()
         self.advocacy += (self.advocacy_capacity() - self.advocacy) / self.p.advocacy_memory_months
-        self._leader_turnover()
-        self._partner_turnover()
-        self._referral_pipeline()
-        self._allocate_waiting_list()
+        # Each process runs only while the service is open: a closure ends the month.
+        for process in (self._leader_turnover, self._partner_turnover, self._referral_pipeline,
+                        self._allocate_waiting_list, self._teams_month, self._meetings,
+                        self._leaders_learn, self._climate, self._money, self._closure_checks):
+            if self.closed:
+                break
+            process()
+        self._update_measures()
+        self._record()
+        if self.closed or self.month >= self.horizon:
+            self.running = False
+
+    def _teams_month(self) -> None:
         for team in list(self.teams):
             self._team_month(team)
             if self.closed:
-                break
-        if not self.closed:
-            if self.month % 3 == 0:
-                self._steering_group_meeting()
-            if self.month % 6 == 0:
-                self._implementation_review()
-        if not self.closed:
-            self._leaders_learn()
-            self._climate()
-            self._money()
-        if not self.closed:
-            self._closure_checks()
-        self._update_measures()
-        self.datacollector.collect(self)
-        if self.closed or self.month >= self.horizon:
-            self.running = False
+                return
+
+    def _meetings(self) -> None:
+        if self.month % 3 == 0:
+            self._steering_group_meeting()
+        if self.month % 6 == 0:
+            self._implementation_review()
+
+    def _record(self) -> None:
+        if self.month in SNAPSHOT_MONTHS:
+            self.snapshots[self.month] = (self.teams_now, self.partnership)
+        if self.collect_series:
+            self.datacollector.collect(self)
 
     def run(self) -> None:
         """Run to the horizon or closure (``run_until`` would ignore ``running``)."""
@@ -392,11 +415,10 @@ class LocalAuthority(mesa.Model):
         self.phase = phase
 
     def _apply_scripted_events(self) -> None:
-        month = math.ceil(self.time)
-        for ev in self._events_by_month.get(month, ()):
+        for ev in self._events_by_month.get(self.month, ()):
             if self.closed:
                 return
-            self._note(f"scripted event: {ev.kind}", month)
+            self._note(f"scripted event: {ev.kind}")
             if ev.kind == "leader_departs":
                 for ld in self.leaders:
                     if ld.role == ev.role:
@@ -408,7 +430,7 @@ class LocalAuthority(mesa.Model):
                     self._supervisor_exit(team)
             elif ev.kind == "budget_cut":
                 self.scripted_budget_factor *= 1.0 - ev.fraction
-                self._budget_decision("budget_round", self.cal.grant_share)
+                self._budget_decision("in_year_cut", self.cal.grant_share)
             elif ev.kind in ("partner_withdraws", "co_funding_ends"):
                 for pt in self.partners:
                     if pt.active and (ev.kind == "co_funding_ends" and pt.co_funding > 0
@@ -466,7 +488,7 @@ class LocalAuthority(mesa.Model):
         knowledge = p.induction_knowledge if lv.steering_group_induction else 0.0
         new = Leader(self, ld.role, support, knowledge, interim=interim,
                      interim_left=max(1, round(r.expovariate(1.0 / p.interim_months))) if interim else 0,
-                     short_termism=short, original=lv.steering_group_induction,
+                     short_termism=short, original=lv.steering_group_induction, newcomer=True,
                      influence_factor=p.interim_influence if interim else 1.0)
         self.leaders[self.leaders.index(ld)] = new
         self.n["leader_changes"] += 1
@@ -632,9 +654,22 @@ class LocalAuthority(mesa.Model):
         r = self.r_case
         case.start = self.month
         case.planned_end = self.month + max(2, round(r.gauss(self.p.episode_months, 0.7)))
-        case.engagement = 0.75 + 0.5 * r.random()
+        if case.resumed:
+            case.engagement *= 0.85  # a family passed between workers re-engages less
+        else:
+            case.engagement = 0.75 + 0.5 * r.random()
+            self.n["treated"] += 1
         th.cases.append(case)
-        self.n["treated"] += 1
+
+    def _requeue(self, case: Case) -> None:
+        """Put a family whose worker left back at the head of the waiting list.
+
+        Its waiting clock restarts and it is not counted as a new family when treatment resumes.
+        """
+        case.start = -1
+        case.referred = self.month
+        case.resumed = True
+        self.waiting.insert(0, case)
 
     # ------------------------------------------------------------------ 5. teams
     def _team_month(self, team: Team) -> None:
@@ -681,6 +716,8 @@ class LocalAuthority(mesa.Model):
             else:
                 still.append(timer - 1)
         team.vacancy_timers = still
+        while len(team.vacancy_timers) > max(0, team.vacancies):
+            team.drop_timer()
         while len(team.vacancy_timers) < team.vacancies:
             team.vacancy_timers.append(self._fill_time(p.therapist_fill_months))
 
@@ -775,8 +812,7 @@ class LocalAuthority(mesa.Model):
                 case.engagement *= 0.85
                 target.cases.append(case)
             else:
-                case.start = -1
-                self.waiting.insert(0, case)
+                self._requeue(case)
         th.cases = []
         th.remove()
         team.vacancy_timers.append(self._fill_time(self.p.therapist_fill_months))
@@ -803,7 +839,7 @@ class LocalAuthority(mesa.Model):
             acting = max(team.therapists, key=lambda t: t.experience)
             team.therapists.remove(acting)
             for case in acting.cases:
-                self.waiting.insert(0, case)
+                self._requeue(case)
             acting.cases = []
             acting.remove()
             team.supervisor = Supervisor(self, _clip(old.clinical_skill * self.p.interim_clinical),
@@ -815,8 +851,13 @@ class LocalAuthority(mesa.Model):
             self.review_survived_months.append(self.month)
 
     def _viability_review(self, team: Team) -> bool:
-        """Review against the full, unsubsidised cost: a permanent appointment commits the LA
-        beyond the grant (001:1576-1578). Returns whether the service (or team) survived."""
+        """Review viability against the full, unsubsidised cost.
+
+        A permanent appointment commits the LA beyond the grant (001:1576-1578).
+
+        Returns:
+            Whether the service (or, with several teams, the service minus this team) survived.
+        """
         margin = self.compute_defence() - self.compute_pressure(0.0) - self.p.review_strictness
         if not self._protected() and self._decide_close(margin):
             if len(self.teams) > 1:
@@ -841,8 +882,10 @@ class LocalAuthority(mesa.Model):
             system = _clip(r.gauss(self.p.successor_system_leadership, 0.1))
         if team.supervisor is not None:
             team.supervisor.remove()
-            # The interim returns to a therapist post.
-            team.vacancy_timers.append(1)
+            # The interim returns to the therapist post they left, if it is still vacant.
+            if len(team.therapists) < team.posts:
+                team.therapists.append(Therapist(self, team, 0.4))
+                team.drop_timer()
         team.supervisor = Supervisor(self, _clip(r.gauss(0.6, 0.1)), system)
         team.supervisor_timer = None
         self._note(f"new supervisor for team {team.index + 1}")
@@ -850,7 +893,7 @@ class LocalAuthority(mesa.Model):
     def _close_team(self, team: Team, why: str) -> None:
         for th in team.therapists:
             for case in th.cases:
-                self.waiting.insert(0, case)
+                self._requeue(case)
             th.remove()
         if team.supervisor is not None:
             team.supervisor.remove()
@@ -867,10 +910,29 @@ class LocalAuthority(mesa.Model):
         for pt in active:
             pt.record_meeting(r.random() < pt.attend_probability(p.grant_pull, share,
                                                                 p.uninformed_attendance))
+        self._fill_chair()
         chair_knows = any(ld.chairs and ld.original for ld in self.leaders) or \
             self.steering.chair == "supervisor"
         self.partnership = self.steering.assess(active, chair_knows, self.collab_climate)
         self.steering.meetings += 1
+
+    def _fill_chair(self) -> None:
+        """Fill the steering group's chair.
+
+        An empty or supervisor-held chair can be taken up by an informed, supportive leader
+        (``chair_uptake_rate`` per meeting); an empty one falls to a permanent supervisor, who then
+        carries it (001:1544, 001:1547).
+        """
+        st = self.steering
+        if st.chair == "leader":
+            return
+        keen = [ld for ld in self.leaders if not ld.interim and ld.support > 0.3 and ld.knowledge > 0.5]
+        if keen and self.r_part.random() < self.p.chair_uptake_rate:
+            max(keen, key=lambda x: x.influence).chairs = True
+            st.chair = "leader"
+            self._note("a leader took the chair of the steering group")
+        elif st.chair == "none" and self._has_permanent_supervisor():
+            st.chair = "supervisor"
 
     def _implementation_review(self) -> None:
         """Six-monthly Program Implementation Review of fidelity (002:26)."""
@@ -911,9 +973,9 @@ class LocalAuthority(mesa.Model):
                 delta -= 0.02 * max(0.0, drift)
             pt.adjust_commitment(delta)
         # Champion cultivation: grow a new patron before the old one leaves.
-        if self.levers.champion_cultivation and not any(ld.is_patron for ld in self.leaders):
+        if self.levers.champion_cultivation and sum(ld.is_patron for ld in self.leaders) < 2:
             candidates = [ld for ld in self.leaders if ld.support > 0.3 and ld.knowledge > 0.4
-                          and not ld.interim]
+                          and not ld.interim and not ld.is_patron]
             if candidates and self.r_lead.random() < p.champion_cultivation_rate:
                 max(candidates, key=lambda x: x.influence).is_patron = True
                 self._note("a new champion took on patronage")
@@ -929,7 +991,8 @@ class LocalAuthority(mesa.Model):
         # leaders together) and eroded by churn (001:1677, 001:1710).
         knowledge = sum(ld.knowledge for ld in self.leaders) / len(self.leaders) if self.leaders else 0.0
         climate_target = self.partnership * (0.5 + 0.5 * knowledge) - p.churn_climate_erosion * changes
-        self.collab_climate = _clip(self.collab_climate + p.climate_adjust_rate * (climate_target - self.collab_climate))
+        self.collab_climate = _clip(self.collab_climate
+                                    + p.climate_adjust_rate * (climate_target - self.collab_climate))
         # Toxic trio: leadership change, weak partnership and dwindling money together (001:1746).
         if changes > 0 and self.partnership < 0.4 and depth > 0.05:
             self.n["toxic_trio_months"] += 1
@@ -957,7 +1020,7 @@ class LocalAuthority(mesa.Model):
             return
         # Ad-hoc cut proposals from new, short-termist, unsupportive senior leaders (001:1557).
         for ld in self.leaders:
-            if (ld.role in SENIOR_ROLES and ld.support < 0 and ld.tenure <= 12
+            if (ld.role in SENIOR_ROLES and ld.newcomer and ld.support < 0 and ld.tenure <= 12
                     and self.r_dec.random() < p.cut_proposal_rate * ld.short_termism * -ld.support):
                 self._note(f"new {ld.role.replace('_', ' ')} proposed cutting MST")
                 self._budget_decision("cut_proposal", share)
@@ -1022,13 +1085,13 @@ class LocalAuthority(mesa.Model):
         team.posts -= 1
         self.n["cuts"] += 1
         self._note(f"a therapist post cut in team {team.index + 1}")
-        if team.vacancy_timers:
-            team.vacancy_timers.pop()
+        if len(team.therapists) <= team.posts:  # a post was vacant: stop recruiting to it
+            team.drop_timer()
         elif team.therapists:
             th = min(team.therapists, key=lambda t: len(t.cases))
             team.therapists.remove(th)
             for case in th.cases:
-                self.waiting.insert(0, case)
+                self._requeue(case)
             th.cases = []
             th.remove()
 
@@ -1056,6 +1119,8 @@ class LocalAuthority(mesa.Model):
     def _update_measures(self) -> None:
         teams = self.teams if not self.closed else []
         self.teams_now = len(teams)
+        if not self.collect_series and self.month != 0:
+            return  # the monthly measures feed only the series (and dashboards)
         self.therapists = sum(len(t.therapists) for t in teams)
         self.staff = self.therapists + sum(1 for t in teams if t.supervisor is not None)
         self.caseload = sum(t.caseload for t in teams)

@@ -38,10 +38,6 @@ class RunResult:
     start: str = ""
 
 
-def _value_at(values: list, month: int) -> float:
-    return float(values[month]) if month < len(values) else math.nan
-
-
 def simulate(scenario: Scenario, seed=0, *, series: bool = True) -> RunResult:
     """Run one scenario with one seed to its horizon or to closure.
 
@@ -53,11 +49,10 @@ def simulate(scenario: Scenario, seed=0, *, series: bool = True) -> RunResult:
     Returns:
         A :class:`RunResult`.
     """
-    model = LocalAuthority(scenario, seed)
+    model = LocalAuthority(scenario, seed, collect_series=series)
     model.run()
     n = model.n
-    dc = model.datacollector.model_vars
-    partnership = dc["partnership"]
+    snap = model.snapshots
     closure = model.closure_month
     survived_reviews = model.review_survived_months
     since_review = (closure - survived_reviews[-1]) if (closure is not None and survived_reviews) else None
@@ -96,12 +91,13 @@ def simulate(scenario: Scenario, seed=0, *, series: bool = True) -> RunResult:
         "months_since_survived_review": since_review if since_review is not None else math.nan,
         "toxic_trio_months": n["toxic_trio_months"],
         "closure_grant_share": model.cal.grant_share if closure is not None else math.nan,
-        "teams_96": int(_value_at(dc["teams"], 96)) if len(dc["teams"]) > 96 else 0,
-        "partnership_6": _value_at(partnership, 6),
-        "partnership_36": _value_at(partnership, 36),
+        "teams_96": snap[96][0] if 96 in snap else 0,
+        "partnership_6": snap[6][1] if 6 in snap else math.nan,
+        "partnership_36": snap[36][1] if 36 in snap else math.nan,
     }
     frame = pd.DataFrame()
     if series:
+        dc = model.datacollector.model_vars
         frame = pd.DataFrame({k: np.asarray(dc[k]) for k in SERIES_COLUMNS})
         frame.insert(0, "month", np.arange(len(frame)))
         frame.insert(1, "date", [model.calendar.label(m) for m in range(len(frame))])

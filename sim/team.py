@@ -36,6 +36,11 @@ class Team:
         """Funded therapist posts with nobody in them."""
         return self.posts - len(self.therapists)
 
+    def drop_timer(self) -> None:
+        """Stop recruiting to one vacant post (the one furthest from being filled)."""
+        if self.vacancy_timers:
+            self.vacancy_timers.remove(max(self.vacancy_timers))
+
     @property
     def caseload(self) -> int:
         """Open cases across the team."""

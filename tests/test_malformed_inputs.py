@@ -113,7 +113,7 @@ BAD_OPTIONS = [
     (["simulate"], "scenario"),
     (["simulate", "--seed", "3"], "scenario"),
     (["frobnicate"], "frobnicate"),
-    (["--seed", "1"], "invalid choice"),
+    (["--bogus-option"], "unrecognized arguments"),
     (["ensemble"], "SCENARIO"),
     (["ensemble", GOOD, "--replicates", "0"], "--replicates"),
     (["ensemble", GOOD, "--replicates", "many"], "--replicates"),
