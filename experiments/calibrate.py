@@ -76,8 +76,12 @@ def main(argv=None) -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7, help="seed of the Latin hypercube")
     ap.add_argument("--out", default="calibration_search.jsonl")
+    ap.add_argument("--params", nargs="+", metavar="NAME", choices=sorted(PARAMETER_INDEX),
+                    help="search only these parameters (default: the SEARCHED set)")
+    ap.add_argument("--root", type=int, default=CALIBRATION_ROOT_SEED,
+                    help=f"root seed of the calibration runs (default {CALIBRATION_ROOT_SEED})")
     args = ap.parse_args(argv)
-    params = [PARAMETER_INDEX[n] for n in SEARCHED]
+    params = [PARAMETER_INDEX[n] for n in (args.params or SEARCHED)]
     lo, hi = [], []
     for p in params:
         half = (p.high - p.low) * args.shrink / 2
@@ -90,7 +94,7 @@ def main(argv=None) -> None:
         for i, row in enumerate(design):
             overrides = {p.name: (int(round(v)) if p.integer else float(v))
                          for p, v in zip(params, row, strict=True)}
-            value, table = score(overrides, args.runs, CALIBRATION_ROOT_SEED, pool)
+            value, table = score(overrides, args.runs, args.root, pool)
             passed = int(table["passed"].sum())
             fh.write(json.dumps({"point": i, "loss": value, "passed": passed,
                                  "overrides": overrides}) + "\n")
