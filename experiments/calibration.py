@@ -10,6 +10,7 @@ intervals; medians get distribution-free order-statistic intervals.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -102,7 +103,9 @@ def _first_supervisor_median(g):
     s = sf.evaluate(months)
     below = np.nonzero(s <= 0.5)[0]
     value = float(months[below[0]]) if below.size else math.inf
-    ci = sf.confidence_interval(0.95)
+    with warnings.catch_warnings():  # undefined where the curve is at 0 or 1: expected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ci = sf.confidence_interval(0.95)
     lo_s, hi_s = ci.low.evaluate(months), ci.high.evaluate(months)
     lo = np.nonzero(lo_s <= 0.5)[0]
     hi = np.nonzero(hi_s <= 0.5)[0]
