@@ -7,28 +7,57 @@ random numbers: a difference between two variants is the lever's effect, not luc
 
 :func:`run_ensemble` sends the tasks in chunks to an executor from
 :mod:`experiments.executors` (serial, local processes or a Dask cluster) and returns one row
-per run, in ``run_id`` order, whatever the executor. With an output folder it streams rows to
-``runs.partial.csv`` as chunks finish (so a crash loses only the chunks in flight) and ends
-with ``runs.csv`` (or ``runs.parquet``) written atomically. Tables are byte-identical across
-executors and worker counts.
+per run, in ``run_id`` order, whatever the executor. Tables are byte-identical across
+executors, worker counts, shards and interruptions.
+
+Big experiments are safe:
+
+- **Resumable.** With an output folder, every finished chunk is appended to ``runs.journal``,
+  an append-only file of checksummed records (rows, failures and monthly series, exactly as the
+  workers returned them). A crash, Ctrl-C, ``kill -9`` or power loss costs at most the chunks in
+  flight: ``resume=True`` (``--resume``) checks that the design and the model are unchanged,
+  drops a torn last record, runs only the missing runs and builds the final tables from the
+  journal, exactly as an uninterrupted run does. ``series.csv``, ``failures.csv`` and, last,
+  ``runs.csv`` are written atomically at the end (temporary file, ``fsync``, rename), then the
+  journal is removed (kept in shard folders, for :func:`merge_results`). A folder is complete
+  when its runs table exists (:func:`folder_state`).
+- **Fault-tolerant.** A run that raises is recorded with its seed, inputs and traceback in the
+  failures table and the ensemble goes on. A chunk lost with its worker (a killed process, a
+  broken pool, a Dask ``KilledWorker``) is retried alone, halved until the culprit run is found,
+  and that run is recorded as failed; innocent runs are never blamed.
+- **Shardable.** ``shard=(i, K)`` runs only the runs with ``run_id % K == i``, for job-array
+  schedulers; :func:`merge_results` joins the K shard folders into the unsharded result.
+
+Analyses that need every run of a design call :func:`require_complete` first.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import math
 import os
+import re
+import struct
+import sys
 import time
+import traceback
 import uuid
+import zlib
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import asdict, dataclass, field
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from experiments.executors import check_workers, open_executor, parallelism
+from experiments.executors import check_workers, open_backend
 from sim.parameters import PARAMETER_INDEX
 from sim.scenario import Scenario
 from sim.simulate import simulate
@@ -44,6 +73,29 @@ SERIES_INDEX = ("run_id", "month", "variable", "value")
 
 MAX_CHUNK = 64
 """Largest number of runs sent to a worker in one call."""
+
+JOURNAL_NAME = "runs.journal"
+"""File name of the journal of finished runs in an output folder."""
+
+RETRIES = 2
+"""How many more times a chunk lost with its worker is retried alone before it is halved."""
+
+LOST_IN_A_ROW = 3
+"""An ensemble stops (resumable) when this many runs in a row are lost with their workers."""
+
+FAILURE_COLUMNS = ("run_id", "variant", "scenario", "replicate", "root_seed", "seed_key",
+                   "error", "message", "traceback", "scenario_source", "scenario_digest")
+"""First columns of the failures table; the run's inputs (``lever_*``, ``param_*``) follow."""
+
+SERIES_BATCH = 64
+"""Runs per block when the series table is written (fixed, so files do not depend on chunks)."""
+
+_FSYNC_INTERVAL = 1.0  # seconds between journal fsyncs (a torn tail is detected and re-run)
+_REC = struct.Struct("<4sBIQI")  # magic, kind, JSON length, blob length, CRC-32 of JSON + blob
+_MAGIC = b"MSTJ"
+_HEADER, _CHUNK = 1, 2
+JOURNAL_VERSION = 1
+_TMP = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
 
 
 class _Progress(tqdm):
@@ -150,6 +202,30 @@ def task_inputs(task: Task, params: Sequence[str] | None = None) -> dict:
     return row
 
 
+def _long_frame(run_ids: Sequence[int], months: Sequence[np.ndarray],
+                values: Sequence[np.ndarray], variables: Sequence[str]) -> pd.DataFrame:
+    """Long series of several runs (``run_ids[i]`` has ``months[i]`` and ``values[i]``)."""
+    k = len(variables)
+    counts = [len(m) for m in months]
+    total = sum(counts)
+    return pd.DataFrame({
+        "run_id": np.repeat(np.asarray(run_ids, dtype=np.int64),
+                            np.asarray(counts, dtype=np.int64) * k),
+        "month": np.repeat(np.concatenate(months).astype(np.int64, copy=False) if months
+                           else np.empty(0, dtype=np.int64), k),
+        "variable": np.tile(np.asarray(variables, dtype=object), total),
+        "value": (np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in values])
+                  if values else np.empty(0, dtype=np.float64)),
+    })
+
+
+def _wide(frame: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Split a wide monthly series into variable names, months and a months x variables array."""
+    variables = tuple(c for c in frame.columns if c not in ("month", "date"))
+    return (variables, frame["month"].to_numpy(dtype=np.int64),
+            np.ascontiguousarray(frame[list(variables)].to_numpy(dtype=np.float64)))
+
+
 def series_long(run_id: int, frame: pd.DataFrame) -> pd.DataFrame:
     """Turn one run's monthly series into long format.
 
@@ -162,16 +238,17 @@ def series_long(run_id: int, frame: pd.DataFrame) -> pd.DataFrame:
         A frame with columns ``run_id, month, variable, value`` ordered by month then variable.
 
     """
-    variables = [c for c in frame.columns if c not in ("month", "date")]
-    months = frame["month"].to_numpy(dtype=np.int64)
-    values = frame[variables].to_numpy(dtype=np.float64)
-    k = len(variables)
-    return pd.DataFrame({
-        "run_id": np.full(len(months) * k, run_id, dtype=np.int64),
-        "month": np.repeat(months, k),
-        "variable": np.tile(np.asarray(variables, dtype=object), len(months)),
-        "value": values.ravel(),
-    })
+    variables, months, values = _wide(frame)
+    return _long_frame([run_id], [months], [values], variables)
+
+
+def _row(task: Task, name: str, outputs: dict, params: Sequence[str] | None) -> dict:
+    row = {"run_id": task.run_id, "variant": task.variant, "scenario": name,
+           "replicate": task.replicate, "root_seed": task.root_seed,
+           "seed_key": task.seed_key}
+    row.update(task_inputs(task, params))
+    row.update(outputs)
+    return row
 
 
 def run_task(task: Task, series: bool = False, *,
@@ -190,11 +267,7 @@ def run_task(task: Task, series: bool = False, *,
 
     """
     result = simulate(task.scenario, task.seed, series=series)
-    row = {"run_id": task.run_id, "variant": task.variant, "scenario": result.scenario,
-           "replicate": task.replicate, "root_seed": task.root_seed,
-           "seed_key": task.seed_key}
-    row.update(task_inputs(task, params))
-    row.update(result.outputs)
+    row = _row(task, result.scenario, result.outputs, params)
     return row, (series_long(task.run_id, result.series) if series else None)
 
 
@@ -212,6 +285,108 @@ def run_chunk(tasks: Sequence[Task], series: bool = False,
 
     """
     return [run_task(t, series, params=params) for t in tasks]
+
+
+# --- what a worker sends back --------------------------------------------------------------------
+
+@dataclass
+class RunOutcome:
+    """One run's result as a worker returns it: a row, or a failure record.
+
+    Attributes:
+        run_id: The run's id.
+        row: The runs-table row (plain Python values), or None if the run failed.
+        failure: The failures-table record, or None if the run succeeded.
+        months: Months of the monthly series, or None.
+        values: Monthly series, months x variables, or None.
+
+    """
+
+    run_id: int
+    row: dict | None = None
+    failure: dict | None = None
+    months: np.ndarray | None = None
+    values: np.ndarray | None = None
+
+
+@dataclass
+class ChunkOutcome:
+    """A chunk's results, with the model version of the worker that produced them.
+
+    Attributes:
+        runs: One :class:`RunOutcome` per task of the chunk.
+        variables: Names of the series variables (columns of ``values``), or None.
+        model_digest: :func:`model_digest` of the worker.
+
+    """
+
+    runs: list[RunOutcome]
+    variables: tuple[str, ...] | None
+    model_digest: str
+
+
+def _plain(value):
+    """A numpy scalar as the Python scalar it holds (rows must survive JSON exactly)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def failure_record(task: Task, error: BaseException, params: Sequence[str] | None,
+                   message: str | None = None) -> dict:
+    """The failures-table record of a run: its seed, inputs and traceback.
+
+    Args:
+        task: The run.
+        error: What it raised (or what was raised when its worker was lost).
+        params: Parameter columns of the ensemble (see :func:`task_inputs`).
+        message: Message to record instead of ``str(error)``.
+
+    Returns:
+        A dictionary with the :data:`FAILURE_COLUMNS` and the run's inputs.
+
+    """
+    record = {
+        "run_id": task.run_id, "variant": task.variant, "scenario": task.scenario.name,
+        "replicate": task.replicate, "root_seed": task.root_seed, "seed_key": task.seed_key,
+        "error": type(error).__name__,
+        "message": str(error) if message is None else message,
+        "traceback": "".join(traceback.format_exception(error)).rstrip("\n"),
+        "scenario_source": task.scenario.source, "scenario_digest": task.scenario.digest,
+    }
+    record.update({k: _plain(v) for k, v in task_inputs(task, params).items()})
+    return record
+
+
+def run_chunk_safe(tasks: Sequence[Task], series: bool = False,
+                   params: Sequence[str] | None = None) -> ChunkOutcome:
+    """Run a chunk, recording any run that raises instead of stopping (what workers execute).
+
+    Args:
+        tasks: The tasks, run in order.
+        series: Whether to return monthly series.
+        params: Parameter columns to include in every row.
+
+    Returns:
+        A :class:`ChunkOutcome` with one outcome per task.
+
+    """
+    runs: list[RunOutcome] = []
+    variables = None
+    for task in tasks:
+        try:
+            result = simulate(task.scenario, task.seed, series=series)
+            row = {k: _plain(v) for k, v in _row(task, result.scenario, result.outputs,
+                                                 params).items()}
+            outcome = RunOutcome(task.run_id, row=row)
+            if series:
+                names, outcome.months, outcome.values = _wide(result.series)
+                if variables is None:
+                    variables = names
+                elif names != variables:
+                    raise RuntimeError(f"series variables changed between runs: {names}")
+        except Exception as exc:  # noqa: BLE001 - recorded in the failures table
+            outcome = RunOutcome(task.run_id, failure=failure_record(task, exc, params))
+        runs.append(outcome)
+    return ChunkOutcome(runs=runs, variables=variables, model_digest=model_digest())
 
 
 def chunk_size(n_tasks: int, slots: int) -> int:
@@ -233,10 +408,14 @@ class EnsembleResult:
     """What an ensemble produced.
 
     Attributes:
-        runs: One row per run, sorted by ``run_id``.
+        runs: One row per finished run, sorted by ``run_id`` (failed runs have no row).
         series: Long monthly series ``(run_id, month, variable, value)``, or None.
         wall_time: Seconds from opening the executor to the last file written.
-        files: Paths written, keyed ``"runs"`` and ``"series"``.
+        files: Paths written, keyed ``"runs"``, ``"series"`` and ``"failures"``.
+        failures: One record per failed run (:data:`FAILURE_COLUMNS` and inputs), sorted by
+            ``run_id``; empty when every run finished.
+        planned: Runs this ensemble (or shard) was asked for.
+        reused: Runs taken from the journal of an interrupted attempt (``resume``).
 
     """
 
@@ -244,6 +423,15 @@ class EnsembleResult:
     series: pd.DataFrame | None
     wall_time: float
     files: dict[str, Path] = field(default_factory=dict)
+    failures: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(FAILURE_COLUMNS)))
+    planned: int = 0
+    reused: int = 0
+
+    @property
+    def n_failed(self) -> int:
+        """How many runs failed."""
+        return int(len(self.failures))
 
 
 def _check_format(fmt: str, writing: bool) -> None:
@@ -257,6 +445,8 @@ def _check_format(fmt: str, writing: bool) -> None:
                                   "install it with: pip install -e .[parquet] "
                                   "(or use --format csv)") from None
 
+
+# --- atomic files --------------------------------------------------------------------------------
 
 def temporary_name(path: Path) -> Path:
     """Return a unique hidden name next to ``path`` for an atomic write.
@@ -274,14 +464,46 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a rename, a new file) durable; a no-op where unsupported.
+
+    Args:
+        path: The folder.
+
+    """
+    if sys.platform.startswith("win"):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _atomic_write(path: Path, write) -> None:
+    """Write through ``write(tmp)``, fsync, rename into place, fsync the folder."""
     tmp = temporary_name(path)
     try:
         write(tmp)
+        _fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
 
 
 def write_table(frame: pd.DataFrame, path: Path, fmt: str = "csv") -> Path:
@@ -306,71 +528,836 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str = "csv") -> Path:
     return path
 
 
-class _PartialSink:
-    """Appends finished chunks to ``*.partial.csv`` files, flushing after each chunk."""
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete temporary files left by an atomic write that was killed (``.NAME.XXXX.tmp``).
 
-    def __init__(self, out_dir: Path, series: bool):
-        self.runs_path = out_dir / "runs.partial.csv"
-        self.series_path = out_dir / "series.partial.csv" if series else None
-        self._runs = open(self.runs_path, "w", encoding="utf-8", newline="")
-        self._series = (open(self.series_path, "w", encoding="utf-8", newline="")
-                        if self.series_path else None)
-        self._columns: list[str] | None = None
-        self._series_header = True
+    Args:
+        folder: The output folder.
 
-    def write(self, results: list[tuple[dict, pd.DataFrame | None]]) -> None:
-        rows = [r for r, _ in results]
-        header = self._columns is None
-        if header:
-            self._columns = list(rows[0])
-        pd.DataFrame(rows, columns=self._columns).to_csv(
-            self._runs, index=False, header=header, float_format=FLOAT_FORMAT,
-            lineterminator="\n")
-        self._runs.flush()
-        if self._series is not None:
-            frames = [s for _, s in results if s is not None]
-            if frames:
-                pd.concat(frames, ignore_index=True).to_csv(
-                    self._series, index=False, header=self._series_header,
-                    float_format=FLOAT_FORMAT, lineterminator="\n")
-                self._series_header = False
-                self._series.flush()
+    Returns:
+        How many were removed.
+
+    """
+    n = 0
+    for p in Path(folder).iterdir():
+        if p.is_file() and _TMP.match(p.name):
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
+
+
+# --- shards and the identity of a design ---------------------------------------------------------
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse ``"I/K"`` (shard I of K, numbered from 0).
+
+    Args:
+        text: The option value, e.g. ``"0/4"``.
+
+    Returns:
+        ``(index, count)``.
+
+    Raises:
+        ExperimentError: Unless it is ``I/K`` with whole numbers ``0 <= I < K <= 100000``.
+
+    """
+    m = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", str(text))
+    if not m:
+        raise ExperimentError(f"--shard: {text!r} is not I/K; use e.g. 0/4 for the first of "
+                              f"four shards (shards are numbered from 0)")
+    index, count = int(m.group(1)), int(m.group(2))
+    check_shard((index, count))
+    return index, count
+
+
+def check_shard(shard) -> tuple[int, int] | None:
+    """Validate a shard ``(index, count)`` (None means no sharding).
+
+    Args:
+        shard: ``(index, count)`` or None.
+
+    Returns:
+        The shard as a tuple of ints, or None.
+
+    Raises:
+        ExperimentError: Unless ``0 <= index < count <= 100000``.
+
+    """
+    if shard is None:
+        return None
+    try:
+        index, count = shard
+    except (TypeError, ValueError):
+        raise ExperimentError(f"--shard: expected (index, count), got {shard!r}") from None
+    if any(isinstance(v, bool) or not isinstance(v, int | np.integer) for v in (index, count)):
+        raise ExperimentError(f"--shard: expected whole numbers, got {shard!r}")
+    if not 1 <= count <= 100_000:
+        raise ExperimentError(f"--shard: {count} shards is out of range; allowed 1..100000")
+    if not 0 <= index < count:
+        raise ExperimentError(f"--shard: shard {index} of {count} is out of range; allowed "
+                              f"0..{count - 1} (shards are numbered from 0)")
+    return int(index), int(count)
+
+
+def select_shard(tasks: Sequence[Task], shard: tuple[int, int] | None) -> list[Task]:
+    """The tasks of one shard: those with ``run_id % count == index``, in ``run_id`` order.
+
+    Dealing runs round-robin gives every shard a share of every variant, so shards of a job
+    array take about the same time.
+
+    Args:
+        tasks: The whole design.
+        shard: ``(index, count)``, or None for every task.
+
+    Returns:
+        The shard's tasks, sorted by ``run_id``.
+
+    """
+    ordered = sorted(tasks, key=lambda t: t.run_id)
+    if shard is None:
+        return ordered
+    index, count = check_shard(shard)
+    return [t for t in ordered if t.run_id % count == index]
+
+
+def _scenario_key(scenario: Scenario) -> str:
+    """What a scenario means for a run (its path and raw text left out)."""
+    return hashlib.sha256(repr(replace(scenario, source="", text="")).encode()).hexdigest()
+
+
+def design_digest(tasks: Sequence[Task], series: bool, params: Sequence[str]) -> str:
+    """A digest of a design: every task's id, variant, replicate, seed and scenario meaning.
+
+    Two designs with the same digest give the same rows, so an interrupted ensemble may be
+    resumed and shards merged only when their digests agree.
+
+    Args:
+        tasks: The whole design (any order).
+        series: Whether monthly series are collected.
+        params: Parameter columns of the rows.
+
+    Returns:
+        A SHA-256 hex digest.
+
+    """
+    h = hashlib.sha256()
+    h.update(json.dumps({"series": bool(series), "params": list(params),
+                         "n": len(tasks)}).encode())
+    keys: dict[int, str] = {}
+    for t in sorted(tasks, key=lambda t: t.run_id):
+        key = keys.get(id(t.scenario))
+        if key is None:
+            key = keys[id(t.scenario)] = _scenario_key(t.scenario)
+        h.update(f"{t.run_id}\x1f{t.variant}\x1f{t.replicate}\x1f{t.root_seed}\x1f{key}\x1e"
+                 .encode())
+    return h.hexdigest()
+
+
+@functools.cache
+def model_digest() -> str:
+    """A digest of the code and libraries that decide a run's results.
+
+    It covers the source of ``sim/`` and ``agents/`` and the versions of Python, numpy and
+    mesa. Resuming refuses a changed model, merging refuses shards of different models, and
+    every chunk a worker returns carries the worker's digest. (The layout of the rows is
+    checked separately, when the tables are built: every row must have the same columns.)
+
+    Returns:
+        A SHA-256 hex digest (cached for the process).
+
+    """
+    import agents
+    import sim
+
+    h = hashlib.sha256()
+    for package in (sim, agents):
+        base = Path(package.__file__).resolve().parent
+        for path in sorted(base.rglob("*.py")):
+            h.update(f"{package.__name__}/{path.relative_to(base).as_posix()}\0".encode())
+            h.update(path.read_bytes())
+    versions = [f"python {sys.version_info[0]}.{sys.version_info[1]}"]
+    for dist in ("numpy", "mesa"):
+        try:
+            versions.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{dist} -")
+    h.update("\n".join(versions).encode())
+    return h.hexdigest()
+
+
+# --- the journal ---------------------------------------------------------------------------------
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store a {type(value).__name__} in the journal")
+
+
+_OPEN_JOURNALS: set[int] = set()  # file descriptors of journals open in this process
+
+
+def _forget_journals_in_child() -> None:
+    """After a fork, drop the child's copies of the journal descriptors.
+
+    A forked worker would otherwise share the journal's open file, and with it the writer's
+    ``flock``: after a ``kill -9`` of the main process, an orphaned worker would keep the folder
+    locked. Each descriptor is pointed at ``/dev/null`` (its number stays valid for the file
+    objects the child inherited, which it never uses).
+    """
+    if not _OPEN_JOURNALS:
+        return
+    null = os.open(os.devnull, os.O_RDONLY)
+    try:
+        for fd in list(_OPEN_JOURNALS):
+            try:
+                os.dup2(null, fd)
+            except OSError:
+                pass
+    finally:
+        os.close(null)
+    _OPEN_JOURNALS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_journals_in_child)
+
+
+def _lock(fh, path: Path) -> None:
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one writer per folder is the user's job
+        return
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        _OPEN_JOURNALS.discard(fh.fileno())
+        fh.close()
+        raise ExperimentError(f"{path.parent}: in use by another running experiment "
+                              f"(its {path.name} is locked); wait for it or choose another "
+                              f"folder") from None
+
+
+def folder_in_use(folder: str | Path) -> bool:
+    """Whether another process is running an experiment in ``folder`` right now.
+
+    Args:
+        folder: An output folder.
+
+    Returns:
+        True if its journal is locked by a live process.
+
+    """
+    path = Path(folder) / JOURNAL_NAME
+    if not path.is_file():
+        return False
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    with open(path, "rb") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return False
+
+
+class _Store:
+    """Finished runs, indexed by run id: rows, failures and where each run's series is."""
+
+    def __init__(self) -> None:
+        self.rows: dict[int, dict] = {}
+        self.failures: dict[int, dict] = {}
+        self.variables: tuple[str, ...] | None = None
+
+    def _note(self, run_id: int, row, failure) -> None:
+        if row is not None:
+            self.rows[run_id] = row
+            self.failures.pop(run_id, None)
+        else:
+            self.failures[run_id] = failure
+            self.rows.pop(run_id, None)
+            self._forget_series(run_id)
+
+    def _check_variables(self, variables) -> None:
+        if variables is None:
+            return
+        variables = tuple(variables)
+        if self.variables is None:
+            self.variables = variables
+        elif variables != self.variables:
+            raise ExperimentError(f"series variables differ between runs: {variables} "
+                                  f"vs {self.variables}")
+
+    def done(self, retry_failed: bool = False) -> set[int]:
+        """Run ids with a final outcome (failed ones excluded when ``retry_failed``)."""
+        return set(self.rows) if retry_failed else set(self.rows) | set(self.failures)
+
+    def has_series(self, run_id: int) -> bool:
+        raise NotImplementedError
+
+    def read_series(self, run_id: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _forget_series(self, run_id: int) -> None:
+        raise NotImplementedError
+
+
+class _MemoryStore(_Store):
+    """Finished runs kept in memory (an ensemble without an output folder)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._series: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def add(self, chunk: ChunkOutcome) -> None:
+        self._check_variables(chunk.variables)
+        for r in chunk.runs:
+            self._note(r.run_id, r.row, r.failure)
+            if r.row is not None and r.months is not None:
+                self._series[r.run_id] = (r.months, r.values)
+
+    def has_series(self, run_id: int) -> bool:
+        return run_id in self._series
+
+    def read_series(self, run_id: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._series[run_id]
+
+    def _forget_series(self, run_id: int) -> None:
+        self._series.pop(run_id, None)
+
+
+class Journal(_Store):
+    """The append-only journal of finished runs of one output folder (``runs.journal``).
+
+    The file is a header record (design digest, model digest, shard, run ids to do) followed
+    by one record per finished chunk. A record is a fixed header (magic, kind, lengths,
+    CRC-32), a JSON part (rows and failures, plain values, exact) and a binary part (monthly
+    series as little-endian int64 months and float64 values). Reading stops at the first
+    torn or corrupt record, which a writer then truncates: its runs are simply run again.
+    Records are flushed at once and fsynced at most every second and on close. A writer holds
+    an exclusive lock on the file (POSIX), so two processes never fill one folder.
+    """
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = Path(path)
+        self.header: dict = {}
+        self._at: dict[int, tuple[int, int]] = {}
+        self._fh = None
+        self._reader = None
+        self._end = 0
+        self._synced = 0.0
+
+    # -- opening ---------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path, header: dict) -> Journal:
+        """Start a new journal with ``header`` (the file must not exist)."""
+        self = cls(path)
+        self._fh = open(self.path, "x+b")  # noqa: SIM115 - kept open for appends
+        _OPEN_JOURNALS.add(self._fh.fileno())
+        _lock(self._fh, self.path)
+        self.header = dict(header, journal_version=JOURNAL_VERSION)
+        self._write(_HEADER, json.dumps(self.header).encode(), b"")
+        self._sync(force=True)
+        fsync_dir(self.path.parent)
+        return self
+
+    @classmethod
+    def open(cls, path: Path, *, write: bool = True, verify: bool = True) -> Journal:
+        """Open an existing journal and index it.
+
+        Args:
+            path: The journal file.
+            write: Lock it and truncate a torn tail, ready for appends.
+            verify: Check every record's CRC (else only its framing; for quick looks).
+
+        Returns:
+            The journal.
+
+        Raises:
+            ExperimentError: If the file is locked, unreadable or has no valid header.
+
+        """
+        self = cls(path)
+        try:
+            self._fh = open(self.path, "r+b" if write else "rb")  # noqa: SIM115
+        except OSError as exc:
+            raise ExperimentError(f"{self.path}: cannot open the journal: "
+                                  f"{exc.strerror or exc}") from None
+        _OPEN_JOURNALS.add(self._fh.fileno())
+        if write:
+            _lock(self._fh, self.path)
+        self._scan(verify)
+        if write:
+            size = os.fstat(self._fh.fileno()).st_size
+            if size > self._end:
+                self._fh.truncate(self._end)
+                self._sync(force=True)
+            self._fh.seek(self._end)
+        return self
+
+    def _scan(self, verify: bool) -> None:
+        fh = self._fh
+        size = os.fstat(fh.fileno()).st_size
+        fh.seek(0)
+        pos = 0
+        first = True
+        while pos + _REC.size <= size:
+            magic, kind, jlen, blen, crc = _REC.unpack(fh.read(_REC.size))
+            end = pos + _REC.size + jlen + blen
+            if magic != _MAGIC or kind not in (_HEADER, _CHUNK) or end > size \
+                    or (kind == _HEADER) != first:
+                break
+            js = fh.read(jlen)
+            if verify:
+                blob = fh.read(blen)
+                if zlib.crc32(blob, zlib.crc32(js)) != crc:
+                    break
+            else:
+                fh.seek(blen, os.SEEK_CUR)
+            try:
+                meta = json.loads(js)
+            except ValueError:
+                break
+            if first:
+                self.header = meta
+                first = False
+            else:
+                self._index(meta, pos + _REC.size + jlen)
+            pos = end
+        if first:
+            raise ExperimentError(f"{self.path}: the journal has no valid header (the run was "
+                                  f"killed as it started, or the file is damaged); start "
+                                  f"afresh with --force")
+        if self.header.get("journal_version") != JOURNAL_VERSION:
+            raise ExperimentError(f"{self.path}: journal version "
+                                  f"{self.header.get('journal_version')!r} is not supported "
+                                  f"(expected {JOURNAL_VERSION}); start afresh with --force")
+        self._end = pos
+
+    def _index(self, meta: dict, blob_start: int) -> None:
+        self._check_variables(meta.get("variables"))
+        for entry in meta["runs"]:
+            run_id = int(entry["id"])
+            self._note(run_id, entry.get("row"), entry.get("failure"))
+            if entry.get("row") is not None and entry.get("n"):
+                self._at[run_id] = (blob_start + int(entry["at"]), int(entry["n"]))
+
+    # -- writing ---------------------------------------------------------------------------------
+    def _write(self, kind: int, js: bytes, blob: bytes) -> int:
+        start = self._end
+        crc = zlib.crc32(blob, zlib.crc32(js))
+        self._fh.write(_REC.pack(_MAGIC, kind, len(js), len(blob), crc) + js)
+        if blob:
+            self._fh.write(blob)
+        self._fh.flush()
+        self._end = start + _REC.size + len(js) + len(blob)
+        return start + _REC.size + len(js)
+
+    def _sync(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._synced >= _FSYNC_INTERVAL:
+            os.fsync(self._fh.fileno())
+            self._synced = now
+
+    def add(self, chunk: ChunkOutcome) -> None:
+        """Append a finished chunk (one record) and index it."""
+        self._check_variables(chunk.variables)
+        entries, parts, at = [], [], 0
+        for r in chunk.runs:
+            entry = {"id": int(r.run_id), "row": r.row, "failure": r.failure, "n": 0, "at": 0}
+            if r.row is not None and r.months is not None:
+                months = np.ascontiguousarray(r.months, dtype="<i8").tobytes()
+                values = np.ascontiguousarray(r.values, dtype="<f8").tobytes()
+                entry["n"], entry["at"] = len(r.months), at
+                parts += [months, values]
+                at += len(months) + len(values)
+            entries.append(entry)
+        meta = {"variables": list(chunk.variables) if chunk.variables else None,
+                "runs": entries}
+        js = json.dumps(meta, default=_json_default, ensure_ascii=False,
+                        separators=(",", ":")).encode()
+        blob_start = self._write(_CHUNK, js, b"".join(parts))
+        self._index(json.loads(js), blob_start)
+        self._sync()
+
+    # -- reading ---------------------------------------------------------------------------------
+    def has_series(self, run_id: int) -> bool:
+        """Whether the journal holds a monthly series for this run."""
+        return run_id in self._at
+
+    def read_series(self, run_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """A run's months and its months x variables series, read back from the file."""
+        offset, n = self._at[run_id]
+        k = len(self.variables or ())
+        if self._reader is None:
+            self._reader = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+            _OPEN_JOURNALS.add(self._reader.fileno())
+        self._reader.seek(offset)
+        data = self._reader.read(8 * n * (1 + k))
+        months = np.frombuffer(data, dtype="<i8", count=n).astype(np.int64)
+        values = np.frombuffer(data, dtype="<f8", offset=8 * n).astype(np.float64)
+        return months, values.reshape(n, k)
+
+    def _forget_series(self, run_id: int) -> None:
+        self._at.pop(run_id, None)
+
+    @property
+    def expected(self) -> list[int]:
+        """Run ids this journal's folder is to finish (from its header)."""
+        return [int(i) for i in self.header.get("run_ids", [])]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every expected run has an outcome."""
+        return set(self.expected) <= self.done()
 
     def close(self) -> None:
-        self._runs.close()
-        if self._series is not None:
-            self._series.close()
+        """Flush, fsync and close (releases the lock)."""
+        if self._fh is not None and not self._fh.closed:
+            if self._fh.writable():
+                self._fh.flush()
+                self._sync(force=True)
+            _OPEN_JOURNALS.discard(self._fh.fileno())
+            self._fh.close()
+        if self._reader is not None:
+            _OPEN_JOURNALS.discard(self._reader.fileno())
+            self._reader.close()
+            self._reader = None
 
     def remove(self) -> None:
+        """Close and delete the journal."""
         self.close()
-        self.runs_path.unlink(missing_ok=True)
-        if self.series_path is not None:
-            self.series_path.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
+        fsync_dir(self.path.parent)
+
+
+# --- folders -------------------------------------------------------------------------------------
+
+@dataclass
+class FolderState:
+    """What an output folder holds.
+
+    Attributes:
+        state: ``"absent"``, ``"empty"``, ``"unfinished"``, ``"complete"`` or ``"other"``
+            (files that are not an experiment's, or not a folder at all).
+        done: Runs finished (or failed) so far, per the journal.
+        planned: Runs the folder is to finish (0 if unknown).
+        failed: Runs that failed so far.
+        shard: ``(index, count)`` of a shard folder, or None.
+
+    """
+
+    state: str
+    done: int = 0
+    planned: int = 0
+    failed: int = 0
+    shard: tuple[int, int] | None = None
+
+
+def _final_tables(folder: Path) -> list[Path]:
+    """The runs tables in ``folder`` (written last, so they mark a complete folder)."""
+    return [p for p in (folder / "runs.csv", folder / "runs.parquet") if p.is_file()]
+
+
+def folder_state(folder: str | Path) -> FolderState:
+    """Look at an output folder: absent, empty, an unfinished or complete experiment, or other.
+
+    Args:
+        folder: The folder.
+
+    Returns:
+        A :class:`FolderState`.
+
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        return FolderState("absent")
+    if not folder.is_dir():
+        return FolderState("other")
+    names = {p.name for p in folder.iterdir() if not _TMP.match(p.name)}
+    if not names:
+        return FolderState("empty")
+    if JOURNAL_NAME in names:
+        try:
+            journal = Journal.open(folder / JOURNAL_NAME, write=False, verify=False)
+        except ExperimentError:
+            return FolderState("unfinished")
+        try:
+            shard = journal.header.get("shard")
+            state = FolderState("complete" if journal.complete and _final_tables(folder)
+                                else "unfinished",
+                                done=len(journal.done() & set(journal.expected)),
+                                planned=len(journal.expected), failed=len(journal.failures),
+                                shard=tuple(shard) if shard else None)
+        finally:
+            journal.close()
+        return state
+    if _final_tables(folder):
+        return FolderState("complete")
+    if names == {"manifest.json"}:
+        return FolderState("unfinished")  # killed before the first run finished
+    return FolderState("other")
+
+
+# --- finishing: the tables, from any store -------------------------------------------------------
+
+def _combine(stores: Sequence[_Store]) -> tuple[dict, dict, dict, tuple | None]:
+    rows: dict[int, dict] = {}
+    failures: dict[int, dict] = {}
+    series_from: dict[int, _Store] = {}
+    variables = None
+    for store in stores:
+        if store.variables is not None:
+            if variables is not None and tuple(store.variables) != variables:
+                raise ExperimentError("the shards' monthly series have different variables")
+            variables = tuple(store.variables)
+        for run_id, row in store.rows.items():
+            rows[run_id] = row
+            if store.has_series(run_id):
+                series_from[run_id] = store
+        failures.update(store.failures)
+    return rows, failures, series_from, variables
+
+
+class _SeriesWriter:
+    """Writes the long series table block by block to a temporary file, then renames it."""
+
+    def __init__(self, path: Path, fmt: str):
+        self.path, self.fmt = path, fmt
+        self.tmp = temporary_name(path)
+        self._fh = None
+        self._parquet = None
+        self._header = True
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.tmp, table.schema)
+            self._parquet.write_table(table)
+            return
+        if self._fh is None:
+            self._fh = open(self.tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        frame.to_csv(self._fh, index=False, header=self._header, float_format=FLOAT_FORMAT,
+                     lineterminator="\n")
+        self._header = False
+
+    def commit(self, empty: pd.DataFrame) -> Path:
+        if self._fh is None and self._parquet is None:
+            self.write(empty)
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._fh is not None:
+            self._fh.close()
+        _fsync_file(self.tmp)
+        os.replace(self.tmp, self.path)
+        fsync_dir(self.path.parent)
+        return self.path
+
+    def abort(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._fh is not None:
+            self._fh.close()
+        Path(self.tmp).unlink(missing_ok=True)
+
+
+def _finish(stores: Sequence[_Store], out: Path | None, *, series: bool, keep_series: bool,
+            write_series: bool, fmt: str) -> tuple[pd.DataFrame, pd.DataFrame | None,
+                                                   pd.DataFrame, dict[str, Path]]:
+    """Build (and write) the tables from finished runs, identically whatever their source."""
+    rows, failures, series_from, variables = _combine(stores)
+    ordered = [rows[i] for i in sorted(rows)]
+    if ordered:
+        columns = list(ordered[0])
+        odd = next((r for r in ordered if list(r) != columns), None)
+        if odd is not None:
+            raise ExperimentError(
+                f"run {odd['run_id']} has other columns than run {ordered[0]['run_id']} (the "
+                f"code that builds the rows changed between attempts or shards); start afresh "
+                f"with --force")
+    runs = pd.DataFrame(ordered)
+    if failures:
+        fail = pd.DataFrame([failures[i] for i in sorted(failures)])
+    else:
+        fail = pd.DataFrame(columns=list(FAILURE_COLUMNS))
+    files: dict[str, Path] = {}
+    ext = "parquet" if fmt == "parquet" else "csv"
+    series_frame = None
+    if series and (keep_series or (write_series and out is not None)):
+        writer = _SeriesWriter(out / f"series.{ext}", fmt) \
+            if write_series and out is not None else None
+        kept = []
+        ids = sorted(series_from)
+        names = variables or ()
+        try:
+            for start in range(0, len(ids), SERIES_BATCH):
+                block = ids[start:start + SERIES_BATCH]
+                pairs = [series_from[i].read_series(i) for i in block]
+                frame = _long_frame(block, [m for m, _ in pairs], [v for _, v in pairs], names)
+                if writer is not None:
+                    writer.write(frame)
+                if keep_series:
+                    kept.append(frame)
+            empty = _long_frame([], [], [], names)
+            if writer is not None:
+                files["series"] = writer.commit(empty)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+        if keep_series:
+            series_frame = pd.concat(kept, ignore_index=True) if kept else empty
+    if out is not None:
+        if failures:
+            files["failures"] = write_table(fail, out / "failures.csv", "csv")
+        else:
+            (out / "failures.csv").unlink(missing_ok=True)
+        # The runs table last: its presence marks the folder complete (see folder_state).
+        files["runs"] = write_table(runs, out / f"runs.{ext}", fmt)
+    return runs, series_frame, fail, files
+
+
+# --- running -------------------------------------------------------------------------------------
+
+@dataclass
+class _Chunk:
+    tasks: list[Task]
+    isolated_failures: int = 0
+
+
+def _execute(backend, todo: list[Task], store: _Store, *, series: bool, params: list[str],
+             bar, retries: int) -> None:
+    """Run ``todo`` on the backend, adding every chunk's outcome to ``store`` as it finishes.
+
+    A chunk whose future fails (its worker died, the pool broke, Dask gave up on it) is run
+    again alone, so that it cannot be blamed for another chunk's crash. After ``retries``
+    failures alone it is halved; a single run that still fails is recorded as failed.
+    """
+    size = chunk_size(len(todo), backend.slots)
+    queue = deque(_Chunk(todo[i:i + size]) for i in range(0, len(todo), size))
+    suspects: deque[_Chunk] = deque()
+    pending: dict[Future, tuple[_Chunk, bool, int]] = {}
+    digest = model_digest()
+    lost_in_a_row = 0
+
+    def submit(chunk: _Chunk, isolated: bool) -> None:
+        for _ in range(3):
+            try:
+                fut = backend.executor.submit(run_chunk_safe, chunk.tasks, series, params)
+            except BrokenExecutor:
+                backend.restart()
+                continue
+            pending[fut] = (chunk, isolated, backend.generation)
+            return
+        raise ExperimentError("cannot start worker processes; the runs finished so far are "
+                              "saved: resume with --resume")
+
+    def fill() -> None:
+        if suspects or any(isolated for _, isolated, _ in pending.values()):
+            if suspects and not pending:
+                submit(suspects.popleft(), True)
+            return
+        while queue and len(pending) < 2 * backend.slots:
+            submit(queue.popleft(), False)
+
+    fill()
+    while pending:
+        done, _ = wait(list(pending), timeout=5.0, return_when=FIRST_COMPLETED)
+        if not done:
+            problem = backend.problem()
+            if problem:
+                raise ExperimentError(f"{problem}; the runs finished so far are saved: "
+                                      f"resume with --resume")
+            continue
+        for fut in sorted(done, key=lambda f: pending[f][0].tasks[0].run_id):
+            chunk, isolated, generation = pending.pop(fut)
+            try:
+                outcome = fut.result()
+            except Exception as exc:  # noqa: BLE001 - the chunk's worker was lost
+                if isinstance(exc, BrokenExecutor) and generation == backend.generation:
+                    backend.restart()
+                problem = backend.problem()
+                if problem:
+                    raise ExperimentError(f"{problem} ({type(exc).__name__}: {exc}); the runs "
+                                          f"finished so far are saved: resume with "
+                                          f"--resume") from None
+                if isolated:
+                    chunk.isolated_failures += 1
+                if not isolated or chunk.isolated_failures <= retries:
+                    suspects.append(chunk)
+                elif len(chunk.tasks) > 1:
+                    half = len(chunk.tasks) // 2
+                    suspects.extend([_Chunk(chunk.tasks[:half]), _Chunk(chunk.tasks[half:])])
+                else:
+                    task = chunk.tasks[0]
+                    message = (f"the run was lost with its worker {retries + 1} times when run "
+                               f"alone: {type(exc).__name__}: {exc}")
+                    store.add(ChunkOutcome([RunOutcome(task.run_id, failure=failure_record(
+                        task, exc, params, message))], None, digest))
+                    bar.update(1)
+                    lost_in_a_row += 1
+                    if lost_in_a_row >= LOST_IN_A_ROW:
+                        raise ExperimentError(
+                            f"{lost_in_a_row} runs in a row were lost with their workers "
+                            f"(last: {type(exc).__name__}: {exc}); stopping. The runs "
+                            f"finished so far are saved: fix the cause, then resume with "
+                            f"--resume --retry-failed") from None
+                continue
+            if outcome.model_digest != digest:
+                raise ExperimentError(
+                    f"a worker ({backend.describe()}) runs a different version of the model "
+                    f"than this process (sim/, agents/, numpy or mesa differ); install the "
+                    f"same code on every worker")
+            store.add(outcome)
+            bar.update(len(chunk.tasks))
+            lost_in_a_row = 0
+        fill()
 
 
 def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str | None = None,
                  out_dir: str | Path | None = None, series: bool = False, fmt: str = "csv",
-                 progress: bool | None = None,
-                 write_series: bool | None = None) -> EnsembleResult:
+                 progress: bool | None = None, write_series: bool | None = None,
+                 resume: bool = False, shard: tuple[int, int] | None = None,
+                 retry_failed: bool = False, keep_series: bool = True,
+                 keep_journal: bool | None = None, retries: int = RETRIES) -> EnsembleResult:
     """Run an ensemble on the chosen executor and collect tidy results.
 
     Args:
         tasks: Tasks from :func:`make_tasks` (any order; results are sorted by ``run_id``).
+            With ``shard``, the whole design: only the shard's runs are run.
         workers: 1 runs serially in this process; 2..256 use a local process pool.
         dask_scheduler: Address of a Dask scheduler to run on instead (``tcp://host:port``).
-        out_dir: Folder for ``runs.csv``/``runs.parquet`` (and ``series.*``); None writes
-            nothing.
+        out_dir: Folder for ``runs.csv``/``runs.parquet``, ``series.*``, ``failures.csv`` and
+            the journal of finished runs; None writes nothing.
         series: Whether to collect monthly series (long format).
         fmt: ``"csv"`` or ``"parquet"`` (Parquet needs pyarrow).
         progress: None shows a progress bar only on a terminal; False never; True always.
         write_series: Whether to write the series file when ``series`` is on (default: yes).
+        resume: Finish the interrupted ensemble in ``out_dir``: keep the runs its journal
+            holds and run only the others (a folder without a journal starts afresh).
+        shard: ``(index, count)``: run only the runs with ``run_id % count == index``.
+        retry_failed: With ``resume``, run again the runs that failed before.
+        keep_series: Return the series in the result (False streams it to disk only, so a
+            large ensemble's series never has to fit in memory).
+        keep_journal: Keep the journal after the tables are written (default: only for a
+            shard, which :func:`merge_results` needs).
+        retries: Times a chunk lost with its worker is retried alone before it is halved.
 
     Returns:
-        An :class:`EnsembleResult`; identical whatever the executor or worker count.
+        An :class:`EnsembleResult`; identical whatever the executor, worker count, shard or
+        interruption.
 
     Raises:
-        ExperimentError: On no tasks, a bad worker count or format, a missing optional
-            package or an unreachable Dask scheduler.
+        ExperimentError: On no tasks, a bad worker count, format or shard, a missing optional
+            package, an unreachable Dask scheduler, a folder holding another experiment or a
+            different model version, or a folder in use by another process.
 
     """
     tasks = list(tasks)
@@ -381,63 +1368,304 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
     write_series = series if write_series is None else (series and write_series)
     check_workers(workers)
     _check_format(fmt, writing=out_dir is not None)
-    out = None
-    if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+    shard = check_shard(shard)
+    if resume and out_dir is None:
+        raise ExperimentError("--resume needs the output folder of the interrupted run (--out)")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ExperimentError(f"retries: expected a whole number of 0 or more, got {retries!r}")
+    keep_journal = shard is not None if keep_journal is None else keep_journal
     params = sorted({name for t in tasks for name, _ in t.scenario.parameters})
-    order = sorted(range(len(tasks)), key=lambda i: tasks[i].run_id)
-    ordered = [tasks[i] for i in order]
+    selected = select_shard(tasks, shard)
+    if not selected:
+        raise ExperimentError(f"--shard {shard[0]}/{shard[1]}: this shard has no runs (the "
+                              f"design has {len(tasks)}); use at most {len(tasks)} shards")
 
     start = time.perf_counter()
-    sink = _PartialSink(out, write_series) if out is not None else None
+    out = None
+    store: _Store
+    if out_dir is None:
+        store = _MemoryStore()
+    else:
+        out = Path(out_dir)
+        if out.exists() and not out.is_dir():
+            raise ExperimentError(f"--out: {out} exists and is not a folder")
+        out.mkdir(parents=True, exist_ok=True)
+        store = _open_journal(out, tasks, selected, series=series, params=params, shard=shard,
+                              resume=resume)
     try:
-        with open_executor(workers, dask_scheduler) as executor:
-            slots = parallelism(executor)
-            size = chunk_size(len(ordered), slots)
-            chunks = [ordered[i:i + size] for i in range(0, len(ordered), size)]
-            results: list[list | None] = [None] * len(chunks)
-            pending: dict[Future, int] = {}
-            queue = iter(range(len(chunks)))
+        done = store.done(retry_failed) & {t.run_id for t in selected}
+        todo = [t for t in selected if t.run_id not in done]
+        with _Progress(total=len(selected), initial=len(done), unit="run", desc="ensemble",
+                       disable=None if progress is None else not progress) as bar:
+            if todo:
+                with open_backend(workers, dask_scheduler) as backend:
+                    _execute(backend, todo, store, series=series, params=params, bar=bar,
+                             retries=retries)
+        runs, series_frame, failures, files = _finish(
+            [store], out, series=series, keep_series=keep_series, write_series=write_series,
+            fmt=fmt)
+    except BaseException:
+        if isinstance(store, Journal):
+            store.close()
+        raise
+    if isinstance(store, Journal):
+        if keep_journal:
+            store.close()
+            files["journal"] = store.path
+        else:
+            store.remove()
+    return EnsembleResult(runs=runs, series=series_frame if series else None,
+                          wall_time=time.perf_counter() - start, files=files,
+                          failures=failures, planned=len(selected), reused=len(done))
 
-            def submit_next() -> None:
-                i = next(queue, None)
-                if i is not None:
-                    pending[executor.submit(run_chunk, chunks[i], series, params)] = i
 
-            with _Progress(total=len(ordered), unit="run", desc="ensemble",
-                           disable=None if progress is None else not progress) as bar:
-                for _ in range(2 * slots):
-                    submit_next()
-                while pending:
-                    done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                    for fut in sorted(done, key=pending.__getitem__):
-                        i = pending.pop(fut)
-                        try:
-                            results[i] = fut.result()
-                        except BaseException:
-                            for other in pending:
-                                other.cancel()
-                            raise
-                        if sink is not None:
-                            sink.write(results[i])
-                        bar.update(len(chunks[i]))
-                        submit_next()
+def _open_journal(out: Path, tasks: list[Task], selected: list[Task], *, series: bool,
+                  params: list[str], shard, resume: bool) -> Journal:
+    path = out / JOURNAL_NAME
+    header = _header(tasks, selected, series, params, shard)
+    if not path.exists():
+        if resume and _final_tables(out):
+            raise ExperimentError(f"{out}: the experiment is already complete; nothing to "
+                                  f"resume (use --force to run it again)")
+        remove_stale_temporaries(out)
+        return Journal.create(path, header)
+    if not resume:
+        if _final_tables(out):
+            raise ExperimentError(f"{out}: already holds an experiment's results (runs table "
+                                  f"and {JOURNAL_NAME}); use another folder, or --force to "
+                                  f"run it again")
+        raise ExperimentError(f"{out}: holds an unfinished experiment ({JOURNAL_NAME}); add "
+                              f"--resume to finish it, or --force to start afresh")
+    journal = Journal.open(path)
+    try:
+        _check_header(out, journal.header, header)
+    except BaseException:
+        journal.close()
+        raise
+    remove_stale_temporaries(out)
+    return journal
+
+
+def _header(tasks: list[Task], selected: list[Task], series: bool, params: list[str],
+            shard) -> dict:
+    return {"design_digest": design_digest(tasks, series, params),
+            "model_digest": model_digest(), "n_design": len(tasks),
+            "shard": list(shard) if shard else None, "series": bool(series),
+            "params": params, "run_ids": [t.run_id for t in selected],
+            "created": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
+def check_resume(out_dir: str | Path, tasks: Sequence[Task], *, series: bool = False,
+                 shard: tuple[int, int] | None = None) -> None:
+    """Check, without changing anything, that ``out_dir`` can be resumed with ``tasks``.
+
+    Jobs call this before rewriting the manifest, so that a wrong ``--resume`` leaves the
+    interrupted experiment's folder untouched. A folder without a journal passes.
+
+    Args:
+        out_dir: The output folder.
+        tasks: The whole design.
+        series: Whether monthly series are collected.
+        shard: The shard to resume, or None.
+
+    Raises:
+        ExperimentError: If the folder holds another design, shard or model version.
+
+    """
+    path = Path(out_dir) / JOURNAL_NAME
+    if not path.is_file():
+        return
+    tasks = list(tasks)
+    shard = check_shard(shard)
+    params = sorted({name for t in tasks for name, _ in t.scenario.parameters})
+    journal = Journal.open(path, write=False, verify=False)
+    try:
+        _check_header(Path(out_dir), journal.header,
+                      _header(tasks, select_shard(tasks, shard), series, params, shard))
     finally:
-        if sink is not None:
-            sink.close()
+        journal.close()
 
-    flat = [item for chunk in results for item in chunk]
-    runs = pd.DataFrame([row for row, _ in flat])
-    series_frame = None
-    if series:
-        series_frame = pd.concat([s for _, s in flat], ignore_index=True)
-    files: dict[str, Path] = {}
-    if out is not None:
-        ext = "parquet" if fmt == "parquet" else "csv"
-        files["runs"] = write_table(runs, out / f"runs.{ext}", fmt)
-        if write_series and series_frame is not None:
-            files["series"] = write_table(series_frame, out / f"series.{ext}", fmt)
-        sink.remove()
-    return EnsembleResult(runs=runs, series=series_frame, wall_time=time.perf_counter() - start,
-                          files=files)
+
+def _check_header(out: Path, old: dict, header: dict) -> None:
+    """Refuse to resume a journal whose design, shard or model differs from ``header``'s."""
+    if old.get("design_digest") != header["design_digest"]:
+        raise ExperimentError(
+            f"--resume: {out} holds a different experiment (the scenarios, levers, "
+            f"parameters, replicates, seed or series differ from the interrupted run's); "
+            f"resume it with its original command, or start afresh with --force")
+    if (old.get("shard") or None) != header["shard"]:
+        was = "/".join(map(str, old["shard"])) if old.get("shard") else "no shard"
+        now = "/".join(map(str, header["shard"])) if header["shard"] else "no shard"
+        raise ExperimentError(f"--resume: {out} was started as shard {was}, not {now}")
+    if old.get("model_digest") != header["model_digest"]:
+        raise ExperimentError(
+            f"--resume: {out} was started with a different version of the model (sim/, "
+            f"agents/, numpy or mesa changed since); mixing two versions would not give "
+            f"the results of one uninterrupted run; start afresh with --force")
+
+
+def merge_results(dirs: Sequence[str | Path], out_dir: str | Path, *, fmt: str = "csv",
+                  series: bool = True, write_series: bool = True, keep_series: bool = True,
+                  progress: bool | None = None) -> EnsembleResult:
+    """Join the folders of the K shards of one design into the result of the unsharded run.
+
+    Args:
+        dirs: The shard folders (each finished with ``shard=(i, K)``, journal kept), any order.
+        out_dir: Folder for the merged tables (created; must not be one of ``dirs``).
+        fmt: ``"csv"`` or ``"parquet"`` for the merged tables.
+        series: Whether to build the monthly series (if the shards collected them).
+        write_series: Whether to write the merged series file.
+        keep_series: Return the series in the result.
+        progress: Unused (merging is quick); accepted for symmetry with :func:`run_ensemble`.
+
+    Returns:
+        The :class:`EnsembleResult` an unsharded run of the design gives (byte-identical
+        tables).
+
+    Raises:
+        ExperimentError: If a folder is not a finished shard, the shards come from different
+            designs or model versions, or a shard is missing or given twice.
+
+    """
+    del progress
+    _check_format(fmt, writing=True)
+    dirs = [Path(d) for d in dirs]
+    if not dirs:
+        raise ExperimentError("merge: give the shard folders to merge")
+    out = Path(out_dir)
+    for d in dirs:
+        if not d.is_dir():
+            raise ExperimentError(f"merge: {d} is not a folder")
+        if d.resolve() == out.resolve():
+            raise ExperimentError(f"merge: --out {out} is one of the shard folders; choose "
+                                  f"another folder")
+    journals: list[Journal] = []
+    try:
+        for d in dirs:
+            if not (d / JOURNAL_NAME).is_file():
+                hint = (" (it is an unsharded result)" if _final_tables(d) else "")
+                raise ExperimentError(f"merge: {d} is not a shard folder: no {JOURNAL_NAME}"
+                                      f"{hint}; run each shard with --shard I/K")
+            if folder_in_use(d):
+                raise ExperimentError(f"merge: {d} is still being run by another process")
+            journals.append(Journal.open(d / JOURNAL_NAME, write=False))
+        first = journals[0].header
+        count = (first.get("shard") or [None, None])[1]
+        seen: dict[int, Path] = {}
+        for d, j in zip(dirs, journals, strict=True):
+            h = j.header
+            if not h.get("shard"):
+                raise ExperimentError(f"merge: {d} was not run with --shard")
+            index, k = h["shard"]
+            if h.get("design_digest") != first.get("design_digest") or k != count:
+                raise ExperimentError(f"merge: {d} is a shard of a different experiment than "
+                                      f"{dirs[0]} (design or shard count differs)")
+            if h.get("model_digest") != first.get("model_digest"):
+                raise ExperimentError(f"merge: {d} was run with a different version of the "
+                                      f"model than {dirs[0]}; re-run it with the same code")
+            if index in seen:
+                raise ExperimentError(f"merge: shard {index}/{k} is given twice ({seen[index]} "
+                                      f"and {d})")
+            seen[index] = d
+            missing = set(j.expected) - j.done()
+            if missing:
+                raise ExperimentError(f"merge: shard {index}/{k} in {d} is unfinished "
+                                      f"({len(missing)} of {len(j.expected)} runs missing); "
+                                      f"finish it with --resume")
+        absent = sorted(set(range(count)) - set(seen))
+        if absent:
+            raise ExperimentError(f"merge: shards {', '.join(f'{i}/{count}' for i in absent)} "
+                                  f"are missing; give all {count} shard folders")
+        total = sum(len(j.expected) for j in journals)
+        if total != first.get("n_design"):
+            raise ExperimentError(f"merge: the shards hold {total} runs but the design has "
+                                  f"{first.get('n_design')}")
+        start = time.perf_counter()
+        out.mkdir(parents=True, exist_ok=True)
+        collected = bool(first.get("series"))
+        runs, series_frame, failures, files = _finish(
+            journals, out, series=series and collected, keep_series=keep_series,
+            write_series=write_series, fmt=fmt)
+    finally:
+        for j in journals:
+            j.close()
+    return EnsembleResult(runs=runs, series=series_frame if series and collected else None,
+                          wall_time=time.perf_counter() - start, files=files,
+                          failures=failures, planned=total, reused=total)
+
+
+# --- analyses of designs with gaps ---------------------------------------------------------------
+
+def missing_run_ids(runs: pd.DataFrame, n_expected: int,
+                    expected_ids: Sequence[int] | None = None) -> list[int]:
+    """Run ids of a design that have no row in ``runs``.
+
+    Args:
+        runs: The runs table (with a ``run_id`` column).
+        n_expected: Size of the design; its run ids are ``0 .. n_expected - 1``.
+        expected_ids: The design's run ids when they are not ``0 .. n_expected - 1``.
+
+    Returns:
+        The missing run ids, sorted.
+
+    """
+    ids = range(int(n_expected)) if expected_ids is None else expected_ids
+    present = set(runs["run_id"].tolist()) if "run_id" in runs.columns else set()
+    return sorted(int(i) for i in ids if int(i) not in present)
+
+
+def require_complete(runs: pd.DataFrame, n_expected: int, on_missing: str = "error", *,
+                     expected_ids: Sequence[int] | None = None,
+                     what: str = "this analysis") -> pd.DataFrame:
+    """Check that every run of a design is present before computing indices from it.
+
+    A design with missing rows (runs that failed, or an unfinished experiment) silently biases
+    estimators that assume the full design (Sobol', Morris, paired differences), so analyses
+    call this first and the caller states how to handle gaps.
+
+    Args:
+        runs: The runs table, with a ``run_id`` column.
+        n_expected: Size of the design; its run ids are ``0 .. n_expected - 1``.
+        on_missing: ``"error"`` (default) refuses a design with missing rows; ``"drop"`` returns
+            the rows present (the caller then drops whatever design groups the gaps break).
+        expected_ids: The design's run ids when they are not ``0 .. n_expected - 1``.
+        what: Name of the analysis, for the error message.
+
+    Returns:
+        The runs sorted by ``run_id`` (index reset). The missing ids are in
+        ``result.attrs["missing_run_ids"]`` (an empty list when nothing is missing).
+
+    Raises:
+        ExperimentError: On missing rows with ``on_missing="error"``, a bad ``on_missing``, a
+            run id outside the design or a run id present twice (never tolerated).
+
+    """
+    if on_missing not in ("error", "drop"):
+        raise ExperimentError(f"on_missing: {on_missing!r} is not allowed; use 'error' or 'drop'")
+    if "run_id" not in runs.columns:
+        raise ExperimentError(f"{what}: the runs table has no run_id column")
+    ids = list(range(int(n_expected))) if expected_ids is None else [int(i) for i in expected_ids]
+    allowed = set(ids)
+    run_ids = runs["run_id"]
+    dup = sorted(set(run_ids[run_ids.duplicated()].astype(int).tolist()))
+    if dup:
+        raise ExperimentError(f"{what}: run ids present twice: {_id_list(dup)}")
+    extra = sorted(int(i) for i in run_ids if int(i) not in allowed)
+    if extra:
+        raise ExperimentError(f"{what}: run ids outside the design of {len(ids)} runs: "
+                              f"{_id_list(extra)}")
+    missing = missing_run_ids(runs, len(ids), ids)
+    if missing and on_missing == "error":
+        raise ExperimentError(
+            f"{what}: {len(missing)} of {len(ids)} runs of the design are missing (run ids "
+            f"{_id_list(missing)}); finish the experiment with --resume (add --retry-failed "
+            f"to retry failed runs; see failures.csv), or pass on_missing='drop' to analyse "
+            f"the runs present")
+    out = runs.sort_values("run_id", kind="stable").reset_index(drop=True)
+    out.attrs["missing_run_ids"] = missing
+    return out
+
+
+def _id_list(ids: Sequence[int], limit: int = 10) -> str:
+    shown = ", ".join(str(i) for i in ids[:limit])
+    return shown + (f", ... ({len(ids) - limit} more)" if len(ids) > limit else "")

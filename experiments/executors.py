@@ -1,12 +1,16 @@
 """The executor seam: where an ensemble's runs execute.
 
 Every ensemble goes through one :class:`concurrent.futures.Executor`, chosen by
-:func:`open_executor`:
+:func:`open_backend` (or :func:`open_executor`, which yields the bare executor):
 
 - ``workers=1``: :class:`InlineExecutor`, which runs each call at once in this process;
-- ``workers>1``: a :class:`~concurrent.futures.ProcessPoolExecutor` on this machine;
-- ``dask_scheduler="tcp://host:port"``: the executor of a Dask ``distributed.Client`` connected
-  to that scheduler (optional extra ``pip install -e .[distributed]``).
+- ``workers>1``: a :class:`~concurrent.futures.ProcessPoolExecutor` on this machine, whose
+  workers die with the main process (even after ``kill -9``) and which is replaced by a fresh
+  pool if a worker crashes (:meth:`Backend.restart`);
+- ``dask_scheduler="tcp://host:port"``: a :class:`DaskExecutor` over a Dask
+  ``distributed.Client`` connected to that scheduler (optional extra
+  ``pip install -e .[distributed]``); a worker that dies has its tasks rerun elsewhere, and
+  :meth:`Backend.problem` notices a lost scheduler or a cluster left without workers.
 
 The model code knows nothing about any of them: the executor only ever receives the
 module-level, picklable chunk function of :mod:`experiments.ensemble`.
@@ -15,13 +19,21 @@ module-level, picklable chunk function of :mod:`experiments.ensemble`.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import re
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 
 MAX_WORKERS = 256
+
+NO_WORKERS_TIMEOUT = 1800.0
+"""Seconds a Dask cluster may have no worker at all before an ensemble stops (resumable).
+
+Long enough for a batch queue to start replacement workers (dask-jobqueue, Kubernetes)."""
 
 
 class InlineExecutor(Executor):
@@ -68,6 +80,66 @@ class InlineExecutor(Executor):
         self._shutdown = True
 
 
+async def _settle(remote, future: Future) -> None:
+    """Wait (on the client's event loop) for a Dask future and settle ``future`` with it."""
+    try:
+        result = await remote._result()  # gathers, waiting through any rescheduling
+    except BaseException as exc:  # noqa: BLE001 - handed to the waiting side
+        if not future.done():
+            future.set_exception(exc)
+    else:
+        if not future.done():
+            future.set_result(result)
+
+
+class DaskExecutor(Executor):
+    """A :class:`concurrent.futures.Executor` over a Dask ``distributed.Client``.
+
+    Like ``Client.get_executor(pure=False)``, but every future completes: Dask's own adapter
+    (distributed 2026.8) leaves a future pending for ever when a finished result is lost with
+    its worker and gathering it then fails (``KilledWorker`` raised while rescheduling). Here
+    the outcome is awaited on the client's event loop and any failure becomes the future's
+    exception, so the ensemble runner can retry the chunk.
+    """
+
+    def __init__(self, client) -> None:
+        self._client = client
+        self._futures: list = []
+        self._shutdown = False
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        """Submit ``fn(*args, **kwargs)`` to the cluster (``pure=False``: never deduplicated).
+
+        Args:
+            fn: A picklable, module-level callable.
+            *args: Positional arguments for ``fn``.
+            **kwargs: Keyword arguments for ``fn``.
+
+        Returns:
+            A future that completes with the result or the exception.
+
+        Raises:
+            RuntimeError: If the executor has been shut down.
+
+        """
+        if self._shutdown:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        future: Future = Future()
+        remote = self._client.submit(fn, *args, pure=False, **kwargs)
+        self._futures = [f for f in self._futures if not f.done()] + [remote]
+        self._client.loop.add_callback(_settle, remote, future)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Refuse further work; cancel what is still queued when ``cancel_futures``."""
+        self._shutdown = True
+        if cancel_futures or not wait:
+            pending = [f for f in self._futures if not f.done()]
+            if pending:
+                self._client.cancel(pending)
+        self._futures = []
+
+
 def _error(message: str) -> Exception:
     # Imported here: experiments.ensemble imports this module.
     from experiments.ensemble import ExperimentError
@@ -97,6 +169,39 @@ def check_workers(workers) -> int:
     return workers
 
 
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    ctx = process_context()
+    # A forked worker's parent is this process; a forkserver's is the server, itself a child.
+    parent = os.getpid() if ctx.get_start_method() == "fork" else None
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                               initializer=_worker_started, initargs=(parent,))
+
+
+def _worker_started(parent: int | None) -> None:
+    """Initializer of local worker processes: die with the main process.
+
+    Pool workers block on a queue whose write end their siblings also hold, so they would
+    outlive a main process killed with SIGKILL (holding memory, CPU and inherited files). On
+    Linux they ask the kernel for SIGKILL when their parent dies (``PR_SET_PDEATHSIG``).
+
+    Args:
+        parent: Process id of the process that forked this worker, when known.
+
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:  # it died before the request
+        os._exit(1)
+
+
 def process_context() -> multiprocessing.context.BaseContext:
     """Choose the start method for local worker processes.
 
@@ -123,6 +228,161 @@ def process_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+SCHEDULER_SCHEMES = ("tcp", "tls", "ucx", "ws", "wss", "inproc")
+"""Address schemes a Dask scheduler may use (``tcp`` when none is given)."""
+
+_ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z]+)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
+                      r":(?P<port>\d{1,5})$")
+
+
+def check_scheduler_address(address) -> str:
+    """Validate the address of a Dask scheduler.
+
+    Args:
+        address: ``[SCHEME://]HOST:PORT`` with SCHEME one of :data:`SCHEDULER_SCHEMES`, e.g.
+            ``tcp://10.0.0.5:8786`` (or any ``inproc://`` address of an in-process cluster).
+
+    Returns:
+        The address, stripped.
+
+    Raises:
+        ExperimentError: If it is not such an address.
+
+    """
+    example = "e.g. tcp://127.0.0.1:8786"
+    if not isinstance(address, str) or not address.strip():
+        raise _error(f"--dask-scheduler: expected an address such as tcp://HOST:PORT "
+                     f"({example}), got {address!r}")
+    text = address.strip()
+    if text.startswith("inproc://"):
+        return text
+    m = _ADDRESS.match(text)
+    if not m:
+        raise _error(f"--dask-scheduler: {text!r} is not an address; use [SCHEME://]HOST:PORT, "
+                     f"{example}")
+    scheme = m.group("scheme")
+    if scheme is not None and scheme not in SCHEDULER_SCHEMES:
+        raise _error(f"--dask-scheduler: scheme {scheme!r} is not supported; use one of "
+                     f"{', '.join(SCHEDULER_SCHEMES)}")
+    port = int(m.group("port"))
+    if not 1 <= port <= 65535:
+        raise _error(f"--dask-scheduler: port {port} is out of range; allowed 1..65535")
+    return text
+
+
+class Backend:
+    """An open executor and what the ensemble runner needs to drive it.
+
+    Attributes:
+        kind: ``"inline"``, ``"processes"`` or ``"dask"``.
+        executor: The :class:`concurrent.futures.Executor` in use.
+        generation: How many times the executor has been replaced (a broken process pool is
+            replaced by a fresh one; futures of an older generation are lost).
+        client: The Dask client, or None.
+
+    """
+
+    def __init__(self, kind: str, make, client=None, address: str | None = None,
+                 workers: int = 1) -> None:
+        self.kind = kind
+        self._make = make
+        self.client = client
+        self.address = address
+        self.workers = workers
+        self.executor: Executor = make()
+        self.generation = 0
+        self._seen_workers = time.monotonic()
+
+    @property
+    def slots(self) -> int:
+        """How many chunks can run at once (see :func:`parallelism`)."""
+        return parallelism(self.executor)
+
+    def restart(self) -> None:
+        """Replace a broken process pool with a fresh one (other executors never break)."""
+        if self.kind != "processes":
+            return
+        try:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        except Exception:  # noqa: BLE001 - the old pool is broken anyway
+            pass
+        self.executor = self._make()
+        self.generation += 1
+
+    def healthy(self) -> bool:
+        """Whether the executor can still run work (see :meth:`problem`)."""
+        return self.problem() is None
+
+    def problem(self) -> str | None:
+        """Why the executor cannot run work any more, or None if it can.
+
+        A Dask client that lost its scheduler, or a cluster without any worker for
+        :data:`NO_WORKERS_TIMEOUT` seconds, cannot; local executors always can.
+        """
+        if self.client is None:
+            return None
+        if getattr(self.client, "status", "running") != "running":
+            return f"the connection to the Dask scheduler at {self.address} was lost"
+        try:
+            workers = len(self.client.nthreads())
+        except Exception as exc:  # noqa: BLE001 - any failure to ask means no scheduler
+            return f"the Dask scheduler at {self.address} does not answer ({exc})"
+        now = time.monotonic()
+        if workers:
+            self._seen_workers = now
+        elif now - self._seen_workers > NO_WORKERS_TIMEOUT:
+            return (f"the Dask cluster at {self.address} has had no workers for "
+                    f"{now - self._seen_workers:.0f} s")
+        return None
+
+    def describe(self) -> str:
+        """Readable name, e.g. ``2 local processes`` or ``Dask scheduler tcp://...``."""
+        if self.kind == "dask":
+            return f"Dask scheduler {self.address}"
+        if self.kind == "processes":
+            return f"{self.workers} local processes"
+        return "this process"
+
+    def close(self, cancel: bool = False) -> None:
+        """Shut the executor down (cancelling queued work if ``cancel``)."""
+        self.executor.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+@contextmanager
+def open_backend(workers: int = 1, dask_scheduler: str | None = None) -> Iterator[Backend]:
+    """Open the executor an ensemble runs on, as a :class:`Backend`, and close it afterwards.
+
+    Args:
+        workers: 1 for serial runs in this process, 2..256 for a local process pool. Ignored
+            when ``dask_scheduler`` is given (the cluster decides).
+        dask_scheduler: Address of a running Dask scheduler (``tcp://host:port``), or None.
+
+    Yields:
+        A :class:`Backend`.
+
+    Raises:
+        ExperimentError: On a bad worker count or address, if ``distributed`` is not
+            installed, or if the scheduler cannot be reached.
+
+    """
+    workers = check_workers(workers)
+    if dask_scheduler is not None:
+        with _dask_backend(dask_scheduler) as backend:
+            yield backend
+        return
+    if workers == 1:
+        backend = Backend("inline", InlineExecutor)
+    else:
+        backend = Backend("processes", lambda: _process_pool(workers), workers=workers)
+    try:
+        yield backend
+    except BaseException:
+        backend.close(cancel=True)
+        raise
+    else:
+        backend.close()
+
+
 @contextmanager
 def open_executor(workers: int = 1, dask_scheduler: str | None = None) -> Iterator[Executor]:
     """Open the executor an ensemble runs on, and close it afterwards.
@@ -140,45 +400,30 @@ def open_executor(workers: int = 1, dask_scheduler: str | None = None) -> Iterat
             scheduler cannot be reached.
 
     """
-    workers = check_workers(workers)
-    if dask_scheduler is not None:
-        with _dask_executor(dask_scheduler) as executor:
-            yield executor
-        return
-    if workers == 1:
-        executor: Executor = InlineExecutor()
-    else:
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=process_context())
-    try:
-        yield executor
-    except BaseException:
-        executor.shutdown(wait=True, cancel_futures=True)
-        raise
-    else:
-        executor.shutdown(wait=True)
+    with open_backend(workers, dask_scheduler) as backend:
+        yield backend.executor
 
 
 @contextmanager
-def _dask_executor(address: str) -> Iterator[Executor]:
-    if not isinstance(address, str) or not address.strip():
-        raise _error(f"dask scheduler: expected an address such as tcp://127.0.0.1:8786, "
-                     f"got {address!r}")
+def _dask_backend(address: str) -> Iterator[Backend]:
+    address = check_scheduler_address(address)
     try:
         import distributed
     except ImportError:
         raise _error("a Dask scheduler was given but the 'distributed' package is not "
                      "installed; install it with: pip install -e .[distributed]") from None
     try:
-        client = distributed.Client(address.strip(), timeout="10s")
+        client = distributed.Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
-        raise _error(f"dask scheduler: cannot connect to {address}: {exc}") from None
+        raise _error(f"--dask-scheduler: cannot connect to {address}: {exc}") from None
     try:
-        # pure=False: every chunk is submitted once; no hashing of its arguments is needed.
-        executor = client.get_executor(pure=False)
+        # A worker that dies has its tasks rescheduled by the scheduler (up to its
+        # distributed.scheduler.allowed-failures, 3 by default, then KilledWorker).
+        backend = Backend("dask", lambda: DaskExecutor(client), client=client, address=address)
         try:
-            yield executor
+            yield backend
         finally:
-            executor.shutdown(wait=False)
+            backend.executor.shutdown(wait=False)
     finally:
         client.close()
 

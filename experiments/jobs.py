@@ -1,6 +1,15 @@
-"""The experiment jobs behind the command line: the main job, ensembles, what-if comparisons and
-validation. Each job takes plain values, runs an ensemble through the executor seam, writes its
-folder (runs table, manifest, plots, report) and returns text for the terminal."""
+"""The experiment jobs behind the command line.
+
+The main job, ensembles, what-if comparisons, validation and the merge of shards. Each job takes
+plain values, runs an ensemble through the executor seam, writes its folder (runs table,
+manifest, plots, report) and returns text for the terminal.
+
+Every job is resumable (``JobOptions.resume``) and shardable (``JobOptions.shard``). A job is
+two steps: :func:`_run` (the ensemble, whose tables are identical however it was run) and an
+analysis (survival table, report, paired differences or calibration patterns) computed from
+the result. A shard stops after the first step; :func:`merge_job` joins the shards and then
+runs the analysis of the job they came from, so the merged folder is the unsharded one.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +17,25 @@ import math
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from experiments.ensemble import ExperimentError, make_tasks, run_ensemble
-from experiments.manifest import build_manifest, finish_manifest, write_manifest
+from experiments.ensemble import (
+    EnsembleResult,
+    ExperimentError,
+    check_resume,
+    folder_in_use,
+    folder_state,
+    make_tasks,
+    merge_results,
+    run_ensemble,
+    select_shard,
+)
+from experiments.manifest import build_manifest, finish_manifest, read_manifest, write_manifest
 from experiments.outputs import atomic_write_text
-from sim.scenario import Levers, Scenario, load_scenario
+from sim.scenario import Levers, Scenario, ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE_FILES = ("isolated_coastal", "expanded_city", "metro_city")
@@ -23,7 +43,24 @@ SITE_FILES = ("isolated_coastal", "expanded_city", "metro_city")
 
 @dataclass
 class JobOptions:
-    """Options shared by every ensemble job."""
+    """Options shared by every ensemble job.
+
+    Attributes:
+        replicates: Runs per variant.
+        seed: Root seed.
+        workers: Local worker processes (1 = serial).
+        dask_scheduler: Address of a Dask scheduler, or None.
+        out: Output folder, or None for ``results/<job>-<time>``.
+        force: Replace an existing output folder.
+        series: Also write the monthly series table.
+        progress: Progress bar (None: only on a terminal).
+        fmt: ``"csv"`` or ``"parquet"``.
+        command: The command line, for the manifest.
+        resume: Finish the interrupted experiment in ``out``.
+        retry_failed: With ``resume``, run the failed runs again.
+        shard: ``(index, count)``: run only one shard of the design (for job arrays).
+
+    """
 
     replicates: int = 200
     seed: int = 1
@@ -35,6 +72,9 @@ class JobOptions:
     progress: bool | None = None
     fmt: str = "csv"
     command: tuple[str, ...] = ()
+    resume: bool = False
+    retry_failed: bool = False
+    shard: tuple[int, int] | None = None
 
 
 def site_path(name: str) -> Path:
@@ -42,9 +82,31 @@ def site_path(name: str) -> Path:
     return ROOT / "scenarios" / f"{name}.toml"
 
 
-def prepare_out_dir(out: str | None, job: str, force: bool) -> Path:
-    """Choose and create the output folder; never overwrite an existing one without ``force``."""
+def prepare_out_dir(out: str | None, job: str, force: bool, resume: bool = False) -> Path:
+    """Choose and create the output folder; never overwrite an existing one without ``force``.
+
+    Args:
+        out: The folder asked for, or None for a new ``results/<job>-<time>``.
+        job: Job name, for the default folder.
+        force: Replace an existing, non-empty folder (not one in use by a running experiment).
+        resume: Keep an unfinished experiment's folder, to finish it.
+
+    Returns:
+        The folder (created).
+
+    Raises:
+        ExperimentError: On an existing folder without ``force`` or ``resume``, ``resume``
+            without ``out``, both flags together, a folder in use, or a folder that cannot be
+            created.
+
+    """
+    if resume and force:
+        raise ExperimentError("--resume and --force exclude each other: --resume finishes the "
+                              "experiment in --out, --force replaces it")
     if out is None:
+        if resume:
+            raise ExperimentError("--resume needs --out DIR, the folder of the interrupted "
+                                  "experiment")
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = Path("results") / f"{job}-{stamp}"
         n = 1
@@ -53,12 +115,31 @@ def prepare_out_dir(out: str | None, job: str, force: bool) -> Path:
             path = Path("results") / f"{job}-{stamp}-{n}"
     else:
         path = Path(out)
-        if path.exists() and any(path.iterdir()):
-            if not force:
-                raise ExperimentError(f"--out: {path} already exists and is not empty; "
-                                      "use --force to replace it or choose another folder")
-            shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
+        state = folder_state(path)
+        if path.exists() and not path.is_dir():
+            raise ExperimentError(f"--out: {path} exists and is not a folder")
+        if state.state in ("unfinished", "complete", "other"):
+            if folder_in_use(path):
+                raise ExperimentError(f"--out: {path} is in use by another running experiment")
+            if resume and state.state == "other":
+                raise ExperimentError(f"--resume: {path} is not an experiment folder (no "
+                                      f"runs.journal, runs table or manifest.json); check "
+                                      f"--out")
+            if not resume:
+                if not force:
+                    if state.state == "unfinished":
+                        raise ExperimentError(
+                            f"--out: {path} holds an unfinished experiment ({state.done} of "
+                            f"{state.planned or '?'} runs done); add --resume to finish it, or "
+                            f"--force to start afresh")
+                    raise ExperimentError(f"--out: {path} already exists and is not empty; "
+                                          "use --force to replace it or choose another folder")
+                shutil.rmtree(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExperimentError(f"--out: cannot create folder {path}: "
+                              f"{exc.strerror or exc}") from None
     return path
 
 
@@ -88,34 +169,144 @@ def _label(scenario: Scenario, path: str) -> str:
     return Path(path).stem if path else scenario.name
 
 
-def _run(variants: list[tuple[str, Scenario]], opts: JobOptions, job: str, series: bool):
-    out = prepare_out_dir(opts.out, job, opts.force)
+# --- running -------------------------------------------------------------------------------------
+
+@dataclass
+class _Run:
+    """An ensemble's folder, manifest and result.
+
+    ``message`` is set when there is nothing to analyse (a shard, or a folder that was already
+    complete).
+    """
+
+    out: Path
+    manifest: dict
+    result: EnsembleResult | None
+    message: str | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _run(variants: list[tuple[str, Scenario]], opts: JobOptions, job: str, series: bool,
+         args: dict | None = None) -> _Run:
+    tasks = make_tasks(variants, opts.replicates, opts.seed)
+    if opts.retry_failed and not opts.resume:
+        raise ExperimentError("--retry-failed only applies with --resume")
+    if opts.shard is not None and not select_shard(tasks, opts.shard):
+        raise ExperimentError(f"--shard {opts.shard[0]}/{opts.shard[1]}: this shard has no runs "
+                              f"(the design has {len(tasks)}); use at most {len(tasks)} shards")
+    fresh = opts.out is None or folder_state(opts.out).state in ("absent", "empty")
+    out = prepare_out_dir(opts.out, job, opts.force, resume=opts.resume)
+    try:
+        return _run_in(out, tasks, variants, opts, job, series, args)
+    except ExperimentError:
+        _discard_if_untouched(out, fresh)
+        raise
+
+
+def _discard_if_untouched(out: Path, fresh: bool) -> None:
+    """Remove a folder this job created if the job failed before any run finished."""
+    if not fresh:
+        return
+    state = folder_state(out)
+    if state.state in ("empty", "unfinished") and state.done == 0 and not folder_in_use(out):
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _run_in(out: Path, tasks, variants, opts: JobOptions, job: str, series: bool,
+            args: dict | None) -> _Run:
+    state = folder_state(out)
+    previous = None
+    if opts.resume and (out / "manifest.json").is_file():
+        previous = read_manifest(out / "manifest.json")
+        if previous.get("job", {}).get("name", job) != job:
+            raise ExperimentError(f"--resume: {out} holds a {previous['job']['name']!r} "
+                                  f"experiment, not {job!r}; use its original command")
+    if opts.resume:
+        check_resume(out, tasks, series=series, shard=opts.shard)  # before the manifest changes
+    if opts.resume and state.state == "complete":
+        manifest = previous or {}
+        n = manifest.get("runs", "all")
+        return _Run(out, manifest, None,
+                    f"{out}: already complete ({n} runs); nothing to resume "
+                    f"(use --force to run it again)")
     manifest = build_manifest(list(opts.command), variants, opts.seed, opts.replicates,
                               opts.workers, opts.dask_scheduler)
+    manifest["job"] = {"name": job, "args": args or {}}
+    manifest["options"] = {"series": bool(opts.series), "format": opts.fmt}
+    if opts.shard is not None:
+        manifest["shard"] = {"index": opts.shard[0], "count": opts.shard[1],
+                             "runs": len(select_shard(tasks, opts.shard))}
+    if previous is not None:
+        manifest["started"] = previous.get("started", manifest["started"])
+        manifest["attempts"] = previous.get("attempts", [
+            {"started": previous.get("started"), "command": previous.get("command")}])
+        manifest["attempts"].append({"started": _now(), "command": manifest["command"],
+                                     "workers": opts.workers,
+                                     "dask_scheduler": opts.dask_scheduler})
     write_manifest(out / "manifest.json", manifest)
-    tasks = make_tasks(variants, opts.replicates, opts.seed)
     result = run_ensemble(tasks, workers=opts.workers, dask_scheduler=opts.dask_scheduler,
                           out_dir=out, series=series, fmt=opts.fmt, progress=opts.progress,
-                          write_series=opts.series)
+                          write_series=opts.series, resume=opts.resume, shard=opts.shard,
+                          retry_failed=opts.retry_failed)
     finish_manifest(manifest, result)
     write_manifest(out / "manifest.json", manifest)
-    return out, manifest, result
+    if result.runs.empty:
+        raise ExperimentError(f"all {result.planned} runs failed; see {out / 'failures.csv'}")
+    if opts.shard is not None:
+        i, k = opts.shard
+        return _Run(out, manifest, result,
+                    f"shard {i}/{k}: {len(result.runs)} runs in {result.wall_time:.1f} s"
+                    f"{_notes(out, result)}\nresults: {out}\nwhen all {k} shards are done: "
+                    f"python run.py merge SHARD_DIR... --out DIR")
+    return _Run(out, manifest, result)
+
+
+def _notes(out: Path, result: EnsembleResult) -> str:
+    """Lines about reused and failed runs for the summary (empty when there is nothing)."""
+    notes = ""
+    if result.reused:
+        notes += f"\n{result.reused} of {result.planned} runs were taken from the interrupted run"
+    if result.n_failed:
+        notes += (f"\n{result.n_failed} of {result.planned} runs failed (seeds, inputs and "
+                  f"tracebacks in {out / 'failures.csv'}); the tables use the "
+                  f"{len(result.runs)} that finished")
+    return notes
 
 
 def format_survival_table(table: pd.DataFrame) -> str:
-    """Fixed-width text of the survival table for the terminal."""
-    lines = [f"{'scenario':<28} {'runs':>5} {'P(alive) 2y':>16} {'5y':>16} {'10y':>16} "
-             f"{'median':>8} {'main closure cause':<22}"]
-    for r in table.itertuples():
-        def cell(p, lo, hi):
-            return f"{p:.2f} ({lo:.2f}-{hi:.2f})"
-        median = r.median_survival
-        med = ">" + str(int(r.horizon)) if isinstance(median, float) and math.isinf(median) else \
-            (str(median) if isinstance(median, str) else f"{median:.0f}")
-        lines.append(f"{r.variant:<28} {r.n:>5} {cell(r.p_alive_24, r.p_alive_24_low, r.p_alive_24_high):>16} "
-                     f"{cell(r.p_alive_60, r.p_alive_60_low, r.p_alive_60_high):>16} "
-                     f"{cell(r.p_alive_120, r.p_alive_120_low, r.p_alive_120_high):>16} "
-                     f"{med:>8} {r.main_cause:<22}")
+    """Fixed-width text of the survival table for the terminal.
+
+    Args:
+        table: Output of :func:`experiments.survival.survival_table` (indexed by variant).
+
+    Returns:
+        One header line and one line per variant: runs, P(alive) at 2, 5 and 10 years with
+        95% intervals, median survival in months and the most common closure cause.
+    """
+    from experiments.survival import cause_label
+
+    def cell(r, t):
+        p = getattr(r, f"p_alive_{t}", math.nan)
+        if p is None or (isinstance(p, float) and math.isnan(p)):
+            return "n/a"
+        low, high = getattr(r, f"p_alive_{t}_low"), getattr(r, f"p_alive_{t}_high")
+        return f"{p:.2f} ({low:.2f}-{high:.2f})"
+
+    width = max([28] + [len(str(v)) for v in table.index])
+    lines = [f"{'scenario':<{width}} {'runs':>5} {'P(alive) 2y':>16} {'5y':>16} {'10y':>16} "
+             f"{'median':>7}  main closure cause"]
+    shares = [c for c in table.columns if c.startswith("share_")]
+    for variant, r in zip(table.index, table.itertuples(index=False), strict=True):
+        row = table.loc[variant]
+        cause = "none"
+        if shares and row[shares].astype(float).max() > 0:
+            best = row[shares].astype(float).idxmax()
+            cause = f"{cause_label(best.removeprefix('share_'))} ({row[best]:.0%} of runs)"
+        lines.append(f"{str(variant):<{width}} {int(r.n):>5} {cell(r, 24):>16} {cell(r, 60):>16} "
+                     f"{cell(r, 120):>16} {str(r.median):>7}  {cause}")
     return "\n".join(lines)
 
 
@@ -125,30 +316,104 @@ def _report(out: Path, runs, series, manifest, title: str, extra=None) -> Path:
     return write_report(out, runs, series, manifest, title, extra_sections=extra)
 
 
-def main_job(opts: JobOptions) -> tuple[str, Path]:
-    """The main job: the three sites as an ensemble, survival table and report folder."""
+# --- analyses: what a job does with its result (also after a merge of shards) --------------------
+
+def _analyse_sites(run: _Run) -> tuple[str, bool]:
     from experiments.survival import survival_table
 
-    variants = [(name, load_scenario(site_path(name))) for name in SITE_FILES]
-    out, manifest, result = _run(variants, opts, "sites", series=True)
+    result = run.result
     table = survival_table(result.runs)
-    report = _report(out, result.runs, result.series, manifest,
+    report = _report(run.out, result.runs, result.series, run.manifest,
                      "MST team survival in the three-site study's Local Authorities")
     text = format_survival_table(table)
-    return (f"{text}\n\n{len(result.runs)} runs in {result.wall_time:.1f} s; "
-            f"report: {report}"), out
+    return (f"{text}\n\n{len(result.runs)} runs in {result.wall_time:.1f} s"
+            f"{_notes(run.out, result)}\nreport: {report}"), True
+
+
+def _analyse_ensemble(run: _Run) -> tuple[str, bool]:
+    from experiments.survival import survival_table
+
+    result = run.result
+    table = survival_table(result.runs)
+    report = _report(run.out, result.runs, result.series, run.manifest, "Ensemble")
+    return f"{format_survival_table(table)}{_notes(run.out, result)}\n\nreport: {report}", True
+
+
+def _compare_pairs(labels: list[str], levers: list[str]) -> list[tuple[str, str]]:
+    baselines = [v for v in labels if " +" not in v]
+    if levers:
+        return [(base, label) for base in baselines for label in labels
+                if label.startswith(base + " +")]
+    return [(baselines[0], b) for b in baselines[1:]]
+
+
+def _analyse_compare(run: _Run, months: tuple[int, ...] = (24, 60, 72, 120)
+                     ) -> tuple[str, bool]:
+    from experiments.survival import paired_difference, survival_table
+
+    result = run.result
+    runs = result.runs
+    table = survival_table(runs)
+    lines = [format_survival_table(table), "", "Paired differences (common random numbers):"]
+    rows = []
+    labels = [v["label"] for v in run.manifest["variants"]]
+    levers = run.manifest.get("job", {}).get("args", {}).get("levers", [])
+    for base, label in _compare_pairs(labels, levers):
+        for m in months:
+            d = paired_difference(runs, base, label, m)
+            rows.append({"baseline": base, "variant": label, "month": m, **d})
+            lines.append(f"  {label} vs {base}: {d['sentence']}")
+    diffs = pd.DataFrame(rows)
+    atomic_write_text(run.out / "paired_differences.csv",
+                      diffs.to_csv(index=False, float_format="%.6g"))
+    html = diffs.drop(columns=[c for c in diffs.columns if c == "sentence"]).to_html(
+        index=False, float_format=lambda x: f"{x:.3f}")
+    report = _report(run.out, runs, result.series, run.manifest, "What-if comparison",
+                     extra=[("Paired differences", html)])
+    notes = _notes(run.out, result)
+    if notes:
+        lines.append(notes.lstrip("\n"))
+    lines.append(f"\nreport: {report}")
+    return "\n".join(lines), True
+
+
+def _analyse_validate(run: _Run) -> tuple[str, bool]:
+    from experiments.calibration import check_patterns, format_table
+
+    table = check_patterns(run.result.runs)
+    atomic_write_text(run.out / "patterns.csv", table.to_csv(index=False, float_format="%.6g"))
+    ok = bool(table["passed"].all())
+    text = format_table(table)
+    n_fail = int((~table["passed"]).sum())
+    text += ("\n\nAll patterns hold." if ok else f"\n\n{n_fail} of {len(table)} patterns fail.")
+    text += _notes(run.out, run.result)
+    return text + f"\nresults: {run.out}", ok
+
+
+ANALYSES = {"sites": _analyse_sites, "ensemble": _analyse_ensemble,
+            "compare": _analyse_compare, "validate": _analyse_validate}
+"""What each job does with its ensemble's result, by job name (as in the manifest)."""
+
+
+# --- the jobs ------------------------------------------------------------------------------------
+
+def main_job(opts: JobOptions) -> tuple[str, Path]:
+    """The main job: the three sites as an ensemble, survival table and report folder."""
+    variants = [(name, load_scenario(site_path(name))) for name in SITE_FILES]
+    run = _run(variants, opts, "sites", series=True)
+    if run.message:
+        return run.message, run.out
+    return _analyse_sites(run)[0], run.out
 
 
 def ensemble_job(paths: list[str], opts: JobOptions) -> tuple[str, Path]:
     """Any scenario files as an ensemble."""
-    from experiments.survival import survival_table
-
     variants = [(_label(sc, p), sc) for p in paths for sc in [load_scenario(p)]]
     _check_unique(variants)
-    out, manifest, result = _run(variants, opts, "ensemble", series=True)
-    table = survival_table(result.runs)
-    report = _report(out, result.runs, result.series, manifest, "Ensemble")
-    return f"{format_survival_table(table)}\n\nreport: {report}", out
+    run = _run(variants, opts, "ensemble", series=True)
+    if run.message:
+        return run.message, run.out
+    return _analyse_ensemble(run)[0], run.out
 
 
 def _check_unique(variants):
@@ -158,16 +423,22 @@ def _check_unique(variants):
 
 
 def compare_variants(paths: list[str], levers: list[str]) -> list[tuple[str, Scenario]]:
-    """Build the what-if variants: each scenario as given, with each lever alone and, when more
-    than one lever is given, with all of them together."""
+    """Build the what-if variants.
+
+    Each scenario as given, with each lever alone and, when more than one lever is given, with
+    all of them together.
+    """
     parsed = [parse_lever(t) for t in levers]
     variants = []
     for p in paths:
         base = load_scenario(p)
         stem = _label(base, p)
         variants.append((stem, base))
-        for name, value in parsed:
-            variants.append((f"{stem} +{name}={value}", base.with_levers(**{name: value})))
+        for (name, value), text in zip(parsed, levers, strict=True):
+            try:
+                variants.append((f"{stem} +{name}={value}", base.with_levers(**{name: value})))
+            except ScenarioError as exc:
+                raise ExperimentError(f"--lever {text}: {exc.detail}") from None
         if len(parsed) > 1:
             variants.append((f"{stem} +all levers", base.with_levers(**dict(parsed))))
     _check_unique(variants)
@@ -177,47 +448,101 @@ def compare_variants(paths: list[str], levers: list[str]) -> list[tuple[str, Sce
 def compare_job(paths: list[str], levers: list[str], opts: JobOptions,
                 months: tuple[int, ...] = (24, 60, 72, 120)) -> tuple[str, Path]:
     """What-if comparison over common random numbers with paired differences."""
-    from experiments.survival import paired_difference, survival_table
-
     if not levers and len(paths) < 2:
         raise ExperimentError("compare needs at least one --lever or two scenario files")
     variants = compare_variants(paths, levers)
-    out, manifest, result = _run(variants, opts, "compare", series=True)
-    runs = result.runs
-    table = survival_table(runs)
-    lines = [format_survival_table(table), "", "Paired differences (common random numbers):"]
-    rows = []
-    baselines = [v[0] for v in variants if " +" not in v[0]]
-    if levers:
-        pairs = [(base, label) for base in baselines for label, _ in variants
-                 if label.startswith(base + " +")]
-    else:
-        pairs = [(baselines[0], b) for b in baselines[1:]]
-    for base, label in pairs:
-        for m in months:
-            d = paired_difference(runs, base, label, m)
-            rows.append({"baseline": base, "variant": label, "month": m, **d})
-            lines.append(f"  {label} vs {base}: {d['sentence']}")
-    diffs = pd.DataFrame(rows)
-    atomic_write_text(out / "paired_differences.csv", diffs.to_csv(index=False, float_format="%.6g"))
-    html = diffs.drop(columns=[c for c in diffs.columns if c == "sentence"]).to_html(
-        index=False, float_format=lambda x: f"{x:.3f}")
-    report = _report(out, runs, result.series, manifest, "What-if comparison",
-                     extra=[("Paired differences", html)])
-    lines.append(f"\nreport: {report}")
-    return "\n".join(lines), out
+    run = _run(variants, opts, "compare", series=True, args={"levers": list(levers)})
+    if run.message:
+        return run.message, run.out
+    return _analyse_compare(run, months)[0], run.out
 
 
 def validate_job(opts: JobOptions) -> tuple[str, Path, bool]:
     """Run the three sites and the neutral template and check every calibration pattern."""
-    from experiments.calibration import SITES, check_patterns, format_table
+    from experiments.calibration import SITES
 
     variants = [(name, load_scenario(ROOT / path)) for name, path in SITES.items()]
-    out, manifest, result = _run(variants, opts, "validate", series=False)
-    table = check_patterns(result.runs)
-    atomic_write_text(out / "patterns.csv", table.to_csv(index=False, float_format="%.6g"))
-    ok = bool(table["passed"].all())
-    text = format_table(table)
-    n_fail = int((~table["passed"]).sum())
-    text += ("\n\nAll patterns hold." if ok else f"\n\n{n_fail} of {len(table)} patterns fail.")
-    return text + f"\nresults: {out}", out, ok
+    run = _run(variants, opts, "validate", series=False)
+    if run.message:
+        return run.message, run.out, True
+    text, ok = _analyse_validate(run)
+    return text, run.out, ok
+
+
+def merge_job(dirs: list[str], out: str, force: bool = False, progress: bool | None = None,
+              command: tuple[str, ...] = ()) -> tuple[str, Path, bool]:
+    """Join the folders of the K shards of one job into the folder of the unsharded job.
+
+    The tables are byte-identical to those of the unsharded run, and the job's analysis
+    (survival table, report, paired differences or calibration patterns) is run on them.
+
+    Args:
+        dirs: The shard folders (``--shard 0/K`` ... ``--shard K-1/K``), in any order.
+        out: The merged folder.
+        force: Replace an existing ``out``.
+        progress: Progress bar setting (merging has none; kept for symmetry).
+        command: The command line, for the manifest.
+
+    Returns:
+        ``(text, folder, ok)``; ``ok`` is False when a validation job's patterns fail.
+
+    Raises:
+        ExperimentError: If a folder is not a finished shard or the shards do not make one
+            whole design.
+
+    """
+    if not dirs:
+        raise ExperimentError("merge: give the shard folders to merge")
+    manifests = []
+    for d in dirs:
+        if not Path(d).is_dir():
+            raise ExperimentError(f"merge: {d} is not a folder")
+        try:
+            m = read_manifest(Path(d) / "manifest.json")
+        except ExperimentError as exc:
+            raise ExperimentError(f"merge: {exc}") from None
+        if "shard" not in m:
+            raise ExperimentError(f"merge: {d} was not run with --shard")
+        manifests.append(m)
+    first = manifests[0]
+    job = first.get("job", {}).get("name")
+    if job not in ANALYSES:
+        raise ExperimentError(f"merge: {dirs[0]}: unknown job {job!r} in its manifest")
+    for d, m in zip(dirs, manifests, strict=True):
+        if m.get("job", {}).get("name") != job:
+            raise ExperimentError(f"merge: {d} is a {m.get('job', {}).get('name')!r} shard, "
+                                  f"{dirs[0]} a {job!r} one")
+    for d in dirs:
+        if Path(out).resolve() == Path(d).resolve():
+            raise ExperimentError(f"merge: --out {out} is one of the shard folders; choose "
+                                  f"another folder")
+    options = first.get("options", {})
+    fmt = options.get("format", "csv")
+    fresh = folder_state(out).state in ("absent", "empty")
+    folder = prepare_out_dir(out, "merge", force)
+    started = _now()
+    try:
+        result = merge_results(dirs, folder, fmt=fmt, series=True,
+                               write_series=bool(options.get("series")), progress=progress)
+    except ExperimentError:
+        _discard_if_untouched(folder, fresh)
+        raise
+    manifest = {k: v for k, v in first.items() if k not in ("shard", "attempts")}
+    manifest.update(command=" ".join(map(str, command)), argv=[str(a) for a in command],
+                    started=started, finished=None, status="running",
+                    merged_from=[{"folder": str(d), "shard": m["shard"],
+                                  "started": m.get("started"), "finished": m.get("finished"),
+                                  "wall_time_s": m.get("wall_time_s"),
+                                  "git_commit": m.get("git_commit"),
+                                  "platform": m.get("platform")}
+                                 for d, m in sorted(zip(dirs, manifests, strict=True),
+                                                    key=lambda p: p[1]["shard"]["index"])])
+    finish_manifest(manifest, result)
+    manifest["wall_time_s"] = round(sum(m.get("wall_time_s") or 0 for m in manifests), 3)
+    write_manifest(folder / "manifest.json", manifest)
+    if result.runs.empty:
+        raise ExperimentError(f"all {result.planned} runs failed; see "
+                              f"{folder / 'failures.csv'}")
+    result.wall_time = manifest["wall_time_s"]
+    text, ok = ANALYSES[job](_Run(folder, manifest, result))
+    return f"merged {len(dirs)} shards into {folder}\n{text}", folder, ok

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from experiments.ensemble import SEED_SCHEME, temporary_name
+from experiments.ensemble import SEED_SCHEME, fsync_dir, temporary_name
 from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,6 +124,7 @@ def build_manifest(command: list[str], variants: list[tuple[str, Scenario]], roo
         "argv": [str(a) for a in command],
         "started": _now(),
         "finished": None,
+        "status": "running",
         "root_seed": int(root_seed),
         "seed_scheme": SEED_SCHEME + "; replicate r of every variant shares its stream "
                                      "(common random numbers)",
@@ -148,12 +149,17 @@ def finish_manifest(manifest: dict, result) -> dict:
         result: The :class:`experiments.ensemble.EnsembleResult`.
 
     Returns:
-        The same manifest, with ``finished``, ``wall_time_s``, ``runs`` and ``files``.
+        The same manifest, with ``finished``, ``status`` (``"complete"``), ``wall_time_s``,
+        ``runs`` (rows in the runs table), ``failed``, ``reused_runs`` (taken from an
+        interrupted attempt's journal) and ``files``.
 
     """
     manifest["finished"] = _now()
+    manifest["status"] = "complete"
     manifest["wall_time_s"] = round(float(result.wall_time), 3)
     manifest["runs"] = int(len(result.runs))
+    manifest["failed"] = int(getattr(result, "n_failed", 0))
+    manifest["reused_runs"] = int(getattr(result, "reused", 0))
     files = getattr(result, "files", None) or {}
     manifest["files"] = {k: Path(v).name for k, v in files.items()}
     return manifest
@@ -177,8 +183,38 @@ def write_manifest(path: str | Path, manifest: dict) -> Path:
     try:
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_dir(path.parent)
     return path
+
+
+def read_manifest(path: str | Path) -> dict:
+    """Read a manifest written by :func:`write_manifest`.
+
+    Args:
+        path: The ``manifest.json`` file.
+
+    Returns:
+        The manifest.
+
+    Raises:
+        ExperimentError: If the file is missing or is not a manifest.
+
+    """
+    from experiments.ensemble import ExperimentError
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExperimentError(f"{path}: no manifest (not an experiment folder)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ExperimentError(f"{path}: unreadable manifest ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict) or "manifest_version" not in data:
+        raise ExperimentError(f"{path}: not a manifest of this project")
+    return data

@@ -240,7 +240,7 @@ def test_inline_executor_completes_at_once():
         assert bad.done() and isinstance(bad.exception(), ZeroDivisionError)
 
 
-def test_failed_run_leaves_partial_file(metro, tmp_path, monkeypatch):
+def test_failed_run_is_recorded_and_the_ensemble_goes_on(metro, tmp_path, monkeypatch):
     import experiments.ensemble as ens
 
     tasks = make_tasks([("a", metro)], 3, 1)
@@ -253,11 +253,17 @@ def test_failed_run_leaves_partial_file(metro, tmp_path, monkeypatch):
 
     monkeypatch.setattr(ens, "simulate", flaky)
     monkeypatch.setattr(ens, "chunk_size", lambda n, slots: 1)
-    with pytest.raises(RuntimeError, match="boom"):
-        run_ensemble(tasks, out_dir=tmp_path, progress=False)
-    partial = pd.read_csv(tmp_path / "runs.partial.csv")
-    assert partial["run_id"].tolist() == [0, 1]
-    assert not (tmp_path / "runs.csv").exists()
+    result = run_ensemble(tasks, out_dir=tmp_path, progress=False)
+    assert result.runs["run_id"].tolist() == [0, 1]
+    assert result.n_failed == 1
+    failure = result.failures.iloc[0]
+    assert failure["run_id"] == 2 and failure["seed_key"] == "1/2"
+    assert failure["error"] == "RuntimeError" and failure["message"] == "boom"
+    assert "raise RuntimeError" in failure["traceback"]
+    assert failure["lever_succession_planning"] == False  # noqa: E712 - inputs recorded
+    on_disk = pd.read_csv(tmp_path / "failures.csv")
+    assert on_disk["run_id"].tolist() == [2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["failures.csv", "runs.csv"]
 
 
 # --- manifest -------------------------------------------------------------------------------------

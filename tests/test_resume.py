@@ -1,0 +1,515 @@
+"""Big experiments run safely: resume after any interruption, failures recorded, shards merged.
+
+The central promise: whatever happens to an ensemble (Ctrl-C, ``kill -9``, a torn journal, a
+worker that dies, a split into shards), its final tables are byte-identical to those of one
+uninterrupted run, with no run lost and none duplicated.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import experiments.ensemble as ens
+import run
+from experiments.ensemble import (
+    JOURNAL_NAME,
+    ExperimentError,
+    Journal,
+    Task,
+    folder_state,
+    make_tasks,
+    merge_results,
+    parse_shard,
+    require_complete,
+    run_ensemble,
+    select_shard,
+)
+from experiments.jobs import JobOptions, prepare_out_dir, validate_job
+from sim import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+COASTAL = ROOT / "scenarios" / "isolated_coastal.toml"
+EXPANDED = ROOT / "scenarios" / "expanded_city.toml"
+TABLES = ("runs.csv", "series.csv")
+
+
+@pytest.fixture(scope="module")
+def design():
+    coastal, expanded = load_scenario(COASTAL), load_scenario(EXPANDED)
+    return make_tasks([("coastal", coastal), ("expanded", expanded.with_levers(
+        succession_planning=True).with_parameters(dcs_exit_rate=0.4))], 12, 7)
+
+
+@pytest.fixture(scope="module")
+def reference(design, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference")
+    return out, run_ensemble(design, out_dir=out, series=True, progress=False)
+
+
+def same_tables(a: Path, b: Path, names=TABLES) -> None:
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def interrupt_after(monkeypatch, records: int):
+    """Make the journal raise KeyboardInterrupt (as Ctrl-C would) after ``records`` chunks."""
+    real = Journal.add
+    count = {"n": 0}
+
+    def add(self, chunk):
+        if count["n"] == records:
+            raise KeyboardInterrupt
+        count["n"] += 1
+        return real(self, chunk)
+
+    monkeypatch.setattr(Journal, "add", add)
+
+
+# --- resume --------------------------------------------------------------------------------------
+
+def test_ctrl_c_then_resume_gives_identical_tables(design, reference, tmp_path, monkeypatch):
+    ref_dir, ref = reference
+    monkeypatch.setattr(ens, "chunk_size", lambda n, slots: 5)
+    interrupt_after(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        run_ensemble(design, out_dir=tmp_path, series=True, progress=False)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [JOURNAL_NAME]
+    state = folder_state(tmp_path)
+    assert (state.state, state.done, state.planned) == ("unfinished", 10, len(design))
+    with pytest.raises(ExperimentError, match="--resume"):
+        run_ensemble(design, out_dir=tmp_path, series=True, progress=False)
+    result = run_ensemble(design, out_dir=tmp_path, series=True, progress=False, resume=True)
+    assert result.reused == 10 and result.planned == len(design)
+    same_tables(ref_dir, tmp_path)
+    pd.testing.assert_frame_equal(result.runs, ref.runs)
+    pd.testing.assert_frame_equal(result.series, ref.series)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(TABLES)
+
+
+def test_torn_and_garbage_tail_is_dropped_and_rerun(design, reference, tmp_path, monkeypatch):
+    monkeypatch.setattr(ens, "chunk_size", lambda n, slots: 4)
+    interrupt_after(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        run_ensemble(design, out_dir=tmp_path, series=True, progress=False)
+    monkeypatch.undo()
+    journal = tmp_path / JOURNAL_NAME
+    data = journal.read_bytes()
+    # Cut the end of the last record (a write torn by power loss) and add garbage after it.
+    journal.write_bytes(data[:-100] + b"\x00garbage" * 10)
+    (tmp_path / ".runs.csv.0123456789ab.tmp").write_text("half a table")
+    result = run_ensemble(design, out_dir=tmp_path, series=True, progress=False, resume=True)
+    assert result.reused == 8  # the third chunk was torn: run again
+    same_tables(reference[0], tmp_path)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+KILL_DRIVER = """
+import sys
+from experiments.ensemble import make_tasks, run_ensemble
+from sim import load_scenario
+a = load_scenario("scenarios/isolated_coastal.toml")
+b = load_scenario("scenarios/expanded_city.toml")
+tasks = make_tasks([("coastal", a), ("expanded", b)], int(sys.argv[2]), 3)
+run_ensemble(tasks, out_dir=sys.argv[1], series=True, progress=False, workers=2)
+"""
+
+
+def test_kill_9_at_a_random_moment_then_resume_is_identical(tmp_path):
+    replicates = 40
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", KILL_DRIVER, str(killed), str(replicates)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait until some chunks are in the journal
+            if (killed / JOURNAL_NAME).exists() and folder_state(killed).done >= 8:
+                break
+            assert proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.01)
+        time.sleep(random.Random().uniform(0, 0.3))  # a random moment, possibly mid-write
+        assert proc.poll() is None, "the ensemble finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    state = folder_state(killed)
+    assert state.state == "unfinished" and 8 <= state.done < 2 * replicates
+    assert not (killed / "runs.csv").exists()
+    # Its worker processes died with it (else they would keep the folder locked).
+    deadline = time.monotonic() + 10
+    while ens.folder_in_use(killed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not ens.folder_in_use(killed)
+
+    coastal, expanded = load_scenario(COASTAL), load_scenario(EXPANDED)
+    tasks = make_tasks([("coastal", coastal), ("expanded", expanded)], replicates, 3)
+    resumed = run_ensemble(tasks, out_dir=killed, series=True, progress=False, resume=True)
+    assert 8 <= resumed.reused < 2 * replicates
+    fresh = run_ensemble(tasks, out_dir=tmp_path / "fresh", series=True, progress=False)
+    same_tables(tmp_path / "fresh", killed)
+    assert resumed.runs["run_id"].tolist() == list(range(2 * replicates))
+    pd.testing.assert_frame_equal(resumed.runs, fresh.runs)
+
+
+def test_resume_refuses_another_design_shard_or_model(design, tmp_path, monkeypatch):
+    interrupt_after(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        run_ensemble(design, out_dir=tmp_path, series=True, progress=False)
+    monkeypatch.undo()
+    other = make_tasks([("coastal", load_scenario(COASTAL))], 12, 8)
+    with pytest.raises(ExperimentError, match="different experiment"):
+        run_ensemble(other, out_dir=tmp_path, series=True, progress=False, resume=True)
+    with pytest.raises(ExperimentError, match="different experiment"):
+        run_ensemble(design, out_dir=tmp_path, series=False, progress=False, resume=True)
+    with pytest.raises(ExperimentError, match="shard"):
+        run_ensemble(design, out_dir=tmp_path, series=True, progress=False, resume=True,
+                     shard=(0, 2))
+    monkeypatch.setattr(ens, "model_digest", lambda: "another model")
+    with pytest.raises(ExperimentError, match="different version of the model"):
+        run_ensemble(design, out_dir=tmp_path, series=True, progress=False, resume=True)
+
+
+def test_folder_in_use_is_refused(design, tmp_path, monkeypatch):
+    interrupt_after(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        run_ensemble(design, out_dir=tmp_path, series=True, progress=False)
+    monkeypatch.undo()
+    holder = Journal.open(tmp_path / JOURNAL_NAME)  # another process would hold this lock
+    try:
+        with pytest.raises(ExperimentError, match="in use"):
+            run_ensemble(design, out_dir=tmp_path, series=True, progress=False, resume=True)
+        with pytest.raises(ExperimentError, match="in use"):
+            prepare_out_dir(str(tmp_path), "x", force=True)
+    finally:
+        holder.close()
+
+
+def test_complete_folder_has_nothing_to_resume(design, reference, tmp_path):
+    ref_dir, _ = reference
+    with pytest.raises(ExperimentError, match="already complete"):
+        run_ensemble(design, out_dir=ref_dir, series=True, progress=False, resume=True)
+    # A resume of a folder that does not exist yet just runs everything.
+    result = run_ensemble(design[:3], out_dir=tmp_path / "new", progress=False, resume=True)
+    assert len(result.runs) == 3 and result.reused == 0
+
+
+# --- failures ------------------------------------------------------------------------------------
+
+def failing(monkeypatch, replicates: set[int]):
+    real = ens.simulate
+    error = RuntimeError("model blew up")
+
+    def flaky(scenario, seed, series=True):
+        if seed.spawn_key[0] in replicates:
+            raise error
+        return real(scenario, seed, series=series)
+
+    monkeypatch.setattr(ens, "simulate", flaky)
+
+
+def test_failed_runs_are_recorded_and_retried_on_request(design, reference, tmp_path,
+                                                         monkeypatch):
+    failing(monkeypatch, {3, 5})
+    result = run_ensemble(design, out_dir=tmp_path, series=True, progress=False)
+    assert result.n_failed == 4  # replicates 3 and 5 of both variants
+    assert sorted(result.failures["run_id"]) == [3, 5, 15, 17]
+    f = result.failures.set_index("run_id").loc[15]
+    assert f["variant"] == "expanded" and f["seed_key"] == "7/3" and f["replicate"] == 3
+    assert f["error"] == "RuntimeError" and "model blew up" in f["traceback"]
+    assert f["param_dcs_exit_rate"] == 0.4 and bool(f["lever_succession_planning"])
+    assert f["scenario_source"] == str(EXPANDED) and len(f["scenario_digest"]) == 64
+    assert set(result.runs["run_id"]).isdisjoint({3, 5, 15, 17})
+    assert len(result.runs) == len(design) - 4
+    assert (tmp_path / "failures.csv").exists()
+
+    with pytest.raises(ExperimentError, match=r"4 of 24 runs of the design are missing"):
+        require_complete(result.runs, len(design), what="Sobol' indices")
+    kept = require_complete(result.runs, len(design), on_missing="drop")
+    assert kept.attrs["missing_run_ids"] == [3, 5, 15, 17] and len(kept) == 20
+
+    # A finished folder cannot be resumed; an interrupted one retries failures on request.
+    monkeypatch.undo()
+    interrupted = tmp_path / "interrupted"
+    failing(monkeypatch, {3, 5})
+    monkeypatch.setattr(ens, "chunk_size", lambda n, slots: 6)
+    interrupt_after(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        run_ensemble(design, out_dir=interrupted, series=True, progress=False)
+    monkeypatch.undo()
+    again = run_ensemble(design, out_dir=interrupted, series=True, progress=False, resume=True)
+    assert sorted(again.failures["run_id"]) == [3, 5]  # recorded ones kept, the model now works
+    fixed = interrupted.parent / "fixed"
+    monkeypatch.setattr(ens, "chunk_size", lambda n, slots: 6)
+    failing(monkeypatch, {3, 5})
+    interrupt_after(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        run_ensemble(design, out_dir=fixed, series=True, progress=False)
+    monkeypatch.undo()
+    retried = run_ensemble(design, out_dir=fixed, series=True, progress=False, resume=True,
+                           retry_failed=True)
+    assert retried.n_failed == 0 and not (fixed / "failures.csv").exists()
+    same_tables(reference[0], fixed)
+
+
+def test_require_complete_refuses_duplicates_and_strangers():
+    runs = pd.DataFrame({"run_id": [0, 1, 1]})
+    with pytest.raises(ExperimentError, match="twice"):
+        require_complete(runs, 3, on_missing="drop")
+    with pytest.raises(ExperimentError, match="outside the design"):
+        require_complete(pd.DataFrame({"run_id": [0, 7]}), 3, on_missing="drop")
+    with pytest.raises(ExperimentError, match="on_missing"):
+        require_complete(pd.DataFrame({"run_id": [0]}), 1, on_missing="ignore")
+    ok = require_complete(pd.DataFrame({"run_id": [2, 0, 1]}), 3)
+    assert ok["run_id"].tolist() == [0, 1, 2] and ok.attrs["missing_run_ids"] == []
+    shard = require_complete(pd.DataFrame({"run_id": [1, 3]}), 0, expected_ids=[1, 3])
+    assert shard["run_id"].tolist() == [1, 3]
+
+
+@dataclass(frozen=True)
+class PoisonTask(Task):
+    """A task whose run kills its worker process (as a segfault or the OOM killer would)."""
+
+    poison: bool = False
+
+    @property
+    def seed(self):
+        if self.poison:
+            os._exit(17)
+        return super().seed
+
+
+# Python 3.12 warns on any fork of a process with threads (see test_ensemble.py).
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_run_that_kills_its_worker_is_isolated_and_recorded(design, reference, tmp_path):
+    tasks = [PoisonTask(t.run_id, t.variant, t.replicate, t.scenario, t.root_seed,
+                        poison=t.run_id == 9) for t in design]
+    result = run_ensemble(tasks, workers=2, out_dir=tmp_path, series=True, progress=False,
+                          retries=1)
+    assert result.failures["run_id"].tolist() == [9]
+    assert "lost with its worker" in result.failures["message"].iloc[0]
+    ref = reference[1]
+    pd.testing.assert_frame_equal(result.runs, ref.runs[ref.runs.run_id != 9]
+                                  .reset_index(drop=True))
+
+
+# --- shards --------------------------------------------------------------------------------------
+
+def test_parse_and_select_shards(design):
+    assert parse_shard("0/4") == (0, 4) and parse_shard(" 3 / 4 ") == (3, 4)
+    for bad in ("4/4", "-1/4", "1/0", "a/b", "1", "1/2/3", ""):
+        with pytest.raises(ExperimentError, match="--shard"):
+            parse_shard(bad)
+    parts = [select_shard(design, (i, 5)) for i in range(5)]
+    ids = sorted(t.run_id for p in parts for t in p)
+    assert ids == list(range(len(design)))
+    assert all(t.run_id % 5 == 2 for t in parts[2])
+    with pytest.raises(ExperimentError, match="no runs"):
+        run_ensemble(design[:2], shard=(3, 4), progress=False)
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_shards_merge_into_the_unsharded_result(design, reference, tmp_path):
+    ref_dir, ref = reference
+    dirs = [tmp_path / f"shard{i}" for i in range(3)]
+    for i, d in enumerate(dirs):
+        r = run_ensemble(design, out_dir=d, series=True, progress=False, shard=(i, 3),
+                         workers=2 if i == 1 else 1)
+        assert r.runs["run_id"].tolist() == [t.run_id for t in select_shard(design, (i, 3))]
+        assert (d / JOURNAL_NAME).exists() and folder_state(d).state == "complete"
+    merged = merge_results([dirs[2], dirs[0], dirs[1]], tmp_path / "merged")
+    same_tables(ref_dir, tmp_path / "merged")
+    pd.testing.assert_frame_equal(merged.runs, ref.runs)
+    pd.testing.assert_frame_equal(merged.series, ref.series)
+
+    with pytest.raises(ExperimentError, match=r"shards 1/3 are missing"):
+        merge_results([dirs[0], dirs[2]], tmp_path / "m2")
+    with pytest.raises(ExperimentError, match="given twice"):
+        merge_results([dirs[0], dirs[0], dirs[1], dirs[2]], tmp_path / "m3")
+    with pytest.raises(ExperimentError, match="not a shard folder"):
+        merge_results([ref_dir, dirs[0]], tmp_path / "m4")
+    other = tmp_path / "other"
+    run_ensemble(design[:5], out_dir=other, progress=False, shard=(1, 3))
+    with pytest.raises(ExperimentError, match="different experiment"):
+        merge_results([dirs[0], other, dirs[2]], tmp_path / "m5")
+
+
+def test_unfinished_shard_cannot_be_merged(design, tmp_path, monkeypatch):
+    dirs = [tmp_path / f"s{i}" for i in range(2)]
+    run_ensemble(design, out_dir=dirs[0], progress=False, shard=(0, 2))
+    monkeypatch.setattr(ens, "chunk_size", lambda n, slots: 3)
+    interrupt_after(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        run_ensemble(design, out_dir=dirs[1], progress=False, shard=(1, 2))
+    monkeypatch.undo()
+    with pytest.raises(ExperimentError, match=r"shard 1/2 .* unfinished \(9 of 12"):
+        merge_results(dirs, tmp_path / "m")
+    run_ensemble(design, out_dir=dirs[1], progress=False, shard=(1, 2), resume=True)
+    assert len(merge_results(dirs, tmp_path / "m").runs) == len(design)
+
+
+# --- the jobs and the command line ---------------------------------------------------------------
+
+def test_out_dir_rules(tmp_path):
+    with pytest.raises(ExperimentError, match="--resume needs --out"):
+        prepare_out_dir(None, "x", force=False, resume=True)
+    with pytest.raises(ExperimentError, match="exclude each other"):
+        prepare_out_dir(str(tmp_path), "x", force=True, resume=True)
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ExperimentError, match="not an experiment folder"):
+        prepare_out_dir(str(tmp_path), "x", force=False, resume=True)
+    with pytest.raises(ExperimentError, match="use --force"):
+        prepare_out_dir(str(tmp_path), "x", force=False)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ExperimentError, match="not a folder"):
+        prepare_out_dir(str(tmp_path / "file"), "x", force=False)
+
+
+def test_job_resume_shard_and_merge_through_the_command_line(tmp_path, capsys, monkeypatch):
+    common = ["validate", "--replicates", "2", "--no-progress"]
+    whole = tmp_path / "whole"
+    assert run.main([*common, "--out", str(whole)]) in (0, 1)
+    capsys.readouterr()
+
+    # Interrupted, then the unfinished folder is protected, then resumed.
+    part = tmp_path / "part"
+    monkeypatch.setattr(ens, "chunk_size", lambda n, slots: 3)
+    interrupt_after(monkeypatch, 1)
+    assert run.main([*common, "--out", str(part)]) == 130
+    monkeypatch.undo()
+    assert "--resume" in capsys.readouterr().err
+    assert run.main([*common, "--out", str(part)]) == 2
+    assert "holds an unfinished experiment (3 of 8 runs done)" in capsys.readouterr().err
+    manifest_before = (part / "manifest.json").read_bytes()
+    assert run.main([*common, "--seed", "9", "--out", str(part), "--resume"]) == 2
+    assert "different experiment" in capsys.readouterr().err
+    assert (part / "manifest.json").read_bytes() == manifest_before  # left untouched
+    assert run.main([*common, "--out", str(part), "--resume"]) in (0, 1)
+    assert "3 of 8 runs were taken from the interrupted run" in capsys.readouterr().out
+    same_tables(whole, part, ("runs.csv", "patterns.csv"))
+    assert run.main([*common, "--out", str(part), "--resume"]) == 0
+    assert "already complete" in capsys.readouterr().out
+
+    # Two shards on the command line, merged.
+    shards = [tmp_path / "s0", tmp_path / "s1"]
+    for i, d in enumerate(shards):
+        assert run.main([*common, "--out", str(d), "--shard", f"{i}/2"]) == 0
+        assert f"shard {i}/2: 4 runs" in capsys.readouterr().out
+    merged = tmp_path / "merged"
+    assert run.main(["merge", str(shards[1]), str(shards[0]), "--out", str(merged)]) in (0, 1)
+    assert "merged 2 shards" in capsys.readouterr().out
+    same_tables(whole, merged, ("runs.csv", "patterns.csv"))
+    import json
+
+    manifest = json.loads((merged / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and len(manifest["merged_from"]) == 2
+    assert "shard" not in manifest
+
+
+def test_job_reports_failures(tmp_path, monkeypatch):
+    failing(monkeypatch, {1})
+    text, out, _ = validate_job(JobOptions(replicates=2, out=str(tmp_path / "v"),
+                                           progress=False))
+    assert "4 of 8 runs failed" in text and "failures.csv" in text
+    import json
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["failed"] == 4 and manifest["runs"] == 4
+
+
+@pytest.mark.slow
+def test_cli_ensemble_of_2000_killed_and_resumed(tmp_path):
+    """The acceptance check by hand, automated: 2,000 runs, kill -9 at a random moment."""
+    args = [sys.executable, "run.py", "ensemble", str(COASTAL), str(EXPANDED),
+            "--replicates", "1000", "--seed", "5", "--series", "--workers", "2",
+            "--no-progress"]
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    proc = subprocess.Popen([*args, "--out", str(killed)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and not (killed / JOURNAL_NAME).exists():
+            time.sleep(0.05)
+        time.sleep(random.Random().uniform(1, 10))
+        assert proc.poll() is None, proc.stderr.read().decode()
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert folder_state(killed).state == "unfinished"
+    resumed = subprocess.run([*args, "--out", str(killed), "--resume"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=1800)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "runs were taken from the interrupted run" in resumed.stdout
+    fresh = subprocess.run([*args, "--out", str(clean)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=1800)
+    assert fresh.returncode == 0, fresh.stderr
+    same_tables(clean, killed)
+
+
+def test_job_failing_before_any_run_leaves_no_folder(tmp_path, monkeypatch):
+    import experiments.jobs as jobs
+
+    def unreachable(*args, **kwargs):
+        raise ExperimentError("--dask-scheduler: cannot connect to tcp://10.0.0.1:8786")
+
+    monkeypatch.setattr(jobs, "run_ensemble", unreachable)
+    out = tmp_path / "never"
+    with pytest.raises(ExperimentError, match="cannot connect"):
+        validate_job(JobOptions(replicates=2, out=str(out), progress=False))
+    assert not out.exists()
+    monkeypatch.undo()
+    shard = tmp_path / "s0"
+    validate_job(JobOptions(replicates=2, out=str(shard), progress=False, shard=(0, 2)))
+    with pytest.raises(ExperimentError, match="shards 1/2 are missing"):
+        jobs.merge_job([str(shard)], str(tmp_path / "merged"))
+    assert not (tmp_path / "merged").exists()
+
+
+def test_killed_while_writing_the_tables(design, reference, tmp_path, monkeypatch):
+    """Killed after the tables or half-way through them: resume rebuilds them identically."""
+    import experiments.ensemble as module
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module.Journal, "remove", killed)  # tables written, journal still there
+    with pytest.raises(KeyboardInterrupt):
+        run_ensemble(design, out_dir=tmp_path / "a", series=True, progress=False)
+    monkeypatch.undo()
+    assert (tmp_path / "a" / JOURNAL_NAME).exists()
+    run_ensemble(design, out_dir=tmp_path / "a", series=True, progress=False, resume=True)
+    same_tables(reference[0], tmp_path / "a")
+    assert not (tmp_path / "a" / JOURNAL_NAME).exists()
+
+    real = module._SeriesWriter.write
+    calls = {"n": 0}
+
+    def torn(self, frame):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            real(self, frame.iloc[: len(frame) // 2])
+            raise KeyboardInterrupt  # half a series table, under a temporary name
+        return real(self, frame)
+
+    monkeypatch.setattr(module, "SERIES_BATCH", 8)
+    monkeypatch.setattr(module._SeriesWriter, "write", torn)
+    with pytest.raises(KeyboardInterrupt):
+        run_ensemble(design, out_dir=tmp_path / "b", series=True, progress=False)
+    monkeypatch.undo()
+    assert not (tmp_path / "b" / "series.csv").exists()
+    assert folder_state(tmp_path / "b").state == "unfinished"
+    run_ensemble(design, out_dir=tmp_path / "b", series=True, progress=False, resume=True)
+    same_tables(reference[0], tmp_path / "b")
+    assert not list((tmp_path / "b").glob(".*.tmp"))
