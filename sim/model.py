@@ -581,10 +581,13 @@ class LocalAuthority(mesa.Model):
         gain = p.promotion_awareness_gain * intensity + 0.02 * self.learning
         drift = p.jealousy * (1.0 - self.site.values_fit)
         learn_signal = 0.1 * (self.learning - 0.5)
-        for ref in self.referrers:
-            ref.learn(gain, p.awareness_decay)
-            ref.attitude = _clip(ref.attitude - drift + learn_signal * 0.1
-                                 + 0.05 * intensity * (1.0 - ref.attitude) * 0.2, -1.0, 1.0)
+        decay = p.awareness_decay
+        for ref in self.referrers:  # Referrer.learn and a clipped attitude drift, inlined (hot loop)
+            aw = ref.awareness
+            ref.awareness = aw + (gain * (1.0 - aw) - decay * aw)
+            att = ref.attitude
+            att = att - drift + learn_signal * 0.1 + 0.05 * intensity * (1.0 - att) * 0.2
+            ref.attitude = -1.0 if att < -1.0 else (1.0 if att > 1.0 else att)
         # Families met: eligible ones and some that are not; knowledge of the criteria keeps
         # referrals appropriate (001:5101).
         diversion = (p.competing_programme_diversion if self.cal.competing_programme else 0.0)
