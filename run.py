@@ -6,11 +6,18 @@ Commands:
     ensemble SCENARIO...                    any scenarios as an ensemble
     compare SCENARIO... [--lever K=V]...    what-if comparison over common random numbers
     validate                                check the calibration patterns of MODEL.md §9
+    dashboard [SCENARIO] [--port N]         the seminar dashboard on localhost (viz extra)
+    merge SHARD_DIR... --out DIR            join the folders of --shard I/K runs into one
+    sensitivity SCENARIO --method M         global sensitivity analysis (Sobol', Morris, PAWN)
+    interact [SCENARIO] [--stressor S]...   do stressors interact? (full factorial)
+    discover SCENARIO                       scenario discovery: rules for closure (PRIM)
+    assess AUTHORITY.toml...                readiness assessment: outlook, drivers, levers
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("simulate", help="run one scenario once and summarise it")
     sim.add_argument("scenario", help="scenario TOML file, e.g. scenarios/metro_city.toml")
     sim.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
-    sim.add_argument("--out", metavar="DIR",
+    sim.add_argument("--out", metavar="DIR", type=_out_dir,
                      help="write series.csv, summary.txt and series.png to DIR")
     ens = sub.add_parser("ensemble", help="run scenarios as an ensemble with survival analysis")
     ens.add_argument("scenarios", nargs="+", metavar="SCENARIO")
@@ -59,6 +66,23 @@ def build_parser() -> argparse.ArgumentParser:
     _ensemble_options(val, replicates=200, seed=20261124)
     main_job = sub.add_parser("main", help="the main job (also what `run.py` alone does)")
     _ensemble_options(main_job, replicates=200)
+    mrg = sub.add_parser("merge", help="join the shard folders of one experiment (--shard I/K) "
+                                       "into the folder of the unsharded run")
+    mrg.add_argument("shards", nargs="+", metavar="SHARD_DIR",
+                     help="the folders of shards 0/K .. K-1/K, in any order")
+    mrg.add_argument("--out", metavar="DIR", type=_out_dir, required=True,
+                     help="the merged folder")
+    mrg.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    mrg.add_argument("--no-progress", action="store_true", help="no progress bar")
+    dash = sub.add_parser("dashboard", help="the interactive seminar dashboard on localhost")
+    dash.add_argument("scenario", nargs="?", default=None,
+                      help="scenario TOML file or label, e.g. scenarios/seminars/"
+                           "toxic_trio_all.toml or expanded_city (default metro_city)")
+    dash.add_argument("--seed", type=_seed, default=1, help="starting seed (default 1)")
+    dash.add_argument("--port", type=_positive_int("port", 0, 65535), default=8765,
+                      help="port on 127.0.0.1 (default 8765; 0 picks a free one)")
+    dash.add_argument("--open", action="store_true", help="open the page in a browser")
+    _add_analysis_commands(sub)
     return parser
 
 
@@ -81,10 +105,18 @@ def _ensemble_options(p: argparse.ArgumentParser, replicates: int, seed: int = 1
     p.add_argument("--seed", type=_seed, default=seed, help=f"root seed (default {seed})")
     p.add_argument("--workers", type=_positive_int("workers", 1, 256), default=1,
                    help="local worker processes (default 1)")
-    p.add_argument("--dask-scheduler", metavar="ADDRESS",
+    p.add_argument("--dask-scheduler", metavar="ADDRESS", type=_scheduler,
                    help="run on a Dask cluster, e.g. tcp://127.0.0.1:8786")
-    p.add_argument("--out", metavar="DIR", help="output folder (default results/<job>-<time>)")
+    p.add_argument("--out", metavar="DIR", type=_out_dir,
+                   help="output folder (default results/<job>-<time>)")
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--resume", action="store_true",
+                   help="finish the interrupted experiment in --out (same command otherwise)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="with --resume, run the runs that failed (failures.csv) again")
+    p.add_argument("--shard", metavar="I/K", type=_shard,
+                   help="run only shard I of K (run_id %% K == I, I from 0) for job arrays; "
+                        "join the K folders with `merge`")
     p.add_argument("--series", action="store_true",
                    help="also write monthly series in long format")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv",
@@ -98,7 +130,43 @@ def _job_options(args: argparse.Namespace, argv: list[str]):
     return JobOptions(replicates=args.replicates, seed=args.seed, workers=args.workers,
                       dask_scheduler=args.dask_scheduler, out=args.out, force=args.force,
                       series=args.series, progress=False if args.no_progress else None,
-                      fmt=args.format, command=tuple(["run.py", *argv]))
+                      fmt=args.format, command=tuple(["run.py", *argv]),
+                      resume=args.resume, retry_failed=args.retry_failed, shard=args.shard)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    from experiments.ensemble import ExperimentError, parse_shard
+
+    try:
+        return parse_shard(text)
+    except ExperimentError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--shard: ")) from None
+
+
+def _scheduler(text: str) -> str:
+    from experiments.ensemble import ExperimentError
+    from experiments.executors import check_scheduler_address
+
+    try:
+        return check_scheduler_address(text)
+    except ExperimentError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--dask-scheduler: ")) from None
+
+
+def _out_dir(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder name, got ''")
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a folder")
+    parent = path.absolute()
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{parent} is not a folder, so {text} cannot be created")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in {parent}")
+    return text
 
 
 def cmd_main(args: argparse.Namespace, argv: list[str]) -> int:
@@ -153,8 +221,172 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def cmd_merge(args: argparse.Namespace, argv: list[str]) -> int:
+    """Join shard folders; exit status 1 when a merged validation's patterns fail."""
+    from experiments.jobs import merge_job
+
+    text, _, ok = merge_job(args.shards, args.out, force=args.force,
+                            progress=False if args.no_progress else None,
+                            command=tuple(["run.py", *argv]))
+    print(text)
+    return 0 if ok else 1
+
+
+def cmd_dashboard(args: argparse.Namespace, argv: list[str]) -> int:
+    """Serve the seminar dashboard on localhost; exit 2 if the viz extra is missing."""
+    from experiments.dashboard import launch
+
+    return launch(args.scenario, seed=args.seed, port=args.port, open_browser=args.open)
+
+
+def _analysis_options(p: argparse.ArgumentParser, replicates: str) -> None:
+    p.add_argument("--replicates", type=_positive_int("replicates", 1, 1_000_000),
+                   default=None, help=f"runs per design row or option ({replicates})")
+    p.add_argument("--seed", type=_seed, default=1, help="root seed (default 1)")
+    p.add_argument("--workers", type=_positive_int("workers", 1, 256), default=1,
+                   help="local worker processes (default 1)")
+    p.add_argument("--dask-scheduler", metavar="ADDRESS", type=_scheduler,
+                   help="run on a Dask cluster, e.g. tcp://127.0.0.1:8786")
+    p.add_argument("--out", metavar="DIR", type=_out_dir,
+                   help="output folder (default results/<job>-<time>)")
+    p.add_argument("--force", action="store_true", help="replace an existing output folder")
+    p.add_argument("--resume", action="store_true",
+                   help="finish the interrupted experiment in --out (same command otherwise)")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv",
+                   help="runs table format (parquet needs pyarrow)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+SENSITIVITY_METHODS = ("sobol", "morris", "pawn")  # = experiments.sensitivity.METHODS (tested)
+
+
+def _add_analysis_commands(sub) -> None:
+    """Subcommands of issue 4: sensitivity, interact, discover, assess."""
+    sen = sub.add_parser("sensitivity", help="global sensitivity analysis: rank the drivers")
+    sen.add_argument("scenario", nargs="?", help="scenario TOML file (the authority)")
+    sen.add_argument("--method", choices=SENSITIVITY_METHODS, default="sobol",
+                     help="sobol (S1, ST; default), morris (screening) or pawn")
+    sen.add_argument("--n", type=_positive_int("n", 1, 10_000_000), default=None,
+                     help="Sobol' base samples (power of 2, default 512), Morris trajectories "
+                          "(default 20) or PAWN rows (default 1024)")
+    sen.add_argument("--factors", default=None, metavar="SET|NAMES|@FILE",
+                     help="drivers (default), site, mechanisms, all, a comma list, or @file")
+    sen.add_argument("--groups", action="store_true",
+                     help="rank factor groups (leadership, partnership, money, ...) instead")
+    sen.add_argument("--second-order", action="store_true", help="Sobol' S2 indices too")
+    sen.add_argument("--years", type=_positive_int("years", 1, 30), default=5,
+                     help="survival time point of the first output (default 5)")
+    sen.add_argument("--levels", type=_positive_int("levels", 2, 20), default=4,
+                     help="Morris grid levels (default 4)")
+    sen.add_argument("--resamples", type=_positive_int("resamples", 10, 100_000),
+                     default=1000, help="bootstrap resamples (default 1000)")
+    sen.add_argument("--list-factors", action="store_true", help="list the factors and exit")
+    _analysis_options(sen, "default: sobol 4, morris 10, pawn 4")
+    inter = sub.add_parser("interact", help="do named stressors interact? (full factorial)")
+    inter.add_argument("scenario", nargs="?", default="scenarios/template.toml",
+                       help="the authority (default scenarios/template.toml, neutral)")
+    inter.add_argument("--stressor", action="append", default=[], metavar="NAME|FACTOR=VALUE",
+                       help="a stressor (repeatable; default the toxic trio: leadership_churn, "
+                            "partnership_weakness, budget_cut)")
+    inter.add_argument("--years", type=_positive_int("years", 1, 30), default=5,
+                       help="closure risk within this many years (default 5)")
+    inter.add_argument("--list-stressors", action="store_true", help="list stressors and exit")
+    _analysis_options(inter, "default 400")
+    dis = sub.add_parser("discover", help="scenario discovery: which regions lead to closure")
+    dis.add_argument("scenario", help="scenario TOML file (the authority)")
+    dis.add_argument("--n", type=_positive_int("n", 100, 10_000_000), default=2000,
+                     help="Latin hypercube rows (default 2000)")
+    dis.add_argument("--factors", default=None, metavar="SET|NAMES|@FILE",
+                     help="drivers (default), site, mechanisms, all, a comma list, or @file")
+    dis.add_argument("--years", type=_positive_int("years", 1, 30), default=5,
+                     help="closure within this many years (default 5)")
+    dis.add_argument("--find", choices=("closure", "survival"), default="closure",
+                     help="regions of closure (default) or of survival")
+    dis.add_argument("--max-boxes", type=_positive_int("max-boxes", 1, 10), default=2)
+    dis.add_argument("--max-dims", type=_positive_int("max-dims", 1, 10), default=3,
+                     help="most factors per rule (default 3)")
+    dis.add_argument("--min-coverage", type=float, default=0.5,
+                     help="least coverage of a reported box (default 0.5)")
+    _analysis_options(dis, "default 1")
+    ass = sub.add_parser("assess", help="readiness assessment of an authority")
+    ass.add_argument("scenarios", nargs="+", metavar="AUTHORITY.toml",
+                     help="filled-in copies of scenarios/template.toml")
+    ass.add_argument("--trajectories", type=_positive_int("trajectories", 2, 1000), default=10,
+                     help="Morris trajectories of the local screening (default 10)")
+    ass.add_argument("--screen-replicates", type=_positive_int("screen-replicates", 1, 10_000),
+                     default=20, help="replicates per screening row (default 20)")
+    _analysis_options(ass, "default 300")
+
+
+def _analysis_job_options(args: argparse.Namespace, argv: list[str], replicates: int | None):
+    from experiments.jobs import JobOptions
+
+    reps = args.replicates if args.replicates is not None else replicates
+    return JobOptions(replicates=reps, seed=args.seed, workers=args.workers,
+                      dask_scheduler=args.dask_scheduler, out=args.out, force=args.force,
+                      progress=False if args.no_progress else None, fmt=args.format,
+                      command=tuple(["run.py", *argv]), resume=args.resume)
+
+
+def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
+    """Global sensitivity analysis (Sobol', Morris or PAWN) of one scenario."""
+    from experiments.factors import list_factors_text
+    from experiments.sensitivity import sensitivity_job
+
+    if args.list_factors:
+        print(list_factors_text())
+        return 0
+    if not args.scenario:
+        raise UsageError("mst-sustain sensitivity: give a scenario file (or --list-factors)")
+    text, _ = sensitivity_job(args.scenario, _analysis_job_options(args, argv, None),
+                              method=args.method, n=args.n, factors=args.factors,
+                              groups=args.groups, second_order=args.second_order,
+                              years=args.years, num_levels=args.levels,
+                              resamples=args.resamples)
+    print(text)
+    return 0
+
+
+def cmd_interact(args: argparse.Namespace, argv: list[str]) -> int:
+    """Factorial experiment on named stressors."""
+    from experiments.interactions import STRESSORS, interaction_job
+
+    if args.list_stressors:
+        print("\n".join(f"{s.name:<22} {s.label}" for s in STRESSORS.values()))
+        return 0
+    text, _ = interaction_job(args.scenario, args.stressor,
+                              _analysis_job_options(args, argv, 400), years=args.years)
+    print(text)
+    return 0
+
+
+def cmd_discover(args: argparse.Namespace, argv: list[str]) -> int:
+    """Scenario discovery with PRIM (needs the explore extra)."""
+    from experiments.discovery import discover_job
+
+    text, _ = discover_job(args.scenario, _analysis_job_options(args, argv, 1), n=args.n,
+                           years=args.years, factors=args.factors, find=args.find,
+                           max_boxes=args.max_boxes, max_dims=args.max_dims,
+                           min_coverage=args.min_coverage)
+    print(text)
+    return 0
+
+
+def cmd_assess(args: argparse.Namespace, argv: list[str]) -> int:
+    """Readiness assessment of one or more authorities."""
+    from experiments.assess import assess_job
+
+    text, _ = assess_job(args.scenarios, _analysis_job_options(args, argv, 300),
+                         trajectories=args.trajectories,
+                         screen_replicates=args.screen_replicates)
+    print(text)
+    return 0
+
+
 COMMANDS = {"simulate": cmd_simulate, "ensemble": cmd_ensemble, "compare": cmd_compare,
-            "validate": cmd_validate, "main": cmd_main}
+            "validate": cmd_validate, "main": cmd_main, "dashboard": cmd_dashboard,
+            "merge": cmd_merge, "sensitivity": cmd_sensitivity, "interact": cmd_interact,
+            "discover": cmd_discover, "assess": cmd_assess}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,7 +397,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()
-        args = parser.parse_args(argv or ["main"])
+        if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+            argv_main = ["main", *argv]  # `run.py --replicates 50` means the main job
+        else:
+            argv_main = argv
+        args = parser.parse_args(argv_main)
         if args.command is None:
             parser.print_help()
             return 0
@@ -174,7 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted (an ensemble with --out keeps its finished runs: add --resume to "
+              "finish it)", file=sys.stderr)
         return 130
 
 

@@ -1,0 +1,454 @@
+"""Do stressors interact? A full factorial experiment over named stressors.
+
+The three-site study explains closure by a "toxic trio" of leadership change, weak partnership
+and dwindling money (MODEL.md §1, 001:1746) and says the trio must *emerge* in the model: any
+one stressor leaves a positive margin, together they do not. :func:`interaction_job` tests that
+(or any other combination): every subset of the named stressors is applied to one authority
+(by default the neutral ``scenarios/template.toml``), all ``2^k`` cells run with common random
+numbers (replicate ``r`` of every cell has the same seed), and the job reports
+
+* each cell's chance of closing within ``years`` (and its restricted mean survival);
+* each stressor's effect **alone** (cell with only that stressor minus the cell with none);
+* the effect of all stressors **together**;
+* the **interaction**: the joint effect minus the sum of the separate effects ("excess over
+  additivity"; positive = the stressors do more harm together than their sum, synergy), and
+  the factorial interaction contrast of every pair (and triple ...), each with a 95% interval.
+
+Because the cells share seeds, every contrast is computed replicate by replicate and its
+interval is a paired t interval over replicates (the replicates are independent draws).
+Effects are on the additive (risk-difference) scale: a chance cannot exceed 100%, so when the
+stressors together push closure close to certainty the excess is forced down (saturation);
+the job says so when it happens.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from experiments.ensemble import ExperimentError, make_tasks, run_ensemble
+from experiments.factors import FACTORS, apply_factors
+from sim.scenario import Event, Scenario
+
+
+@dataclass(frozen=True)
+class Stressor:
+    """A named stressor: a change to an authority's scenario.
+
+    Attributes:
+        name: Identifier used on the command line.
+        label: Readable description.
+        apply: Function from scenario to stressed scenario.
+
+    """
+
+    name: str
+    label: str
+    apply: Callable[[Scenario], Scenario]
+
+
+def _site(**changes) -> Callable[[Scenario], Scenario]:
+    def apply(sc: Scenario) -> Scenario:
+        return replace(sc, site=replace(sc.site, **changes))
+    return apply
+
+
+def _partnership_weakness(sc: Scenario) -> Scenario:
+    sc = replace(sc, site=replace(sc.site, collaboration_history=0.1))
+    return replace(sc, partners=tuple(replace(p, commitment=min(p.commitment, 0.3))
+                                      for p in sc.partners))
+
+
+def _event(**fields) -> Callable[[Scenario], Scenario]:
+    def apply(sc: Scenario) -> Scenario:
+        month = fields["month"]
+        if month >= sc.horizon_months:
+            raise ExperimentError(f"stressor needs month {month} within the horizon "
+                                  f"({sc.horizon_months} months)")
+        events = tuple(sorted((*sc.events, Event(**fields)), key=lambda e: e.month))
+        return replace(sc, events=events)
+    return apply
+
+
+STRESSORS: dict[str, Stressor] = {s.name: s for s in (
+    Stressor("leadership_churn", "Leadership churn: turnover history 'very high' (2x national "
+             "exit rates)", _site(leadership_turnover_history=2.0)),
+    Stressor("partnership_weakness", "Weak partnership: collaboration history 'very low', "
+             "partners' commitment at most 'low'", _partnership_weakness),
+    Stressor("budget_cut", "Budget cut: the discretionary budget cut by 20% in month 24, with "
+             "an in-year decision", _event(month=24, kind="budget_cut", fraction=0.2)),
+    Stressor("supervisor_leaves", "The first supervisor leaves in month 18",
+             _event(month=18, kind="supervisor_departs")),
+    Stressor("director_leaves", "The director of children's services leaves in month 12; a "
+             "sceptical successor", _event(month=12, kind="leader_departs",
+                                           role="director_childrens_services",
+                                           successor_stance=-0.2)),
+    Stressor("isolation", "Isolation: regional network 'very low'", _site(regional_network=0.1)),
+    Stressor("oversold_launch", "Oversold launch ('no further services' promise)",
+             _site(launch_framing="oversold")),
+    Stressor("inadequate_inspection", "An 'inadequate' inspection in month 12",
+             _event(month=12, kind="inspection", rating="inadequate")),
+)}
+"""Named stressors. ``NAME=VALUE`` (a factor of :mod:`experiments.factors`) defines others."""
+
+TOXIC_TRIO = ("leadership_churn", "partnership_weakness", "budget_cut")
+"""The default stressors: the three-site study's toxic trio."""
+
+MAX_STRESSORS = 5
+
+
+def parse_stressor(text: str) -> Stressor:
+    """A named stressor, or ``FACTOR=VALUE`` setting one factor (descriptor or parameter).
+
+    Args:
+        text: A name of :data:`STRESSORS` or ``FACTOR=VALUE``, e.g.
+            ``collaboration_history=0.1`` or ``supervisor_exit_rate=0.3``.
+
+    Returns:
+        The stressor.
+
+    Raises:
+        ExperimentError: On an unknown name or factor, or a value outside the factor's range.
+
+    """
+    text = text.strip()
+    if text in STRESSORS:
+        return STRESSORS[text]
+    if "=" in text:
+        name, raw = (s.strip() for s in text.split("=", 1))
+        f = FACTORS.get(name)
+        if f is None:
+            raise ExperimentError(f"--stressor: {name!r} is not a factor; see "
+                                  f"`python run.py sensitivity --list-factors`")
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ExperimentError(f"--stressor: {text!r}: {raw!r} is not a number") from None
+        if not f.low <= value <= f.high:
+            raise ExperimentError(f"--stressor: {name}={value:g} is outside its range "
+                                  f"{f.low:g}..{f.high:g}")
+        return Stressor(text, f"{f.label} = {f.describe(value)}",
+                        lambda sc: apply_factors(sc, [f], [value], keep_text=True))
+    raise ExperimentError(f"--stressor: unknown stressor {text!r}; use one of "
+                          f"{', '.join(STRESSORS)} or FACTOR=VALUE")
+
+
+def factorial_cells(stressors: Sequence[Stressor]) -> list[tuple[str, tuple[int, ...]]]:
+    """All ``2^k`` cells as ``(label, levels)``: ``"none"``, ``"a"``, ``"a + b"`` ..."""
+    k = len(stressors)
+    cells = []
+    for size in range(k + 1):
+        for combo in itertools.combinations(range(k), size):
+            levels = tuple(1 if i in combo else 0 for i in range(k))
+            label = " + ".join(stressors[i].name for i in combo) or "none"
+            cells.append((label, levels))
+    return cells
+
+
+def factorial_variants(base: Scenario, stressors: Sequence[Stressor]):
+    """The scenario of every cell, as ``[(label, scenario)]`` and the levels of each cell."""
+    variants, levels = [], []
+    for label, lv in factorial_cells(stressors):
+        sc = base
+        for s, on in zip(stressors, lv, strict=True):
+            if on:
+                sc = s.apply(sc)
+        variants.append((label, sc))
+        levels.append(lv)
+    return variants, levels
+
+
+@dataclass
+class Contrast:
+    """A paired contrast over replicates with its 95% t interval."""
+
+    estimate: float
+    low: float
+    high: float
+    p: float
+
+
+def paired_contrast(values: np.ndarray) -> Contrast:
+    """Mean of per-replicate contrasts, 95% t interval and two-sided p (H0: mean 0).
+
+    Args:
+        values: One contrast value per replicate.
+
+    Returns:
+        The :class:`Contrast` (NaN interval with fewer than two replicates).
+
+    """
+    v = np.asarray(values, dtype=float)
+    est = float(v.mean())
+    if len(v) < 2:
+        return Contrast(est, math.nan, math.nan, math.nan)
+    sd = float(v.std(ddof=1))
+    if sd <= 1e-12 * max(1.0, abs(est)):  # identical contrasts (up to rounding)
+        return Contrast(est, est, est, 1.0 if est == 0 else 0.0)
+    half = float(stats.t.ppf(0.975, len(v) - 1)) * sd / math.sqrt(len(v))
+    p = float(stats.ttest_1samp(v, 0.0).pvalue)
+    return Contrast(est, est - half, est + half, p)
+
+
+def _outcome_matrices(runs: pd.DataFrame, labels: list[str], replicates: int, horizon: int,
+                      month: int) -> tuple[np.ndarray, np.ndarray]:
+    """Closed-by-``month`` indicators and months running, shape (cells, replicates)."""
+    closed = np.zeros((len(labels), replicates))
+    months = np.zeros((len(labels), replicates))
+    for i, lab in enumerate(labels):
+        sub = runs[runs["variant"] == lab].sort_values("replicate")
+        if len(sub) != replicates:
+            raise ExperimentError(f"cell {lab!r}: {len(sub)} of {replicates} runs finished "
+                                  "(see failures.csv); the contrasts need every run")
+        t = np.minimum(pd.to_numeric(sub["end_month"]).to_numpy(float), horizon)
+        c = ~sub["survived"].astype(bool).to_numpy()
+        closed[i] = c & (t <= month)
+        months[i] = t
+    return closed, months
+
+
+def interaction_effects(y: np.ndarray, levels: list[tuple[int, ...]],
+                        names: Sequence[str]) -> pd.DataFrame:
+    """Alone, together, excess-over-additivity and factorial interaction contrasts.
+
+    Args:
+        y: Outcome per cell and replicate, shape ``(cells, replicates)``.
+        levels: Levels (0/1 per stressor) of each cell, in the order of ``y``.
+        names: Stressor names.
+
+    Returns:
+        One row per effect: ``effect``, ``kind`` (``alone``, ``together``, ``sum_alone``,
+        ``excess``, ``interaction``), ``estimate``, ``low``, ``high``, ``p``.
+
+    """
+    k = len(names)
+    index = {lv: i for i, lv in enumerate(levels)}
+    none = y[index[(0,) * k]]
+
+    def cell(on: Sequence[int]) -> np.ndarray:
+        return y[index[tuple(1 if i in on else 0 for i in range(k))]]
+
+    rows = []
+
+    def add(effect, kind, values):
+        c = paired_contrast(values)
+        rows.append({"effect": effect, "kind": kind, "estimate": c.estimate, "low": c.low,
+                     "high": c.high, "p": c.p})
+
+    alone = []
+    for i, n in enumerate(names):
+        d = cell([i]) - none
+        alone.append(d)
+        add(f"{n} alone", "alone", d)
+    if k >= 2:
+        together = cell(range(k)) - none
+        add("all together", "together", together)
+        add("sum of the separate effects", "sum_alone", np.sum(alone, axis=0))
+        add("interaction: together minus the sum (excess over additivity)", "excess",
+            together - np.sum(alone, axis=0))
+        for size in range(2, k + 1):
+            for combo in itertools.combinations(range(k), size):
+                # Difference of differences with the other stressors absent.
+                contrast = np.zeros(y.shape[1])
+                for sub_size in range(size + 1):
+                    for sub in itertools.combinations(combo, sub_size):
+                        contrast += (-1) ** (size - sub_size) * cell(sub)
+                if size == k and k == 2:
+                    continue  # identical to the excess above
+                add(" x ".join(names[i] for i in combo), "interaction", contrast)
+    return pd.DataFrame(rows)
+
+
+def _pct(x: float) -> str:
+    if not np.isfinite(x):
+        return "n/a"
+    text = f"{x * 100:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
+
+
+def format_effects(effects: pd.DataFrame, what: str, points: bool = True) -> str:
+    """Fixed-width text of an effects table (percentage points or months)."""
+    lines = [f"{'effect on ' + what:<66} {'estimate':>9} {'95% CI':>19} {'p':>7}"]
+    for r in effects.itertuples():
+        if points:
+            est, ci = _pct(r.estimate), f"{_pct(r.low)} to {_pct(r.high)}"
+        else:
+            est, ci = f"{r.estimate:+.1f}", f"{r.low:+.1f} to {r.high:+.1f}"
+        p = "" if not np.isfinite(r.p) else ("<0.001" if r.p < 0.001 else f"{r.p:.3f}")
+        lines.append(f"{r.effect:<66} {est:>9} {ci:>19} {p:>7}")
+    return "\n".join(lines)
+
+
+def _verdict(effects: pd.DataFrame, together_risk: float) -> str:
+    ex = effects[effects.kind == "excess"]
+    if ex.empty:
+        return ""
+    r = ex.iloc[0]
+    if r.low > 0:
+        text = (f"The stressors interact: together they raise the risk of closure by "
+                f"{r.estimate * 100:.1f} points MORE than the sum of their separate effects "
+                f"(95% CI {r.low * 100:.1f} to {r.high * 100:.1f}): synergy.")
+    elif r.high < 0:
+        text = (f"The stressors interact negatively: together they add "
+                f"{-r.estimate * 100:.1f} points LESS than the sum of their separate effects "
+                f"(95% CI {-r.high * 100:.1f} to {-r.low * 100:.1f}).")
+        if together_risk > 0.9:
+            text += (" With the joint risk above 90% this mostly reflects saturation (a risk "
+                     "cannot exceed 100%), not protection.")
+    else:
+        text = (f"No interaction detected: the joint effect equals the sum of the separate "
+                f"effects within the interval (excess {r.estimate * 100:+.1f} points, 95% CI "
+                f"{r.low * 100:.1f} to {r.high * 100:.1f}).")
+    return text
+
+
+def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
+                    years: int = 5) -> tuple[str, Path]:
+    """Run the factorial experiment and write its folder.
+
+    Args:
+        path: The authority's scenario (e.g. ``scenarios/template.toml``).
+        stressor_specs: Stressor names or ``FACTOR=VALUE`` (default: the toxic trio).
+        opts: :class:`experiments.jobs.JobOptions`.
+        years: Time point of the closure risk.
+
+    Returns:
+        ``(terminal text, output folder)``.
+
+    Raises:
+        ExperimentError: On bad stressors or options.
+
+    """
+    from experiments.jobs import prepare_out_dir
+    from experiments.manifest import build_manifest, finish_manifest, write_manifest
+    from experiments.outputs import atomic_write_text
+    from experiments.report import write_report
+    from experiments.survival import survival_table
+    from sim.scenario import load_scenario
+
+    specs = list(stressor_specs) or list(TOXIC_TRIO)
+    stressors = [parse_stressor(s) for s in specs]
+    names = [s.name for s in stressors]
+    if len(set(names)) != len(names):
+        raise ExperimentError("--stressor: each stressor can be given once")
+    if not 1 <= len(stressors) <= MAX_STRESSORS:
+        raise ExperimentError(f"--stressor: give 1 to {MAX_STRESSORS} stressors "
+                              f"({2 ** MAX_STRESSORS} cells at most)")
+    base = load_scenario(path)
+    month = 12 * years
+    if not 1 <= years or month > base.horizon_months:
+        raise ExperimentError(f"--years: {years} years is beyond the scenario's horizon of "
+                              f"{base.horizon_months} months")
+    variants, levels = factorial_variants(base, stressors)
+    out = prepare_out_dir(opts.out, "interact", opts.force,
+                          getattr(opts, "resume", False))
+    manifest = build_manifest(list(opts.command), variants, opts.seed, opts.replicates,
+                              opts.workers, opts.dask_scheduler)
+    manifest["experiment"] = {"kind": "factorial", "years": years,
+                              "stressors": [{"name": s.name, "label": s.label}
+                                            for s in stressors]}
+    write_manifest(out / "manifest.json", manifest)
+    tasks = make_tasks(variants, opts.replicates, opts.seed)
+    result = run_ensemble(tasks, workers=opts.workers, dask_scheduler=opts.dask_scheduler,
+                          out_dir=out, series=False, fmt=opts.fmt, progress=opts.progress,
+                          resume=getattr(opts, "resume", False))
+    finish_manifest(manifest, result)
+    write_manifest(out / "manifest.json", manifest)
+    labels = [v for v, _ in variants]
+    closed, months = _outcome_matrices(result.runs, labels, opts.replicates,
+                                       base.horizon_months, month)
+    risk = interaction_effects(closed, levels, names)
+    rmst = interaction_effects(months, levels, names)
+    risk.insert(0, "outcome", f"closed_by_{years}y")
+    rmst.insert(0, "outcome", "rmst_months")
+    pd.concat([risk, rmst]).to_csv(out / "effects.csv", index=False, float_format="%.6g")
+
+    cells = []
+    for i, (lab, lv) in enumerate(zip(labels, levels, strict=True)):
+        k = int(closed[i].sum())
+        ci = stats.binomtest(k, opts.replicates).proportion_ci(0.95, method="exact")
+        cells.append({"cell": lab, **{n: lv[j] for j, n in enumerate(names)},
+                      "closed_by": k / opts.replicates, "closed_low": ci.low,
+                      "closed_high": ci.high, "rmst": months[i].mean()})
+    cell_table = pd.DataFrame(cells)
+    cell_table.to_csv(out / "cells.csv", index=False, float_format="%.6g")
+
+    together_risk = float(closed[-1].mean())
+    lines = [f"Factorial experiment on {base.name}: {len(stressors)} stressors, "
+             f"{len(labels)} cells x {opts.replicates} replicates (common random numbers) = "
+             f"{len(result.runs):,} runs in {result.wall_time:.0f} s.", ""]
+    lines += [f"  {s.name}: {s.label}" for s in stressors]
+    lines += ["", f"{'cell':<66} {'closed by ' + str(years) + 'y (95% CI)':>26} "
+                  f"{'RMST':>7}"]
+    for c in cells:
+        lines.append(f"{c['cell']:<66} {c['closed_by']:>8.0%} ({c['closed_low']:.0%} to "
+                     f"{c['closed_high']:.0%}){'':>3} {c['rmst']:>7.1f}")
+    lines += ["", "Effects on the chance of closing within "
+                  f"{years} years (percentage points, paired over replicates):",
+              format_effects(risk, f"closure by {years} years (points)"), "",
+              "Effects on the restricted mean survival (months running in the first "
+              f"{base.horizon_months}):", format_effects(rmst, "RMST (months)", points=False),
+              "", _verdict(risk, together_risk)]
+    text = "\n".join(lines)
+    atomic_write_text(out / "summary.txt", text + "\n")
+    html_effects = _effects_html(risk, rmst, cell_table, years, _verdict(risk, together_risk))
+    fig_path = _plot_cells(cell_table, years, out / "interaction_cells.png", base.name)
+    from experiments.sensitivity import _img
+
+    survival_table(result.runs)  # validates the runs table for the report
+    report = write_report(out, result.runs, None, manifest,
+                          f"Do the stressors interact? {base.name}",
+                          extra_sections=[("Interactions", html_effects
+                                           + _img(fig_path, "closure risk per cell"))])
+    return text + f"\nreport: {report}", out
+
+
+def _effects_html(risk: pd.DataFrame, rmst: pd.DataFrame, cells: pd.DataFrame, years: int,
+                  verdict: str) -> str:
+    from experiments.sensitivity import _e, html_table
+
+    def rows(t, points):
+        out = []
+        for r in t.itertuples():
+            f = (lambda x: _pct(x)) if points else (lambda x: f"{x:+.1f}")
+            p = "" if not np.isfinite(r.p) else ("<0.001" if r.p < 0.001 else f"{r.p:.3f}")
+            out.append([_e(r.effect), f(r.estimate), f"{f(r.low)} to {f(r.high)}", p])
+        return out
+
+    cell_rows = [[_e(c.cell), f"{c.closed_by:.0%} ({c.closed_low:.0%} to {c.closed_high:.0%})",
+                  f"{c.rmst:.1f}"] for c in cells.itertuples()]
+    return (f"<p><strong>{_e(verdict)}</strong></p>"
+            f"<h3>Each combination of stressors</h3>"
+            + html_table(["stressors present", f"closed within {years} years (95% CI)",
+                          "average months running"], cell_rows)
+            + f"<h3>Effects on the chance of closing within {years} years (points)</h3>"
+            + html_table(["effect", "estimate", "95% CI", "p"], rows(risk, True))
+            + "<h3>Effects on the average months running</h3>"
+            + html_table(["effect", "estimate", "95% CI", "p"], rows(rmst, False))
+            + "<p>Intervals are paired over replicates (common random numbers). The "
+              "interaction is on the additive scale: a positive excess means the stressors "
+              "do more harm together than the sum of their separate effects.</p>")
+
+
+def _plot_cells(cells: pd.DataFrame, years: int, path: Path, name: str) -> Path:
+    from experiments.sensitivity import _plt, _save_fig
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(cells) + 1.5))
+    y = np.arange(len(cells))[::-1]
+    err = np.vstack([cells.closed_by - cells.closed_low, cells.closed_high - cells.closed_by])
+    ax.barh(y, cells.closed_by, xerr=err, color="#c0504d", error_kw={"capsize": 2})
+    ax.set_yticks(y, cells.cell, fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(f"chance of closing within {years} years (95% CI)")
+    ax.set_title(f"{name}: stressors alone and together", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save_fig(fig, path)
