@@ -99,10 +99,8 @@ def _positive_int(name: str, low: int, high: int):
     return parse
 
 
-def _ensemble_options(p: argparse.ArgumentParser, replicates: int, seed: int = 1) -> None:
-    p.add_argument("--replicates", type=_positive_int("replicates", 1, 1_000_000),
-                   default=replicates, help=f"runs per scenario (default {replicates})")
-    p.add_argument("--seed", type=_seed, default=seed, help=f"root seed (default {seed})")
+def _executor_options(p: argparse.ArgumentParser) -> None:
+    """Where runs execute and where results go (shared by every ensemble-based command)."""
     p.add_argument("--workers", type=_positive_int("workers", 1, 256), default=1,
                    help="local worker processes (default 1)")
     p.add_argument("--dask-scheduler", metavar="ADDRESS", type=_scheduler,
@@ -112,6 +110,13 @@ def _ensemble_options(p: argparse.ArgumentParser, replicates: int, seed: int = 1
     p.add_argument("--force", action="store_true", help="replace an existing output folder")
     p.add_argument("--resume", action="store_true",
                    help="finish the interrupted experiment in --out (same command otherwise)")
+
+
+def _ensemble_options(p: argparse.ArgumentParser, replicates: int, seed: int = 1) -> None:
+    p.add_argument("--replicates", type=_positive_int("replicates", 1, 1_000_000),
+                   default=replicates, help=f"runs per scenario (default {replicates})")
+    p.add_argument("--seed", type=_seed, default=seed, help=f"root seed (default {seed})")
+    _executor_options(p)
     p.add_argument("--retry-failed", action="store_true",
                    help="with --resume, run the runs that failed (failures.csv) again")
     p.add_argument("--shard", metavar="I/K", type=_shard,
@@ -243,15 +248,7 @@ def _analysis_options(p: argparse.ArgumentParser, replicates: str) -> None:
     p.add_argument("--replicates", type=_positive_int("replicates", 1, 1_000_000),
                    default=None, help=f"runs per design row or option ({replicates})")
     p.add_argument("--seed", type=_seed, default=1, help="root seed (default 1)")
-    p.add_argument("--workers", type=_positive_int("workers", 1, 256), default=1,
-                   help="local worker processes (default 1)")
-    p.add_argument("--dask-scheduler", metavar="ADDRESS", type=_scheduler,
-                   help="run on a Dask cluster, e.g. tcp://127.0.0.1:8786")
-    p.add_argument("--out", metavar="DIR", type=_out_dir,
-                   help="output folder (default results/<job>-<time>)")
-    p.add_argument("--force", action="store_true", help="replace an existing output folder")
-    p.add_argument("--resume", action="store_true",
-                   help="finish the interrupted experiment in --out (same command otherwise)")
+    _executor_options(p)
     p.add_argument("--format", choices=("csv", "parquet"), default="csv",
                    help="runs table format (parquet needs pyarrow)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
