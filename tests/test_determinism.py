@@ -116,3 +116,22 @@ def test_global_random_state_is_irrelevant():
     np.random.seed(99)
     b = simulate(CHURNY, 8)
     _assert_same_run(a, b)
+
+
+@pytest.mark.parametrize("site", ["isolated_coastal", "expanded_city", "metro_city"])
+def test_skipping_the_monthly_series_leaves_every_output_unchanged(site):
+    """Ensembles skip the DataCollector when series are not wanted; the run must not change."""
+    from pathlib import Path
+
+    from sim import load_scenario
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / f"{site}.toml")
+    for seed in range(8):
+        with_series = simulate(sc, seed, series=True).outputs
+        without = simulate(sc, seed, series=False).outputs
+        assert with_series.keys() == without.keys()
+        for key, value in with_series.items():
+            other = without[key]
+            same = value == other or (isinstance(value, float) and math.isnan(value)
+                                      and math.isnan(other))
+            assert same, (site, seed, key, value, other)
