@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.ensemble import ExperimentError, make_tasks, run_ensemble
+from experiments.ensemble import ExperimentError, make_tasks
 from experiments.factors import Factor, local_factors
 from sim.scenario import Scenario
 
@@ -194,7 +194,8 @@ def assess_one(path: str, opts, out: Path, *, trajectories: int = 10,
         The :class:`Assessment`.
 
     """
-    from experiments.manifest import build_manifest, finish_manifest, write_manifest
+    from experiments.jobs import run_recorded
+    from experiments.manifest import build_manifest
     from experiments.sensitivity import design_variants, make_design, row_outputs
     from experiments.survival import paired_difference, survival_table
     from sim.scenario import load_scenario
@@ -220,18 +221,12 @@ def assess_one(path: str, opts, out: Path, *, trajectories: int = 10,
                       "replicates_per_row": screen_replicates,
                       "factors": [{"name": f.name, "own_value": f.base, "low": f.low,
                                    "high": f.high} for f in factors]}}
-    write_manifest(out / "manifest.json", manifest)
     # One ensemble for options and screening: run ids of the screening follow the options'.
     tasks = make_tasks(variants, opts.replicates, opts.seed)
     first = len(tasks)
     screen_tasks = [replace(t, run_id=first + t.run_id)
                     for t in make_tasks(screen, screen_replicates, opts.seed)]
-    result = run_ensemble(tasks + screen_tasks, workers=opts.workers,
-                          dask_scheduler=opts.dask_scheduler, out_dir=out, series=False,
-                          fmt=opts.fmt, progress=opts.progress,
-                          resume=getattr(opts, "resume", False))
-    finish_manifest(manifest, result)
-    write_manifest(out / "manifest.json", manifest)
+    result = run_recorded(out, manifest, tasks + screen_tasks, opts)
     runs = result.runs
     options = runs[runs["run_id"] < first].copy()
     screen_runs = runs[runs["run_id"] >= first].copy()

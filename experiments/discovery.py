@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.ensemble import ExperimentError, make_tasks, run_ensemble
+from experiments.ensemble import ExperimentError, make_tasks
 from experiments.factors import FACTORS, Factor, row_frame, select_factors
 
 INSTALL_HINT = ("scenario discovery needs the EMA workbench (PRIM), which is not installed; "
@@ -300,8 +300,8 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
 
     """
     require_prim()
-    from experiments.jobs import prepare_out_dir
-    from experiments.manifest import build_manifest, finish_manifest, write_manifest
+    from experiments.jobs import prepare_out_dir, run_recorded
+    from experiments.manifest import build_manifest
     from experiments.outputs import atomic_write_text
     from experiments.sensitivity import (
         _img,
@@ -337,13 +337,7 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
         "max_dims": max_dims, "min_coverage": min_coverage,
         "factors": [{"name": f.name, "label": f.label, "low": f.low, "high": f.high}
                     for f in chosen]}
-    write_manifest(out / "manifest.json", manifest)
-    tasks = make_tasks(variants, opts.replicates, opts.seed)
-    result = run_ensemble(tasks, workers=opts.workers, dask_scheduler=opts.dask_scheduler,
-                          out_dir=out, series=False, fmt=opts.fmt, progress=opts.progress,
-                          resume=getattr(opts, "resume", False))
-    finish_manifest(manifest, result)
-    write_manifest(out / "manifest.json", manifest)
+    result = run_recorded(out, manifest, make_tasks(variants, opts.replicates, opts.seed), opts)
 
     runs = result.runs.sort_values("run_id")
     rows = (runs["run_id"].to_numpy() // opts.replicates).astype(int)

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from experiments.ensemble import ExperimentError, make_tasks, run_ensemble
+from experiments.ensemble import ExperimentError, make_tasks
 from experiments.factors import FACTORS, apply_factors
 from sim.scenario import Event, Scenario
 
@@ -326,8 +326,8 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
         ExperimentError: On bad stressors or options.
 
     """
-    from experiments.jobs import prepare_out_dir
-    from experiments.manifest import build_manifest, finish_manifest, write_manifest
+    from experiments.jobs import prepare_out_dir, run_recorded
+    from experiments.manifest import build_manifest
     from experiments.outputs import atomic_write_text
     from experiments.report import write_report
     from experiments.survival import survival_table
@@ -354,13 +354,7 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
     manifest["experiment"] = {"kind": "factorial", "years": years,
                               "stressors": [{"name": s.name, "label": s.label}
                                             for s in stressors]}
-    write_manifest(out / "manifest.json", manifest)
-    tasks = make_tasks(variants, opts.replicates, opts.seed)
-    result = run_ensemble(tasks, workers=opts.workers, dask_scheduler=opts.dask_scheduler,
-                          out_dir=out, series=False, fmt=opts.fmt, progress=opts.progress,
-                          resume=getattr(opts, "resume", False))
-    finish_manifest(manifest, result)
-    write_manifest(out / "manifest.json", manifest)
+    result = run_recorded(out, manifest, make_tasks(variants, opts.replicates, opts.seed), opts)
     labels = [v for v, _ in variants]
     closed, months = _outcome_matrices(result.runs, labels, opts.replicates,
                                        base.horizon_months, month)

@@ -397,6 +397,33 @@ ANALYSES = {"sites": _analyse_sites, "ensemble": _analyse_ensemble,
 
 # --- the jobs ------------------------------------------------------------------------------------
 
+def run_recorded(out: Path, manifest: dict, tasks, opts: JobOptions, *,
+                 write_final: bool = True):
+    """Run analysis tasks under a manifest: record it, run (scalar outputs only), finish it.
+
+    Shared by the analysis commands (sensitivity, interactions, discovery, assessment), which
+    build their own designs and manifests.
+
+    Args:
+        out: The prepared output folder.
+        manifest: The experiment's manifest (from :func:`build_manifest`, plus its own keys).
+        tasks: The tasks to run, in design order.
+        opts: Executor, format, progress and resume options.
+        write_final: Write the finished manifest now (False when the caller adds to it first).
+
+    Returns:
+        The :class:`experiments.ensemble.EnsembleResult`.
+    """
+    write_manifest(out / "manifest.json", manifest)
+    result = run_ensemble(tasks, workers=opts.workers, dask_scheduler=opts.dask_scheduler,
+                          out_dir=out, series=False, fmt=opts.fmt, progress=opts.progress,
+                          resume=getattr(opts, "resume", False))
+    finish_manifest(manifest, result)
+    if write_final:
+        write_manifest(out / "manifest.json", manifest)
+    return result
+
+
 def main_job(opts: JobOptions) -> tuple[str, Path]:
     """The main job: the three sites as an ensemble, survival table and report folder."""
     variants = [(name, load_scenario(site_path(name))) for name in SITE_FILES]

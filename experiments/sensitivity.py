@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from experiments.ensemble import ExperimentError, make_tasks, run_ensemble
+from experiments.ensemble import ExperimentError, make_tasks
 from experiments.factors import Factor, apply_factors, row_frame, select_factors
 from sim.scenario import Scenario
 
@@ -949,8 +949,8 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
         ExperimentError: On bad options. ScenarioError: On a bad scenario file.
 
     """
-    from experiments.jobs import prepare_out_dir
-    from experiments.manifest import build_manifest, finish_manifest, write_manifest
+    from experiments.jobs import prepare_out_dir, run_recorded
+    from experiments.manifest import build_manifest, write_manifest
     from experiments.outputs import atomic_write_text
     from sim.scenario import load_scenario
 
@@ -986,12 +986,8 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
         "factors": [{"name": f.name, "label": f.label, "group": f.group, "kind": f.kind,
                      "low": f.low, "high": f.high, "source": f.source} for f in chosen],
     }
-    write_manifest(out / "manifest.json", manifest)
-    tasks = make_tasks(variants, replicates, opts.seed)
-    result = run_ensemble(tasks, workers=opts.workers, dask_scheduler=opts.dask_scheduler,
-                          out_dir=out, series=False, fmt=opts.fmt, progress=opts.progress,
-                          resume=getattr(opts, "resume", False))
-    finish_manifest(manifest, result)
+    result = run_recorded(out, manifest, make_tasks(variants, replicates, opts.seed), opts,
+                          write_final=False)
     t0 = time.perf_counter()
     ro = row_outputs(result.runs, design.rows, replicates, base.horizon_months, years)
     design_table = row_frame(chosen, design.X).merge(ro.table, on="row")
