@@ -31,8 +31,9 @@ from sim.scenario import (
     FRAMINGS,
     HOSTS,
     LEVELS,
-    OFSTED,
+    OFSTED_WORDS,
     ROLES,
+    SINGLE_HOLDER_ROLES,
     STANCES,
     STYLES,
     TURNOVER,
@@ -74,7 +75,7 @@ site = st.fixed_dictionaries({
     "looked_after_children": st.integers(20, 20_000),
 }, optional={
     "deprived_share": unit(),
-    "ofsted_rating": st.sampled_from(OFSTED),
+    "ofsted_rating": st.sampled_from(sorted(OFSTED_WORDS)),
     "host": st.sampled_from(HOSTS),
     "collaboration_history": levels,
     "learning_climate": levels,
@@ -114,22 +115,27 @@ parameters = st.fixed_dictionaries({}, optional={p.name: parameter_value(p) for 
 
 
 @st.composite
-def events(draw, horizon: int):
+def events(draw, horizon: int, roles: list[str], agencies: list[str]):
+    """Scripted events that can happen: roles someone holds, agencies still on the group."""
     out = []
+    present = list(agencies)
     for _ in range(draw(st.integers(0, 4))):
-        kind = draw(st.sampled_from(EVENT_KINDS))
+        kinds = [k for k in EVENT_KINDS if (k != "leader_departs" or roles)
+                 and (k != "partner_withdraws" or present)]
+        kind = draw(st.sampled_from(kinds))
         ev = {"month": draw(st.integers(1, horizon - 1)), "kind": kind}
-        if kind == "leader_departs" or draw(st.booleans()):
-            ev["role"] = draw(st.sampled_from(ROLES))
-        if kind == "leader_departs" and draw(st.booleans()):
-            ev["successor_stance"] = draw(stances)
+        if kind == "leader_departs":
+            ev["role"] = draw(st.sampled_from(sorted(set(roles))))
+            if draw(st.booleans()):
+                ev["successor_stance"] = draw(stances)
         if kind == "budget_cut":
             ev["fraction"] = draw(unit(0.0, 0.9))
         if kind == "partner_withdraws":
-            ev["agency"] = draw(st.sampled_from(AGENCIES))
+            ev["agency"] = draw(st.sampled_from(present))
+            present.remove(ev["agency"])
         if kind == "inspection":
-            ev["rating"] = draw(st.sampled_from(OFSTED))
-        if kind == "competing_service":
+            ev["rating"] = draw(st.sampled_from(sorted(OFSTED_WORDS)))
+        if kind == "competing_service" and draw(st.booleans()):
             ev["strength"] = draw(unit())
         out.append(ev)
     return out
@@ -144,7 +150,11 @@ def scenario_documents(draw, max_horizon: int = 120):
         doc["run"]["start"] = f"{draw(st.integers(1990, 2100))}-{draw(st.integers(1, 12)):02d}"
     people = draw(st.lists(leader, max_size=12))
     patron = chair = False
-    for ld in people:  # at most one patron and one chair
+    single = set()
+    for ld in people:  # at most one patron, one chair, one holder of a one-holder role
+        if ld["role"] in SINGLE_HOLDER_ROLES:
+            ld["role"] = "head_of_service" if ld["role"] in single else ld["role"]
+            single.add(ld["role"])
         if ld.get("patron"):
             ld["patron"], patron = not patron, True
         if ld.get("chairs_steering_group"):
@@ -157,7 +167,9 @@ def scenario_documents(draw, max_horizon: int = 120):
                           ("parameters", parameters)):
         if value := draw(strategy):
             doc[key] = value
-    if evs := draw(events(horizon)):
+    roles = [ld["role"] for ld in people]
+    agencies = [p["agency"] for p in doc.get("partners", [])]
+    if evs := draw(events(horizon, roles, agencies)):
         doc["events"] = evs
     return doc
 
