@@ -22,7 +22,7 @@ import stat
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -199,12 +199,12 @@ class Scenario:
 
     def with_levers(self, **levers: Any) -> Scenario:
         """Return a copy with some levers changed (values validated)."""
-        checked = _validate(_LeversIn, levers, self.source, "levers")
+        checked = _validate(LeversTable, levers, self.source, "levers")
         return replace(self, levers=replace(self.levers, **checked.model_dump(exclude_unset=True)))
 
     def with_parameters(self, **overrides: float) -> Scenario:
         """Return a copy with some mechanism parameters overridden (values validated)."""
-        checked = _validate(_ParametersIn, overrides, self.source, "parameters")
+        checked = _validate(ParametersTable, overrides, self.source, "parameters")
         merged = dict(self.parameters) | checked.model_dump(exclude_unset=True)
         return replace(self, parameters=tuple(sorted(merged.items())))
 
@@ -391,7 +391,7 @@ _SITE, _LEADER, _PARTNER, _SUPERVISOR, _LEVERS = (Site(), LeaderSpec(""), Partne
                                                   SupervisorSpec(), Levers())
 
 
-class _SiteIn(_Table):
+class SiteTable(_Table):
     """``[site]``: observable descriptors of the authority."""
 
     name: Text
@@ -409,7 +409,7 @@ class _SiteIn(_Table):
     research_trial: Flag = _SITE.research_trial
 
 
-class _RunIn(_Table):
+class RunTable(_Table):
     """``[run]``: go-live month and horizon."""
 
     start: _typed(str, _check_start, {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$",
@@ -418,7 +418,7 @@ class _RunIn(_Table):
     horizon_months: _whole(12, 360) = 120
 
 
-class _LeaderIn(_Table):
+class LeaderTable(_Table):
     """``[[leaders]]``: a senior leader in post at go-live."""
 
     role: Role
@@ -429,7 +429,7 @@ class _LeaderIn(_Table):
     name: Text = _LEADER.name
 
 
-class _PartnerIn(_Table):
+class PartnerTable(_Table):
     """``[[partners]]``: a partner agency on the steering group at go-live."""
 
     agency: Agency
@@ -437,7 +437,7 @@ class _PartnerIn(_Table):
     seniority: Level = _PARTNER.seniority
 
 
-class _SupervisorIn(_Table):
+class SupervisorTable(_Table):
     """``[supervisor]``: the first supervisor's profile."""
 
     clinical_skill: Level = _SUPERVISOR.clinical_skill
@@ -446,7 +446,7 @@ class _SupervisorIn(_Table):
     style: _choice(STYLES) = _SUPERVISOR.style
 
 
-class _LeversIn(_Table):
+class LeversTable(_Table):
     """``[levers]``: what-if settings (docs/ODD.md §7.18)."""
 
     _unknown: ClassVar[str] = ("unknown lever; allowed levers are "
@@ -471,78 +471,82 @@ class _ParametersBase(_Table):
 
 
 # ``[parameters]``: one optional key per mechanism parameter, within its range.
-_ParametersIn = create_model(
-    "_ParametersIn", __base__=_ParametersBase, __doc__="``[parameters]``: overrides (§8.1).",
+ParametersTable = create_model(
+    "ParametersTable", __base__=_ParametersBase, __doc__="``[parameters]``: overrides (§8.1).",
     **{p.name: ((_whole(int(p.low), int(p.high)) if p.integer else _number(p.low, p.high)),
                 Field(None, description=p.label))
        for p in PARAMETERS})
 
 
 # --- events: one class per kind -------------------------------------------------------------------
-class _EventIn(_Table):
+class _EventTable(_Table):
     month: Month
 
     @classmethod
     def _unknown_key(cls, key: str) -> str:
-        allowed, kind = ", ".join(cls.model_fields), cls.model_fields["kind"].default
+        allowed, kind = ", ".join(cls.model_fields), _kind_of(cls)
         a = "an" if kind[0] in "aeiou" else "a"
         if key in _EVENT_KEYS:
             return f"not a key of {a} {kind!r} event (allowed: {allowed})"
         return f"unknown key; {a} {kind!r} event takes {allowed}"
 
 
-class _LeaderDeparts(_EventIn):
+class LeaderDepartsEvent(_EventTable):
     """The first leader with ``role`` leaves; the successor takes ``successor_stance``."""
 
-    kind: Literal["leader_departs"] = "leader_departs"
+    kind: Literal["leader_departs"]
     role: Role
     successor_stance: Stance = None  # None: the successor's stance is drawn
 
 
-class _SupervisorDeparts(_EventIn):
+class SupervisorDepartsEvent(_EventTable):
     """The first team's supervisor leaves."""
 
-    kind: Literal["supervisor_departs"] = "supervisor_departs"
+    kind: Literal["supervisor_departs"]
 
 
-class _BudgetCut(_EventIn):
+class BudgetCutEvent(_EventTable):
     """An in-year cut of ``fraction`` of the budget."""
 
-    kind: Literal["budget_cut"] = "budget_cut"
+    kind: Literal["budget_cut"]
     fraction: _number(0.0, 0.9)
 
 
-class _PartnerWithdraws(_EventIn):
+class PartnerWithdrawsEvent(_EventTable):
     """The first active partner of ``agency`` leaves the steering group."""
 
-    kind: Literal["partner_withdraws"] = "partner_withdraws"
+    kind: Literal["partner_withdraws"]
     agency: Agency
 
 
-class _CoFundingEnds(_EventIn):
+class CoFundingEndsEvent(_EventTable):
     """The co-funding partner stops paying."""
 
-    kind: Literal["co_funding_ends"] = "co_funding_ends"
+    kind: Literal["co_funding_ends"]
 
 
-class _Inspection(_EventIn):
+class InspectionEvent(_EventTable):
     """An Ofsted inspection gives ``rating``."""
 
-    kind: Literal["inspection"] = "inspection"
+    kind: Literal["inspection"]
     rating: Ofsted
 
 
-class _CompetingService(_EventIn):
+class CompetingServiceEvent(_EventTable):
     """A competing service of ``strength`` opens."""
 
-    kind: Literal["competing_service"] = "competing_service"
+    kind: Literal["competing_service"]
     strength: _number(0.0, 1.0) = 0.5
 
 
-_EVENT_CLASSES = (_LeaderDeparts, _SupervisorDeparts, _BudgetCut, _PartnerWithdraws,
-                  _CoFundingEnds, _Inspection, _CompetingService)
+def _kind_of(cls) -> str:
+    return get_args(cls.model_fields["kind"].annotation)[0]
+
+
+_EVENT_CLASSES = (LeaderDepartsEvent, SupervisorDepartsEvent, BudgetCutEvent, PartnerWithdrawsEvent,
+                  CoFundingEndsEvent, InspectionEvent, CompetingServiceEvent)
 _EVENT_KEYS = {k for cls in _EVENT_CLASSES for k in cls.model_fields}
-assert tuple(c.model_fields["kind"].default for c in _EVENT_CLASSES) == EVENT_KINDS
+assert tuple(_kind_of(c) for c in _EVENT_CLASSES) == EVENT_KINDS
 
 
 def _check_event_entry(v):
@@ -558,30 +562,30 @@ def _check_event_entry(v):
 
 
 _AnyEvent = Annotated[
-    Annotated[_LeaderDeparts | _SupervisorDeparts | _BudgetCut | _PartnerWithdraws
-              | _CoFundingEnds | _Inspection | _CompetingService, Discriminator("kind")],
+    Annotated[LeaderDepartsEvent | SupervisorDepartsEvent | BudgetCutEvent | PartnerWithdrawsEvent
+              | CoFundingEndsEvent | InspectionEvent | CompetingServiceEvent, Discriminator("kind")],
     BeforeValidator(_check_event_entry)]
 
 
 # --- the whole file ------------------------------------------------------------------------------
-class _ScenarioIn(_Table):
+class ScenarioFile(_Table):
     """A scenario file (docs/ODD.md §9)."""
 
     model_config = ConfigDict(title="mst-sustain scenario")
-    site: _SiteIn
-    run: _RunIn = _RunIn()
-    leaders: Annotated[list[_LeaderIn], Field(max_length=MAX_LEADERS),
+    site: SiteTable
+    run: RunTable = RunTable()
+    leaders: Annotated[list[LeaderTable], Field(max_length=MAX_LEADERS),
                        _table_list("leaders", MAX_LEADERS)] = []
-    partners: Annotated[list[_PartnerIn], Field(max_length=MAX_PARTNERS),
+    partners: Annotated[list[PartnerTable], Field(max_length=MAX_PARTNERS),
                         _table_list("partners", MAX_PARTNERS)] = []
-    supervisor: _SupervisorIn = _SupervisorIn()
-    levers: _LeversIn = _LeversIn()
+    supervisor: SupervisorTable = SupervisorTable()
+    levers: LeversTable = LeversTable()
     events: Annotated[list[_AnyEvent], Field(max_length=MAX_EVENTS),
                       _table_list("events", MAX_EVENTS)] = []
-    parameters: _ParametersIn = _ParametersIn()
+    parameters: ParametersTable = ParametersTable()
 
     @model_validator(mode="after")
-    def _people_and_events_fit(self) -> _ScenarioIn:
+    def _people_and_events_fit(self) -> ScenarioFile:
         leaders = self.leaders
         if sum(ld.patron for ld in leaders) > 1:
             _fail("at most one leader can be the patron", key="leaders")
@@ -683,7 +687,7 @@ def parse_scenario(data: dict, source: str = "<scenario>", text: str = "") -> Sc
         h = run["horizon_months"]
         ok = isinstance(h, int) and not isinstance(h, bool) and 12 <= h <= 360
         horizon = h if ok else 360  # a bad horizon is reported first, under run.
-    sc = _validate(_ScenarioIn, data, source, context={"horizon": horizon})
+    sc = _validate(ScenarioFile, data, source, context={"horizon": horizon})
     year, month = (int(x) for x in sc.run.start.split("-"))
     events = tuple(Event(**ev.model_dump()) for ev in sc.events)
     return Scenario(
@@ -773,12 +777,10 @@ def scenario_json_schema() -> dict:
     The loader is the authority: it also checks what a JSON Schema cannot say (an event's month
     within the run's horizon, one patron, events that can happen).
     """
-    schema = _ScenarioIn.model_json_schema(mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "$id": "https://github.com/mst-sustain/mst-sustain/" + SCHEMA_PATH,
-            "description": "A scenario file of mst-sustain (docs/ODD.md §9). Generated by "
-                           "scripts/scenario_schema.py from sim/scenario.py; do not edit.",
-            **schema}
+    schema = ScenarioFile.model_json_schema(mode="validation")
+    schema["description"] = ("A scenario file of mst-sustain (docs/ODD.md §9). Generated by "
+                             "scripts/scenario_schema.py from sim/scenario.py; do not edit.")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
 def scenario_json_schema_text() -> str:

@@ -4,6 +4,7 @@
 wrong. The first line of each is ``# expect: TEXT``: the one-line error must contain TEXT.
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,11 +47,11 @@ def one_error_line(err: str) -> str:
 
 # --- the corpus itself -------------------------------------------------------------------------
 def test_corpus_is_big_and_covers_every_kind_of_mistake():
-    assert len(CORPUS) >= 55
+    assert len(CORPUS) >= 150
     names = [p.stem for p in CORPUS]
     for prefix in ("syntax_", "empty_", "missing_site", "unknown_", "type_", "range_", "word_",
                    "two_", "too_many_leaders", "event_", "start_", "parameter_", "nan_", "inf_",
-                   "non_utf8_"):
+                   "non_utf8_", "limit_", "control_", "too_many_events"):
         assert any(n.startswith(prefix) for n in names), f"no corpus file for {prefix}*"
     for p in CORPUS:
         expected(p)
@@ -74,6 +75,8 @@ def test_load_scenario_rejects_with_one_line_naming_file_and_key(path):
     assert path.name in message
     assert info.value.source == str(path)
     assert len(message.splitlines()) == 1 and "\n" not in message, repr(message)
+    assert all(c.isprintable() for c in message), f"raw control character in {message!r}"
+    assert len(message) < 600, "an error message echoes too much"
 
 
 def test_zero_byte_file_needs_a_site(tmp_path):
@@ -81,6 +84,60 @@ def test_zero_byte_file_needs_a_site(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(ScenarioError, match=r"empty\.toml: site: missing required key"):
         load_scenario(path)
+
+
+def _hostile_files(tmp_path) -> dict[str, tuple[str, str]]:
+    """Files that are not scenarios at all: path and the fragment of the one-line error."""
+    fifo = tmp_path / "pipe.toml"
+    os.mkfifo(fifo)  # nobody writes: reading it would wait for ever
+    big = tmp_path / "big.toml"
+    big.write_text(MINIMAL + ("# padding" + " " * 90 + "\n") * 2700, encoding="utf-8")
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(MINIMAL.replace("Test", "Tést").encode("latin-1"))
+    escape = tmp_path / "escape.toml"
+    escape.write_text(MINIMAL.replace("Test", "\\u001b[2J\\u001b[HTest"), encoding="utf-8")
+    return {
+        "named_pipe": (str(fifo), "cannot read file: not a regular file (a named pipe)"),
+        "dev_zero": ("/dev/zero", "cannot read file: not a regular file (a device)"),
+        "too_big": (str(big), "cannot read file: larger than 256 KB"),
+        "latin1": (str(latin1), "cannot read file: not UTF-8 text (byte 0xe9 on line 2)"),
+        "escape_in_name": (str(escape), "site.name: control characters and terminal escape "
+                                        "codes are not allowed (found '\\x1b' at character 1)"),
+    }
+
+
+HOSTILE = ("named_pipe", "dev_zero", "too_big", "latin1", "escape_in_name")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("case", HOSTILE)
+def test_hostile_files_are_refused_with_one_line(case, tmp_path):
+    path, fragment = _hostile_files(tmp_path)[case]
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    message = str(info.value)
+    assert message == f"{path}: {fragment}" or message.startswith(f"{path}: {fragment}")
+    assert all(c.isprintable() for c in message), repr(message)
+
+
+def test_size_limit_is_256_kb_and_a_file_at_the_limit_loads(tmp_path):
+    path = tmp_path / "limit.toml"
+    text = MINIMAL + "#" * (256 * 1024 - len(MINIMAL) - 1) + "\n"
+    path.write_text(text, encoding="utf-8")
+    assert len(path.read_bytes()) == 256 * 1024
+    assert load_scenario(path).site.name == "Test authority"
+    path.write_text(text + "\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match="larger than 256 KB"):
+        load_scenario(path)
+
+
+def test_utf8_byte_order_mark_is_accepted(tmp_path):
+    plain, bom = tmp_path / "plain.toml", tmp_path / "bom.toml"
+    plain.write_text(MINIMAL, encoding="utf-8")
+    bom.write_text(MINIMAL, encoding="utf-8-sig")  # as Windows Notepad saves it
+    assert bom.read_bytes().startswith(b"\xef\xbb\xbf")
+    a, b = load_scenario(plain), load_scenario(bom)
+    assert (a.site, a.leaders, a.events, a.digest) == (b.site, b.leaders, b.events, b.digest)
 
 
 def test_missing_file_and_directory(tmp_path):
@@ -169,14 +226,43 @@ def test_ensemble_out_dir_not_created_when_one_scenario_is_bad(tmp_path, capsys)
     assert not out.exists()
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("case", HOSTILE)
+def test_ensemble_of_a_hostile_file_exits_2_with_one_line(case, tmp_path, capsys):
+    path, fragment = _hostile_files(tmp_path)[case]
+    out = tmp_path / "ens"
+    argv = ["ensemble", path, "--replicates", "2", "--no-progress", "--out", str(out)]
+    assert run.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    line = one_error_line(captured.err)
+    assert fragment in line and all(c.isprintable() for c in line), repr(line)
+    assert not out.exists()
+
+
 # --- the command line, as a real process --------------------------------------------------------
 SUBPROCESS_CASES = [
     ["simulate", str(CORPUS_DIR / "syntax_unclosed_string.toml")],
     ["simulate", str(CORPUS_DIR / "non_utf8_stray_bytes.toml")],
     ["simulate", str(CORPUS_DIR / "unknown_key_with_newline.toml")],
     ["simulate", str(CORPUS_DIR / "syntax_nested_too_deeply.toml")],
+    ["ensemble", str(CORPUS_DIR / "control_escape_in_echoed_value.toml"), "--no-progress"],
+    ["ensemble", str(CORPUS_DIR / "too_many_events.toml"), "--no-progress"],
     ["simulate", GOOD, "--seed", "abc"],
 ]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("case", ["named_pipe", "dev_zero", "escape_in_name"])
+def test_subprocess_hostile_file_exits_2_without_hanging(case, tmp_path):
+    path, fragment = _hostile_files(tmp_path)[case]
+    proc = subprocess.run([sys.executable, "run.py", "ensemble", path, "--replicates", "2",
+                           "--no-progress"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert fragment in one_error_line(proc.stderr)
+    assert "\x1b" not in proc.stderr  # the raw escape character never reaches the terminal
 
 
 @pytest.mark.parametrize("argv", SUBPROCESS_CASES, ids=lambda a: Path(a[1]).stem + " ".join(a[2:]))

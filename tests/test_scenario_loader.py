@@ -1,4 +1,4 @@
-"""The scenario loader: the fixed rubric (MODEL.md §9), shipped scenarios, copies with changes."""
+"""The scenario loader: the fixed rubric (docs/ODD.md §5.2), shipped scenarios, copies with changes."""
 
 import math
 import re
@@ -10,12 +10,21 @@ import pytest
 from sim.parameters import PARAMETERS
 from sim.scenario import (
     LEVELS,
+    MAX_EVENTS,
+    MAX_LEADERS,
+    MAX_NAME_CHARS,
+    MAX_PARTNERS,
+    OFSTED,
+    SCHEMA_PATH,
+    SINGLE_HOLDER_ROLES,
     STANCES,
     TURNOVER,
     Levers,
     ScenarioError,
     load_scenario,
     parse_scenario,
+    scenario_json_schema,
+    scenario_json_schema_text,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,7 +41,7 @@ def with_site(**site):
 
 
 # --- the rubric ------------------------------------------------------------------------------
-def test_rubric_is_exactly_model_section_9():
+def test_rubric_is_exactly_odd_section_5_2():
     assert LEVELS == {"none": 0.0, "very low": 0.1, "low": 0.3, "medium": 0.5, "high": 0.7,
                       "very high": 0.9}
     assert STANCES == {"hostile": -0.8, "opposed": -0.5, "sceptical": -0.2, "neutral": 0.0,
@@ -123,7 +132,7 @@ def test_shipped_scenarios_load(name):
     assert sc.source.endswith(name) and len(sc.digest) == 64
 
 
-# Site inputs of MODEL.md §9, in rubric numbers.
+# Site inputs of docs/ODD.md §5.4, in rubric numbers.
 SITE_TABLE = {
     "isolated_coastal.toml": dict(
         name="Isolated Coastal", population=234_982, looked_after_children=375,
@@ -349,3 +358,120 @@ def test_scenario_error_survives_pickling_for_worker_processes():
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is ScenarioError and str(back) == str(err)
     assert (back.source, back.key) == ("f.toml", "levers.co_funding")
+
+
+# --- Ofsted grades ------------------------------------------------------------------------------
+@pytest.mark.parametrize("word,grade", [("outstanding", "outstanding"), ("good", "good"),
+                                        ("requires improvement", "adequate"),
+                                        ("requires_improvement", "adequate"),
+                                        ("adequate", "adequate"), ("inadequate", "inadequate")])
+def test_current_and_older_ofsted_grades_map_to_the_models_spelling(word, grade):
+    data = with_site(ofsted_rating=word)
+    data["events"] = [{"month": 6, "kind": "inspection", "rating": word}]
+    sc = parse_scenario(data, "t.toml")
+    assert sc.site.ofsted_rating == grade and sc.events[0].rating == grade
+    assert grade in OFSTED
+
+
+# --- people and events that cannot be ------------------------------------------------------------
+def test_two_heads_of_service_are_fine_but_not_two_chief_executives():
+    sc = load_scenario(SCENARIOS / "isolated_coastal.toml")
+    assert [ld.role for ld in sc.leaders].count("head_of_service") == 2
+    data = dict(MINIMAL, leaders=[{"role": "head_of_service"}, {"role": "head_of_service"},
+                                  {"role": "assistant_director"}, {"role": "assistant_director"}])
+    assert len(parse_scenario(data, "t.toml").leaders) == 4
+    for role in SINGLE_HOLDER_ROLES:
+        data = dict(MINIMAL, leaders=[{"role": role}, {"role": "head_of_service"}, {"role": role}])
+        with pytest.raises(ScenarioError, match=rf"t\.toml: leaders\[2\]\.role: a second '{role}' "
+                                                r"\(leaders\[0\] holds the role\)"):
+            parse_scenario(data, "t.toml")
+
+
+def test_events_must_be_able_to_happen():
+    base = dict(MINIMAL, leaders=[{"role": "chief_executive"}],
+                partners=[{"agency": "yos"}, {"agency": "yos"}])
+    ok = dict(base, events=[{"month": 3, "kind": "leader_departs", "role": "chief_executive"},
+                            {"month": 4, "kind": "leader_departs", "role": "chief_executive"},
+                            {"month": 5, "kind": "partner_withdraws", "agency": "yos"},
+                            {"month": 9, "kind": "partner_withdraws", "agency": "yos"}])
+    assert len(parse_scenario(ok, "t.toml").events) == 4  # a successor can leave in turn
+    third = dict(base, events=[*ok["events"],
+                               {"month": 2, "kind": "partner_withdraws", "agency": "yos"}])
+    with pytest.raises(ScenarioError, match=r"events\[3\]\.agency: 'yos' has already withdrawn "
+                                            r"\(events\[2\]\)"):
+        parse_scenario(third, "t.toml")  # run by month, events[3] is the third withdrawal
+
+
+# --- limits ----------------------------------------------------------------------------------------
+def test_limits_are_inclusive():
+    data = with_site(name="N" * MAX_NAME_CHARS)
+    data["leaders"] = [{"role": "head_of_service", "name": "L" * MAX_NAME_CHARS}] * MAX_LEADERS
+    data["partners"] = [{"agency": "yos"}] * MAX_PARTNERS
+    data["events"] = [{"month": 1 + i % 100, "kind": "budget_cut", "fraction": 0.0}
+                      for i in range(MAX_EVENTS)]
+    sc = parse_scenario(data, "t.toml")
+    assert len(sc.events) == MAX_EVENTS and len(sc.site.name) == MAX_NAME_CHARS
+    assert (MAX_NAME_CHARS, MAX_EVENTS, MAX_LEADERS, MAX_PARTNERS) == (120, 500, 12, 12)
+    data["partners"] = [{"agency": "yos"}] * (MAX_PARTNERS + 1)
+    with pytest.raises(ScenarioError, match="partners: at most 12 entries are allowed, got 13"):
+        parse_scenario(data, "t.toml")
+
+
+@pytest.mark.parametrize("name", ["Tab\there", "Bell\a", "Esc\x1b[0m", "C1\x9b2J", "Rtl\u202eX",
+                                  "Nul\x00"])
+def test_names_with_control_characters_are_refused_and_shown_escaped(name):
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(with_site(name=name), "t.toml")
+    message = str(info.value)
+    assert message.startswith("t.toml: site.name: control characters and terminal escape codes "
+                              "are not allowed (found '\\")
+    assert all(c.isprintable() for c in message), repr(message)
+
+
+def test_names_may_hold_letters_of_any_language():
+    for name in ("Ynys Môn", "Rhondda Cynon Taf", "Gaeltacht – Dún na nGall", "O'Brien-Smith"):
+        assert parse_scenario(with_site(name=name), "t.toml").site.name == name
+
+
+# --- the published JSON Schema ---------------------------------------------------------------------
+def test_committed_json_schema_is_current():
+    committed = (ROOT / SCHEMA_PATH).read_text(encoding="utf-8")
+    assert committed == scenario_json_schema_text(), \
+        "docs/scenario.schema.json is stale: run python scripts/scenario_schema.py"
+
+
+ALL_SCENARIOS = sorted(SCENARIOS.rglob("*.toml"))
+
+
+@pytest.mark.parametrize("path", ALL_SCENARIOS, ids=lambda p: str(p.relative_to(SCENARIOS)))
+def test_every_shipped_scenario_loads_and_meets_the_json_schema(path):
+    jsonschema = pytest.importorskip("jsonschema")
+    assert load_scenario(path).site.name
+    validator = jsonschema.Draft202012Validator(scenario_json_schema())
+    errors = [e.message for e in validator.iter_errors(tomllib.loads(path.read_text("utf-8")))]
+    assert errors == []
+
+
+@pytest.mark.parametrize("doc", [
+    {"site": {"name": "T", "population": 250_000}},  # a required key missing
+    dict(MINIMAL, events=[{"month": 5, "kind": "supervisor_departs", "fraction": 0.2}]),
+    dict(MINIMAL, events=[{"month": 5, "kind": "earthquake"}]),
+    dict(MINIMAL, leaders=[{"role": "mayor"}]),
+    with_site(ofsted_rating="excellent"),
+    with_site(values_fit=1.5),
+    with_site(name="x" * 121),
+    dict(MINIMAL, parameters={"closure_rate": 0.1}),
+])
+def test_json_schema_refuses_what_the_loader_refuses(doc):
+    jsonschema = pytest.importorskip("jsonschema")
+    with pytest.raises(ScenarioError):
+        parse_scenario(doc, "t.toml")
+    assert not jsonschema.Draft202012Validator(scenario_json_schema()).is_valid(doc)
+
+
+def test_template_points_editors_at_the_schema():
+    text = (SCENARIOS / "template.toml").read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "#:schema ../docs/scenario.schema.json"
+    assert (SCENARIOS / "template.toml").parent.joinpath(
+        "../docs/scenario.schema.json").resolve() == (ROOT / SCHEMA_PATH).resolve()
+    assert tomllib.loads(text)["site"]["name"]
