@@ -130,7 +130,7 @@ def _ensemble_options(p: argparse.ArgumentParser, replicates: int, seed: int = 1
 
 
 def _job_options(args: argparse.Namespace, argv: list[str]):
-    from experiments.jobs import JobOptions
+    from experiments.jobs.common import JobOptions
 
     return JobOptions(replicates=args.replicates, seed=args.seed, workers=args.workers,
                       dask_scheduler=args.dask_scheduler, out=args.out, force=args.force,
@@ -140,7 +140,8 @@ def _job_options(args: argparse.Namespace, argv: list[str]):
 
 
 def _shard(text: str) -> tuple[int, int]:
-    from experiments.ensemble import ExperimentError, parse_shard
+    from experiments.errors import ExperimentError
+    from experiments.runner.tasks import parse_shard
 
     try:
         return parse_shard(text)
@@ -149,8 +150,8 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _scheduler(text: str) -> str:
-    from experiments.ensemble import ExperimentError
-    from experiments.executors import check_scheduler_address
+    from experiments.errors import ExperimentError
+    from experiments.runner.executors import check_scheduler_address
 
     try:
         return check_scheduler_address(text)
@@ -176,7 +177,7 @@ def _out_dir(text: str) -> str:
 
 def cmd_main(args: argparse.Namespace, argv: list[str]) -> int:
     """The main job: the three sites as an ensemble with a report."""
-    from experiments.jobs import main_job
+    from experiments.jobs.ensemble import main_job
 
     text, _ = main_job(_job_options(args, argv))
     print(text)
@@ -185,7 +186,7 @@ def cmd_main(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_ensemble(args: argparse.Namespace, argv: list[str]) -> int:
     """Scenarios as an ensemble."""
-    from experiments.jobs import ensemble_job
+    from experiments.jobs.ensemble import ensemble_job
 
     text, _ = ensemble_job(args.scenarios, _job_options(args, argv))
     print(text)
@@ -194,7 +195,7 @@ def cmd_ensemble(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     """What-if comparison."""
-    from experiments.jobs import compare_job
+    from experiments.jobs.ensemble import compare_job
 
     text, _ = compare_job(args.scenarios, args.lever, _job_options(args, argv))
     print(text)
@@ -203,7 +204,7 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
     """Calibration patterns; exit status 1 when a pattern fails."""
-    from experiments.jobs import validate_job
+    from experiments.jobs.ensemble import validate_job
 
     text, _, ok = validate_job(_job_options(args, argv))
     print(text)
@@ -212,8 +213,8 @@ def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     """Run one scenario and print the summary."""
-    from experiments.outputs import write_single_run
-    from experiments.summary import format_run_summary
+    from experiments.reports.outputs import write_single_run
+    from experiments.reports.summary import format_run_summary
     from sim import load_scenario, simulate
 
     scenario = load_scenario(args.scenario)
@@ -228,7 +229,7 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_merge(args: argparse.Namespace, argv: list[str]) -> int:
     """Join shard folders; exit status 1 when a merged validation's patterns fail."""
-    from experiments.jobs import merge_job
+    from experiments.jobs.ensemble import merge_job
 
     text, _, ok = merge_job(args.shards, args.out, force=args.force,
                             progress=False if args.no_progress else None,
@@ -239,7 +240,7 @@ def cmd_merge(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_dashboard(args: argparse.Namespace, argv: list[str]) -> int:
     """Serve the seminar dashboard on localhost; exit 2 if the viz extra is missing."""
-    from experiments.dashboard import launch
+    from dashboard.dashboard import launch
 
     return launch(args.scenario, seed=args.seed, port=args.port, open_browser=args.open)
 
@@ -254,7 +255,7 @@ def _analysis_options(p: argparse.ArgumentParser, replicates: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-SENSITIVITY_METHODS = ("sobol", "morris", "pawn")  # = experiments.sensitivity.METHODS (tested)
+SENSITIVITY_METHODS = ("sobol", "morris", "pawn")  # = experiments.analysis.sensitivity.METHODS (tested)
 
 
 def _add_analysis_commands(sub) -> None:
@@ -316,7 +317,7 @@ def _add_analysis_commands(sub) -> None:
 
 
 def _analysis_job_options(args: argparse.Namespace, argv: list[str], replicates: int | None):
-    from experiments.jobs import JobOptions
+    from experiments.jobs.common import JobOptions
 
     reps = args.replicates if args.replicates is not None else replicates
     return JobOptions(replicates=reps, seed=args.seed, workers=args.workers,
@@ -327,8 +328,8 @@ def _analysis_job_options(args: argparse.Namespace, argv: list[str], replicates:
 
 def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
     """Global sensitivity analysis (Sobol', Morris or PAWN) of one scenario."""
-    from experiments.factors import list_factors_text
-    from experiments.sensitivity import sensitivity_job
+    from experiments.analysis.factors import list_factors_text
+    from experiments.jobs.sensitivity import sensitivity_job
 
     if args.list_factors:
         print(list_factors_text())
@@ -346,7 +347,8 @@ def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_interact(args: argparse.Namespace, argv: list[str]) -> int:
     """Factorial experiment on named stressors."""
-    from experiments.interactions import STRESSORS, interaction_job
+    from experiments.analysis.interactions import STRESSORS
+    from experiments.jobs.interact import interaction_job
 
     if args.list_stressors:
         print("\n".join(f"{s.name:<22} {s.label}" for s in STRESSORS.values()))
@@ -359,7 +361,7 @@ def cmd_interact(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_discover(args: argparse.Namespace, argv: list[str]) -> int:
     """Scenario discovery with PRIM (needs the explore extra)."""
-    from experiments.discovery import discover_job
+    from experiments.jobs.discover import discover_job
 
     text, _ = discover_job(args.scenario, _analysis_job_options(args, argv, 1), n=args.n,
                            years=args.years, factors=args.factors, find=args.find,
@@ -371,7 +373,7 @@ def cmd_discover(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_assess(args: argparse.Namespace, argv: list[str]) -> int:
     """Readiness assessment of one or more authorities."""
-    from experiments.assess import assess_job
+    from experiments.jobs.assess import assess_job
 
     text, _ = assess_job(args.scenarios, _analysis_job_options(args, argv, 300),
                          trajectories=args.trajectories,
@@ -388,7 +390,7 @@ COMMANDS = {"simulate": cmd_simulate, "ensemble": cmd_ensemble, "compare": cmd_c
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python run.py`` and the ``mst-sustain`` console script."""
-    from experiments.ensemble import ExperimentError
+    from experiments.errors import ExperimentError
     from sim.scenario import ScenarioError
 
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -17,15 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.ensemble import (
-    JOURNAL_NAME,
-    ExperimentError,
-    Task,
-    folder_state,
-    make_tasks,
-    run_ensemble,
-)
-from experiments.executors import check_scheduler_address, open_backend
+from experiments.errors import ExperimentError
+from experiments.runner.execute import run_ensemble
+from experiments.runner.executors import check_scheduler_address, open_backend
+from experiments.runner.journal import JOURNAL_NAME, folder_state
+from experiments.runner.tasks import Task, make_tasks
 from sim import load_scenario
 
 distributed = pytest.importorskip("distributed")
@@ -94,7 +90,7 @@ def test_worker_killed_mid_run_gives_identical_tables(design, reference, cluster
 def test_dask_interrupted_then_resumed_on_processes(design, reference, cluster, tmp_path,
                                                     monkeypatch):
     """A Dask run interrupted half-way is finished by local processes: same tables."""
-    import experiments.ensemble as ens
+    import experiments.runner.journal as ens
 
     real = ens.Journal.add
     count = {"n": 0}

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.ensemble import ExperimentError
+from experiments.errors import ExperimentError
 from sim.parameters import PARAMETER_INDEX, PARAMETERS
 from sim.scenario import LEVELS, OFSTED, STANCES, TURNOVER, Scenario
 

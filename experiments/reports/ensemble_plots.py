@@ -1,7 +1,7 @@
 """Ensemble plots: survival curves, fan charts and closure causes (matplotlib, Agg backend).
 
 Every function returns a :class:`matplotlib.figure.Figure` and never shows it; the caller saves
-it (e.g. with :func:`experiments.outputs.atomic_save_figure`) and closes it.
+it (e.g. with :func:`experiments.reports.outputs.atomic_save_figure`) and closes it.
 
 Months after a service closed are handled per variable in the fan charts:
 
@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MultipleLocator, PercentFormatter  # noqa: E402
 
-from experiments.survival import KM, cause_label, closure_causes  # noqa: E402
+from experiments.analysis.survival import KM, cause_label, closure_causes  # noqa: E402
 
 ZERO_AFTER_CLOSURE = frozenset({"teams", "staff", "therapists", "referrals_month", "caseload",
                                 "waiting_list", "cost_month", "savings_month"})
@@ -82,7 +82,7 @@ def plot_survival(kms: Mapping[str, KM] | Iterable[KM], *, title: str | None = N
     """Kaplan-Meier curves of several variants on one chart, with shaded 95% bands.
 
     Args:
-        kms: ``{variant: KM}`` from :func:`experiments.survival.kaplan_meier`, or KM objects.
+        kms: ``{variant: KM}`` from :func:`experiments.analysis.survival.kaplan_meier`, or KM objects.
         title: Chart title (a default is used if None).
 
     Returns:

@@ -20,15 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from experiments.ensemble_plots import (  # noqa: E402
-    VARIABLE_LABELS,
-    plot_closure_causes,
-    plot_defence_pressure,
-    plot_fan,
-    plot_survival,
-)
-from experiments.outputs import atomic_save_figure, atomic_write_text  # noqa: E402
-from experiments.survival import (  # noqa: E402
+from experiments.analysis.survival import (  # noqa: E402
     cause_label,
     closure_causes,
     kaplan_meier,
@@ -36,6 +28,14 @@ from experiments.survival import (  # noqa: E402
     paired_difference,
     survival_table,
 )
+from experiments.reports.ensemble_plots import (  # noqa: E402
+    VARIABLE_LABELS,
+    plot_closure_causes,
+    plot_defence_pressure,
+    plot_fan,
+    plot_survival,
+)
+from experiments.reports.outputs import atomic_save_figure, atomic_write_text  # noqa: E402
 
 FAN_VARIABLES = ("teams", "staff", "referrals_month")
 SURVIVAL_TIMES = (24, 60, 120)

@@ -55,7 +55,7 @@ def write_single_run(result: RunResult, out: Path, summary: str) -> list[Path]:
     Returns:
         The paths written.
     """
-    from experiments.plots import plot_single_run
+    from experiments.reports.plots import plot_single_run
 
     out.mkdir(parents=True, exist_ok=True)
     csv = out / "series.csv"

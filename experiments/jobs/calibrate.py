@@ -7,7 +7,7 @@ MODEL.md §9 on calibration seeds; the chosen point is then checked on other see
 
 Usage::
 
-    python -m experiments.calibrate --points 200 --runs 120 --shrink 0.5 --out calib.jsonl
+    python -m experiments.jobs.ensemble.calibrate --points 200 --runs 120 --shrink 0.5 --out calib.jsonl
 
 Every site uses the same parameter values: the search varies the shared parameters only, never
 a site file. ``--shrink`` narrows the box around the current defaults (1 = the full ranges).
@@ -25,12 +25,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from experiments.calibration import SITES, check_patterns, loss
+from experiments.analysis.calibration import SITES, check_patterns, loss
 from sim.parameters import PARAMETER_INDEX
 from sim.scenario import load_scenario
 from sim.simulate import simulate
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CALIBRATION_ROOT_SEED = 1000  # validation (run.py validate) uses other seeds
 
 # The parameters searched: decision weights and thresholds, and the workforce and partnership

@@ -13,7 +13,7 @@ Every ensemble goes through one :class:`concurrent.futures.Executor`, chosen by
   :meth:`Backend.problem` notices a lost scheduler or a cluster left without workers.
 
 The model code knows nothing about any of them: the executor only ever receives the
-module-level, picklable chunk function of :mod:`experiments.ensemble`.
+module-level, picklable chunk function of :mod:`experiments.runner.tasks`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
+
+from experiments.errors import ExperimentError
 
 MAX_WORKERS = 256
 
@@ -141,9 +143,6 @@ class DaskExecutor(Executor):
 
 
 def _error(message: str) -> Exception:
-    # Imported here: experiments.ensemble imports this module.
-    from experiments.ensemble import ExperimentError
-
     return ExperimentError(message)
 
 
@@ -223,7 +222,7 @@ def process_context() -> multiprocessing.context.BaseContext:
             return multiprocessing.get_context("fork")
         if "forkserver" in methods:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["experiments.ensemble"])
+            ctx.set_forkserver_preload(["experiments.runner.tasks"])
             return ctx
     return multiprocessing.get_context("spawn")
 

@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from experiments.ensemble import SEED_SCHEME, fsync_dir, temporary_name
+from experiments.files import fsync_dir, temporary_name
+from experiments.runner.tasks import SEED_SCHEME
 from sim.scenario import Scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 PACKAGES = ("mesa", "numpy", "scipy", "pandas", "SALib", "matplotlib", "mst-sustain")
 """Distributions whose versions the manifest records (those not installed are left out)."""
@@ -146,7 +147,7 @@ def finish_manifest(manifest: dict, result) -> dict:
 
     Args:
         manifest: The manifest from :func:`build_manifest`.
-        result: The :class:`experiments.ensemble.EnsembleResult`.
+        result: The :class:`experiments.runner.tables.EnsembleResult`.
 
     Returns:
         The same manifest, with ``finished``, ``status`` (``"complete"``), ``wall_time_s``,
@@ -206,7 +207,7 @@ def read_manifest(path: str | Path) -> dict:
         ExperimentError: If the file is missing or is not a manifest.
 
     """
-    from experiments.ensemble import ExperimentError
+    from experiments.errors import ExperimentError
 
     path = Path(path)
     try:
