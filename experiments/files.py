@@ -147,3 +147,18 @@ def remove_stale_temporaries(folder: Path) -> int:
             p.unlink(missing_ok=True)
             n += 1
     return n
+
+
+def atomic_write_csv(frame, path: Path, **to_csv) -> Path:
+    """Write a pandas table as CSV durably and atomically.
+
+    Args:
+        frame: The DataFrame.
+        path: The final path.
+        **to_csv: Arguments of ``DataFrame.to_csv`` (``index``, ``float_format``, ...).
+
+    Returns:
+        ``path``.
+
+    """
+    return atomic_write(path, lambda tmp: frame.to_csv(tmp, **to_csv))

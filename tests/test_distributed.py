@@ -37,12 +37,6 @@ def design():
 
 
 @pytest.fixture(scope="module")
-def reference(design, tmp_path_factory):
-    out = tmp_path_factory.mktemp("serial")
-    return out, run_ensemble(design, out_dir=out, series=True, progress=False)
-
-
-@pytest.fixture(scope="module")
 def cluster():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address=None) as cluster:

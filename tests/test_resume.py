@@ -44,12 +44,6 @@ def design():
         succession_planning=True).with_parameters(dcs_exit_rate=0.4))], 12, 7)
 
 
-@pytest.fixture(scope="module")
-def reference(design, tmp_path_factory):
-    out = tmp_path_factory.mktemp("reference")
-    return out, run_ensemble(design, out_dir=out, series=True, progress=False)
-
-
 def same_tables(a: Path, b: Path, names=TABLES) -> None:
     for name in names:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
@@ -374,7 +368,7 @@ def test_out_dir_rules(tmp_path):
 def test_job_resume_shard_and_merge_through_the_command_line(tmp_path, capsys, monkeypatch):
     common = ["validate", "--replicates", "2", "--no-progress"]
     whole = tmp_path / "whole"
-    assert run.main([*common, "--out", str(whole)]) in (0, 1)
+    assert run.main([*common, "--out", str(whole)]) == 1  # 2 replicates: patterns fail
     capsys.readouterr()
 
     # Interrupted, then the unfinished folder is protected, then resumed.
@@ -390,7 +384,7 @@ def test_job_resume_shard_and_merge_through_the_command_line(tmp_path, capsys, m
     assert run.main([*common, "--seed", "9", "--out", str(part), "--resume"]) == 2
     assert "different experiment" in capsys.readouterr().err
     assert (part / "manifest.json").read_bytes() == manifest_before  # left untouched
-    assert run.main([*common, "--out", str(part), "--resume"]) in (0, 1)
+    assert run.main([*common, "--out", str(part), "--resume"]) == 1
     assert "3 of 8 runs were taken from the interrupted run" in capsys.readouterr().out
     same_tables(whole, part, ("runs.csv", "patterns.csv"))
     assert run.main([*common, "--out", str(part), "--resume"]) == 0
@@ -402,7 +396,7 @@ def test_job_resume_shard_and_merge_through_the_command_line(tmp_path, capsys, m
         assert run.main([*common, "--out", str(d), "--shard", f"{i}/2"]) == 0
         assert f"shard {i}/2: 4 runs" in capsys.readouterr().out
     merged = tmp_path / "merged"
-    assert run.main(["merge", str(shards[1]), str(shards[0]), "--out", str(merged)]) in (0, 1)
+    assert run.main(["merge", str(shards[1]), str(shards[0]), "--out", str(merged)]) == 1
     assert "merged 2 shards" in capsys.readouterr().out
     same_tables(whole, merged, ("runs.csv", "patterns.csv"))
     import json

@@ -1,7 +1,7 @@
 """Do stressors interact? A full factorial experiment over named stressors.
 
 The three-site study explains closure by a "toxic trio" of leadership change, weak partnership
-and dwindling money (MODEL.md §1, 001:1746) and says the trio must *emerge* in the model: any
+and dwindling money (docs/ODD.md §1.1, 001:1746) and says the trio must *emerge* in the model: any
 one stressor leaves a positive margin, together they do not. :func:`interaction_job` tests that
 (or any other combination): every subset of the named stressors is applied to one authority
 (by default the neutral ``scenarios/template.toml``), all ``2^k`` cells run with common random

@@ -13,7 +13,7 @@ three questions for a commissioner, in the terminal and as an HTML page:
    Drivers are ranked by their effect on the months the service runs (restricted mean over the
    horizon), which still responds when the 5-year survival of an authority far from the edge
    sits at 0% or 100%; the effect on 5-year survival is shown beside it.
-3. **Levers.** Every lever of MODEL.md §6 that is not already in place is switched on alone,
+3. **Levers.** Every lever of docs/ODD.md §7.18 that is not already in place is switched on alone,
    and the levers are ranked by how much each raises 5-year survival (ties by months of
    service), compared pair by pair with the authority as described (common random numbers:
    replicate r of every option shares its seed), with paired 95% intervals.

@@ -12,6 +12,7 @@ import pandas as pd
 from experiments.analysis.factors import local_factors
 from experiments.analysis.readiness import TIMES, YEARS, Assessment, driver_table, lever_variants
 from experiments.errors import ExperimentError
+from experiments.files import atomic_write_csv
 from experiments.reports.assess import format_assessment, pct_text, write_assessment_page
 from experiments.runner.tasks import make_tasks
 
@@ -22,7 +23,7 @@ def assess_one(path: str, opts, out: Path, *, trajectories: int = 10,
 
     Args:
         path: The authority's scenario file.
-        opts: :class:`experiments.jobs.ensemble.JobOptions` (``replicates`` for outlook and levers).
+        opts: :class:`experiments.jobs.common.JobOptions` (``replicates`` for outlook and levers).
         out: Folder for this authority.
         trajectories: Morris trajectories of the local screening.
         screen_replicates: Replicates per screening row.
@@ -92,15 +93,15 @@ def assess_one(path: str, opts, out: Path, *, trajectories: int = 10,
     ro = row_outputs(screen_runs, design.rows, screen_replicates, base.horizon_months, YEARS)
     drivers = driver_table(design, ro.table["rmst"].to_numpy(float),
                             ro.table[f"p_alive_{YEARS}y"].to_numpy(float), opts.seed)
-    levers.to_csv(out / "levers.csv", index=False, float_format="%.6g")
+    atomic_write_csv(levers, out / "levers.csv", index=False, float_format="%.6g")
     pd.DataFrame([{"rank": d.rank, "factor": d.factor.name, "label": d.factor.label,
                    "own_value": d.factor.base, "local_low": d.factor.low,
                    "local_high": d.factor.high, "months_per_step": d.months_per_step,
                    "abs_months_per_step": d.months_star, "abs_low": d.months_low,
                    "abs_high": d.months_high, "survival_points_per_step": d.points_per_step,
-                   "sigma": d.sigma} for d in drivers]).to_csv(
-        out / "drivers.csv", index=False, float_format="%.6g")
-    table.to_csv(out / "outlook.csv", float_format="%.6g")
+                   "sigma": d.sigma} for d in drivers]).pipe(
+        atomic_write_csv, out / "drivers.csv", index=False, float_format="%.6g")
+    atomic_write_csv(table, out / "outlook.csv", float_format="%.6g")
     return Assessment(base.name, stem, outlook, drivers, levers, skipped, options, out,
                       len(screen_tasks), result.wall_time)
 
@@ -116,7 +117,7 @@ def assess_job(paths: Sequence[str], opts, *, trajectories: int = 10,
 
     Args:
         paths: Scenario files.
-        opts: :class:`experiments.jobs.ensemble.JobOptions`.
+        opts: :class:`experiments.jobs.common.JobOptions`.
         trajectories: Morris trajectories of each local screening.
         screen_replicates: Replicates per screening row.
 
@@ -124,8 +125,8 @@ def assess_job(paths: Sequence[str], opts, *, trajectories: int = 10,
         ``(terminal text, output folder)``.
 
     """
+    from experiments.files import atomic_write_text
     from experiments.jobs.common import prepare_out_dir
-    from experiments.reports.outputs import atomic_write_text
 
     if not paths:
         raise ExperimentError("assess needs at least one scenario file")

@@ -2,12 +2,12 @@
 
 A Latin-hypercube search of the shared mechanism
 parameters within their documented ranges, scored by the distance from every pattern of
-MODEL.md §9 on calibration seeds; the chosen point is then checked on other seeds
-(``python run.py validate``).
+docs/ODD.md §10 on calibration seeds; the chosen point is then checked on other seeds
+(``python run.py validate``). The folder holds ``calibration_search.jsonl`` and the manifest.
 
 Usage::
 
-    python -m experiments.jobs.ensemble.calibrate --points 200 --runs 120 --shrink 0.5 --out calib.jsonl
+    python run.py calibrate --points 200 --runs 120 --shrink 0.5 --out results/calibration
 
 Every site uses the same parameter values: the search varies the shared parameters only, never
 a site file. ``--shrink`` narrows the box around the current defaults (1 = the full ranges).
@@ -15,10 +15,9 @@ a site file. ``--shrink`` narrows the box around the current defaults (1 = the f
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +25,16 @@ import pandas as pd
 from scipy.stats import qmc
 
 from experiments.analysis.calibration import SITES, check_patterns, loss
+from experiments.errors import ExperimentError
+from experiments.files import atomic_write_text
+from experiments.jobs.common import ROOT, JobOptions, prepare_out_dir
+from experiments.runner.execute import run_ensemble
+from experiments.runner.manifest import build_manifest, write_manifest
+from experiments.runner.tasks import make_tasks
 from sim.parameters import PARAMETER_INDEX
 from sim.scenario import load_scenario
-from sim.simulate import simulate
 
-ROOT = Path(__file__).resolve().parents[2]
+SEARCH_FILE = "calibration_search.jsonl"
 CALIBRATION_ROOT_SEED = 1000  # validation (run.py validate) uses other seeds
 
 # The parameters searched: decision weights and thresholds, and the workforce and partnership
@@ -45,65 +49,84 @@ SEARCHED = (
     "isolation_strain", "cut_margin", "churn_climate_erosion", "climate_adjust_rate",
 )
 
-_SCENARIOS: dict = {}
+def score(overrides: dict, runs: int, root: int, opts: JobOptions) -> tuple[float, pd.DataFrame]:
+    """Run every site with the given overrides and return the loss and the pattern table.
 
-
-def _run_site(args) -> dict:
-    site, replicate, overrides, root = args
-    if site not in _SCENARIOS:
-        _SCENARIOS[site] = load_scenario(ROOT / SITES[site])
-    scenario = _SCENARIOS[site].with_parameters(**overrides) if overrides else _SCENARIOS[site]
-    out = simulate(scenario, np.random.SeedSequence(root, spawn_key=(replicate,)),
-                   series=False).outputs
-    out["variant"] = site
-    return out
-
-
-def score(overrides: dict, runs: int, root: int, pool) -> tuple[float, pd.DataFrame]:
-    """Run every site with the given overrides and return the loss and the pattern table."""
-    tasks = [(s, r, overrides, root) for s in SITES for r in range(runs)]
-    frame = pd.DataFrame(list(pool.map(_run_site, tasks, chunksize=64)))
-    table = check_patterns(frame)
+    Replicate ``r`` of every site uses ``SeedSequence(root, spawn_key=(r,))`` (the ensemble
+    seed scheme), on the executor the options choose.
+    """
+    variants = [(site, load_scenario(ROOT / path).with_parameters(**overrides) if overrides
+                 else load_scenario(ROOT / path)) for site, path in SITES.items()]
+    result = run_ensemble(make_tasks(variants, runs, root), workers=opts.workers,
+                          dask_scheduler=opts.dask_scheduler, progress=False)
+    table = check_patterns(result.runs)
     return loss(table), table
 
 
-def main(argv=None) -> None:
-    """Run the search and write one JSON line per evaluated point."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--points", type=int, default=200)
-    ap.add_argument("--runs", type=int, default=120, help="runs per site per point")
-    ap.add_argument("--shrink", type=float, default=0.5)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--seed", type=int, default=7, help="seed of the Latin hypercube")
-    ap.add_argument("--out", default="calibration_search.jsonl")
-    ap.add_argument("--params", nargs="+", metavar="NAME", choices=sorted(PARAMETER_INDEX),
-                    help="search only these parameters (default: the SEARCHED set)")
-    ap.add_argument("--root", type=int, default=CALIBRATION_ROOT_SEED,
-                    help=f"root seed of the calibration runs (default {CALIBRATION_ROOT_SEED})")
-    args = ap.parse_args(argv)
-    params = [PARAMETER_INDEX[n] for n in (args.params or SEARCHED)]
+def check_options(points: int, runs: int, shrink: float, params: Sequence[str] | None) -> None:
+    """Refuse calibration options outside their ranges (one line naming the option)."""
+    if points < 0:
+        raise ExperimentError(f"--points: {points} is negative; allowed 0 or more")
+    if runs < 1:
+        raise ExperimentError(f"--runs: {runs} is not allowed; at least 1 run per site")
+    if not 0 < shrink <= 1:
+        raise ExperimentError(f"--shrink: {shrink} is not in (0, 1]")
+    unknown = sorted(set(params or ()) - set(PARAMETER_INDEX))
+    if unknown:
+        raise ExperimentError(f"--params: unknown parameter(s) {', '.join(unknown)}; see "
+                              f"docs/ODD.md (parameters)")
+
+
+def calibrate_job(opts: JobOptions, *, points: int = 200, runs: int = 120, shrink: float = 0.5,
+                  params: Sequence[str] | None = None,
+                  root: int = CALIBRATION_ROOT_SEED) -> tuple[str, Path]:
+    """Run the search and write one JSON line per evaluated point (``calibration_search.jsonl``).
+
+    Args:
+        opts: Executor and folder options (``seed`` is the seed of the Latin hypercube).
+        points: Latin hypercube points (the current defaults are evaluated first).
+        runs: Runs per site per point.
+        shrink: Width of the box around the defaults (1 = the documented ranges).
+        params: Parameters searched (default :data:`SEARCHED`).
+        root: Root seed of the calibration runs.
+
+    Returns:
+        ``(terminal text, output folder)``.
+
+    """
+    check_options(points, runs, shrink, params)
+    if opts.resume:
+        raise ExperimentError("--resume: the calibration search cannot be resumed; run it again "
+                              "with --force (its points are quick to recompute)")
+    chosen = [PARAMETER_INDEX[n] for n in (params or SEARCHED)]
     lo, hi = [], []
-    for p in params:
-        half = (p.high - p.low) * args.shrink / 2
+    for p in chosen:
+        half = (p.high - p.low) * shrink / 2
         lo.append(max(p.low, p.default - half))
         hi.append(min(p.high, p.default + half))
-    design = qmc.scale(qmc.LatinHypercube(d=len(params), seed=args.seed).random(args.points), lo, hi)
-    design = np.vstack([[p.default for p in params], design])  # the current defaults first
-    best = math.inf
-    with ProcessPoolExecutor(args.workers) as pool, open(args.out, "w") as fh:
-        for i, row in enumerate(design):
-            overrides = {p.name: (int(round(v)) if p.integer else float(v))
-                         for p, v in zip(params, row, strict=True)}
-            value, table = score(overrides, args.runs, args.root, pool)
-            passed = int(table["passed"].sum())
-            fh.write(json.dumps({"point": i, "loss": value, "passed": passed,
+    design = qmc.scale(qmc.LatinHypercube(d=len(chosen), seed=opts.seed).random(points), lo, hi)
+    design = np.vstack([[p.default for p in chosen], design])  # the current defaults first
+    out = prepare_out_dir(opts.out, "calibrate", opts.force)
+    variants = [(site, load_scenario(ROOT / path)) for site, path in SITES.items()]
+    manifest = build_manifest(list(opts.command), variants, root, runs, opts.workers,
+                              opts.dask_scheduler)
+    manifest["job"] = {"name": "calibrate", "args": {
+        "points": points, "runs": runs, "shrink": shrink, "hypercube_seed": opts.seed,
+        "params": [p.name for p in chosen]}}
+    manifest["files"] = {"search": SEARCH_FILE}
+    write_manifest(out / "manifest.json", manifest)
+    best, best_line = math.inf, ""
+    lines: list[str] = []
+    for i, row in enumerate(design):
+        overrides = {p.name: (int(round(v)) if p.integer else float(v))
+                     for p, v in zip(chosen, row, strict=True)}
+        value, table = score(overrides, runs, root, opts)
+        passed = int(table["passed"].sum())
+        lines.append(json.dumps({"point": i, "loss": value, "passed": passed,
                                  "overrides": overrides}) + "\n")
-            fh.flush()
-            if value < best:
-                best = value
-                print(f"point {i}: loss {value:.3f}, {passed}/{len(table)} patterns pass",
-                      flush=True)
-
-
-if __name__ == "__main__":
-    main()
+        atomic_write_text(out / SEARCH_FILE, "".join(lines))  # every point kept as it finishes
+        if value < best:
+            best = value
+            best_line = f"point {i}: loss {value:.3f}, {passed}/{len(table)} patterns pass"
+            print(best_line, flush=True)
+    return f"best {best_line}\nresults: {out / SEARCH_FILE}", out

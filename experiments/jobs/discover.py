@@ -20,7 +20,7 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
 
     Args:
         path: The authority's scenario file.
-        opts: :class:`experiments.jobs.ensemble.JobOptions` (``replicates`` per design row).
+        opts: :class:`experiments.jobs.common.JobOptions` (``replicates`` per design row).
         n: Latin hypercube rows.
         years: Closure within this many years is the case of interest.
         factors: Factor specification (:func:`experiments.analysis.factors.select_factors`).
@@ -40,8 +40,8 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
     """
     require_prim()
     from experiments.analysis.sensitivity import design_variants, make_design
+    from experiments.files import atomic_write_csv, atomic_write_text
     from experiments.jobs.common import prepare_out_dir, run_recorded
-    from experiments.reports.outputs import atomic_write_text
     from experiments.runner.manifest import build_manifest
     from sim.scenario import load_scenario
 
@@ -80,8 +80,8 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
     y = closed if find == "closure" else ~closed
     outcome = (f"closure within {years} years" if find == "closure"
                else f"the service still running at {years} years")
-    pd.concat([x, pd.DataFrame({"run_id": runs["run_id"].to_numpy(), "case": y})], axis=1) \
-        .to_csv(out / "discovery_data.csv", index=False, float_format="%.6g")
+    atomic_write_csv(pd.concat([x, pd.DataFrame({"run_id": runs["run_id"].to_numpy(), "case": y})],
+                               axis=1), out / "discovery_data.csv", index=False, float_format="%.6g")
     rules, trajs = find_rules(x, y, FACTORS, outcome, max_boxes=max_boxes, max_dims=max_dims,
                               min_coverage=min_coverage, seed=opts.seed)
     lines = [f"Scenario discovery on {base.name}: {len(chosen)} factors, {design.rows:,} "
@@ -110,7 +110,7 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
                             "rule": r.text})
         if k == 1 and len(rules) > 1:
             lines.append("   (Box 2 is searched among the runs outside box 1.)")
-    pd.DataFrame(records).to_csv(out / "rules.csv", index=False, float_format="%.6g")
+    atomic_write_csv(pd.DataFrame(records), out / "rules.csv", index=False, float_format="%.6g")
     text = "\n".join(lines)
     atomic_write_text(out / "summary.txt", text + "\n")
     write_discovery_report(out, base.name, lines[:2], rules, trajs)

@@ -1,6 +1,6 @@
-"""The experiment jobs behind the command line.
+"""The ensemble family of commands: main, ensemble, compare, validate, merge and simulate.
 
-The main job, ensembles, what-if comparisons, validation and the merge of shards. Each job takes
+The main job, ensembles, what-if comparisons, validation, the merge of shards and one run. Each takes
 plain values, runs an ensemble through the executor seam, writes its folder (runs table,
 manifest, plots, report) and returns text for the terminal.
 
@@ -13,7 +13,6 @@ runs the analysis of the job they came from, so the merged folder is the unshard
 
 from __future__ import annotations
 
-import math
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from experiments.errors import ExperimentError
+from experiments.files import atomic_write_text
 from experiments.jobs.common import ROOT, JobOptions, prepare_out_dir, site_path
-from experiments.reports.outputs import atomic_write_text
+from experiments.reports.summary import format_survival_table
 from experiments.runner.execute import run_ensemble
 from experiments.runner.journal import check_resume, folder_in_use, folder_state, merge_results
 from experiments.runner.manifest import build_manifest, finish_manifest, read_manifest, write_manifest
@@ -173,38 +173,6 @@ def _notes(out: Path, result: EnsembleResult) -> str:
     return notes
 
 
-def format_survival_table(table: pd.DataFrame) -> str:
-    """Fixed-width text of the survival table for the terminal.
-
-    Args:
-        table: Output of :func:`experiments.analysis.survival.survival_table` (indexed by variant).
-
-    Returns:
-        One header line and one line per variant: runs, P(alive) at 2, 5 and 10 years with
-        95% intervals, median survival in months and the most common closure cause.
-    """
-    from experiments.analysis.survival import cause_label
-
-    def cell(r, t):
-        p = getattr(r, f"p_alive_{t}", math.nan)
-        if p is None or (isinstance(p, float) and math.isnan(p)):
-            return "n/a"
-        low, high = getattr(r, f"p_alive_{t}_low"), getattr(r, f"p_alive_{t}_high")
-        return f"{p:.2f} ({low:.2f}-{high:.2f})"
-
-    width = max([28] + [len(str(v)) for v in table.index])
-    lines = [f"{'scenario':<{width}} {'runs':>5} {'P(alive) 2y':>16} {'5y':>16} {'10y':>16} "
-             f"{'median':>7}  main closure cause"]
-    shares = [c for c in table.columns if c.startswith("share_")]
-    for variant, r in zip(table.index, table.itertuples(index=False), strict=True):
-        row = table.loc[variant]
-        cause = "none"
-        if shares and row[shares].astype(float).max() > 0:
-            best = row[shares].astype(float).idxmax()
-            cause = f"{cause_label(best.removeprefix('share_'))} ({row[best]:.0%} of runs)"
-        lines.append(f"{str(variant):<{width}} {int(r.n):>5} {cell(r, 24):>16} {cell(r, 60):>16} "
-                     f"{cell(r, 120):>16} {str(r.median):>7}  {cause}")
-    return "\n".join(lines)
 
 
 def _report(out: Path, runs, series, manifest, title: str, extra=None) -> Path:
@@ -445,3 +413,25 @@ def merge_job(dirs: list[str], out: str, force: bool = False, progress: bool | N
     result.wall_time = manifest["wall_time_s"]
     text, ok = ANALYSES[job](_Run(folder, manifest, result))
     return f"merged {len(dirs)} shards into {folder}\n{text}", folder, ok
+
+
+def simulate_job(path: str, seed: int = 1, out: str | None = None) -> tuple[str, list[Path]]:
+    """One run of one scenario: its readable summary and, with ``out``, CSV, text and PNG.
+
+    Args:
+        path: The scenario file.
+        seed: The run's seed.
+        out: Folder for ``series.csv``, ``summary.txt`` and ``series.png`` (None writes nothing).
+
+    Returns:
+        ``(summary text, paths written)``.
+
+    """
+    from experiments.reports.outputs import write_single_run
+    from experiments.reports.summary import format_run_summary
+    from sim import simulate
+
+    result = simulate(load_scenario(path), seed)
+    text = format_run_summary(result)
+    paths = write_single_run(result, Path(out), text) if out else []
+    return text, paths

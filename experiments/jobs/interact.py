@@ -10,6 +10,7 @@ from scipy import stats
 
 from experiments.analysis.interactions import (
     MAX_STRESSORS,
+    STRESSORS,
     TOXIC_TRIO,
     factorial_variants,
     interaction_effects,
@@ -29,7 +30,7 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
     Args:
         path: The authority's scenario (e.g. ``scenarios/template.toml``).
         stressor_specs: Stressor names or ``FACTOR=VALUE`` (default: the toxic trio).
-        opts: :class:`experiments.jobs.ensemble.JobOptions`.
+        opts: :class:`experiments.jobs.common.JobOptions`.
         years: Time point of the closure risk.
 
     Returns:
@@ -40,8 +41,8 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
 
     """
     from experiments.analysis.survival import survival_table
+    from experiments.files import atomic_write_csv, atomic_write_text
     from experiments.jobs.common import prepare_out_dir, run_recorded
-    from experiments.reports.outputs import atomic_write_text
     from experiments.reports.report import write_report
     from experiments.runner.manifest import build_manifest
     from sim.scenario import load_scenario
@@ -75,7 +76,7 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
     rmst = interaction_effects(months, levels, names)
     risk.insert(0, "outcome", f"closed_by_{years}y")
     rmst.insert(0, "outcome", "rmst_months")
-    pd.concat([risk, rmst]).to_csv(out / "effects.csv", index=False, float_format="%.6g")
+    atomic_write_csv(pd.concat([risk, rmst]), out / "effects.csv", index=False, float_format="%.6g")
 
     cells = []
     for i, (lab, lv) in enumerate(zip(labels, levels, strict=True)):
@@ -85,7 +86,7 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
                       "closed_by": k / opts.replicates, "closed_low": ci.low,
                       "closed_high": ci.high, "rmst": months[i].mean()})
     cell_table = pd.DataFrame(cells)
-    cell_table.to_csv(out / "cells.csv", index=False, float_format="%.6g")
+    atomic_write_csv(cell_table, out / "cells.csv", index=False, float_format="%.6g")
 
     together_risk = float(closed[-1].mean())
     lines = [f"Factorial experiment on {base.name}: {len(stressors)} stressors, "
@@ -114,3 +115,8 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
                           extra_sections=[("Interactions", html_effects
                                            + embed_png(fig_path, "closure risk per cell"))])
     return text + f"\nreport: {report}", out
+
+
+def list_stressors_text() -> str:
+    """The named stressors, one per line (``run.py interact --list-stressors``)."""
+    return "\n".join(f"{s.name:<22} {s.label}" for s in STRESSORS.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from experiments.analysis.factors import row_frame, select_factors
+from experiments.analysis.factors import list_factors_text, row_frame, select_factors  # noqa: F401 (for run.py)
 from experiments.analysis.sensitivity import (
     DEFAULTS,
     METHODS,
@@ -42,7 +42,7 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
 
     Args:
         path: Scenario file (an authority; the factors vary around it).
-        opts: :class:`experiments.jobs.ensemble.JobOptions` (``replicates``, ``seed``, ``workers``,
+        opts: :class:`experiments.jobs.common.JobOptions` (``replicates``, ``seed``, ``workers``,
             ``dask_scheduler``, ``out``, ``force``, ``progress``, ``fmt``, ``command``). A
             ``replicates`` of None uses the method's default.
         method: ``sobol``, ``morris`` or ``pawn``.
@@ -62,8 +62,8 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
         ExperimentError: On bad options. ScenarioError: On a bad scenario file.
 
     """
+    from experiments.files import atomic_write_csv, atomic_write_text
     from experiments.jobs.common import prepare_out_dir, run_recorded
-    from experiments.reports.outputs import atomic_write_text
     from experiments.runner.manifest import build_manifest, write_manifest
     from sim.scenario import load_scenario
 
@@ -105,7 +105,7 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
     ro = row_outputs(result.runs, design.rows, replicates, base.horizon_months, years)
     design_table = row_frame(chosen, design.X).merge(ro.table, on="row")
     design_table.insert(1, "variant", [v for v, _ in variants])
-    design_table.to_csv(out / "design.csv", index=False, float_format="%.8g")
+    atomic_write_csv(design_table, out / "design.csv", index=False, float_format="%.8g")
     analyses = analyse_outputs(design, ro, resamples=resamples, seed=opts.seed)
     analysis_time = time.perf_counter() - t0
     manifest["experiment"]["ensemble_wall_time_s"] = round(result.wall_time, 2)
@@ -124,8 +124,8 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
         if a.table is None:
             lines.append("   The output does not vary over the design: no indices.\n")
             continue
-        a.table.to_csv(out / f"indices_{key}.csv", float_format="%.6g")
-        a.conv.to_csv(out / f"convergence_{key}.csv", index=False, float_format="%.6g")
+        atomic_write_csv(a.table, out / f"indices_{key}.csv", float_format="%.6g")
+        atomic_write_csv(a.conv, out / f"convergence_{key}.csv", index=False, float_format="%.6g")
         lines.append(format_table(a.table, design, a.output))
         if design.method == "pawn" and "dummy" in a.table.attrs:
             lines.append(f"   No-effect floor: a dummy factor (output shuffled) scores "
@@ -139,7 +139,7 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
                                                         if total > 1 else ""))
             s2 = a.table.attrs.get("S2")
             if s2 is not None and len(s2):
-                s2.to_csv(out / f"second_order_{key}.csv", index=False, float_format="%.6g")
+                atomic_write_csv(s2, out / f"second_order_{key}.csv", index=False, float_format="%.6g")
                 lines.append("   Strongest pairwise interactions (S2, 95% CI): " + "; ".join(
                     f"{r.a} x {r.b} {interval_text(r.S2, r.S2 - r.S2_conf, r.S2 + r.S2_conf)}"
                     for r in s2.head(3).itertuples()))

@@ -152,8 +152,8 @@ def write_assessment_page(a: Assessment, replicates: int, trajectories: int,
                           screen_replicates: int) -> Path:
     """Write ``report.html`` of one assessment (in the style of the ensemble report)."""
     from experiments.analysis.survival import kaplan_meier
+    from experiments.files import atomic_write_text
     from experiments.reports.ensemble_plots import plot_survival
-    from experiments.reports.outputs import atomic_write_text
 
     o = a.outlook
     h = int(o["horizon"])

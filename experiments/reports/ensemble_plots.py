@@ -1,7 +1,7 @@
 """Ensemble plots: survival curves, fan charts and closure causes (matplotlib, Agg backend).
 
 Every function returns a :class:`matplotlib.figure.Figure` and never shows it; the caller saves
-it (e.g. with :func:`experiments.reports.outputs.atomic_save_figure`) and closes it.
+it (e.g. with :func:`experiments.files.atomic_save_figure`) and closes it.
 
 Months after a service closed are handled per variable in the fan charts:
 

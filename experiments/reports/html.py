@@ -24,7 +24,7 @@ def short_label(label: str, n: int = 48) -> str:
 
 def save_figure(fig, path: Path) -> Path:
     """Save a figure as PNG atomically, close it and return the path."""
-    from experiments.reports.outputs import atomic_save_figure
+    from experiments.files import atomic_save_figure
 
     plt = pyplot()
     try:

@@ -1,47 +1,11 @@
-"""Writing results to disk: atomic files, tables and plots."""
+"""Writing one run's results to disk: its series, summary and plot (atomic files)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from experiments.files import atomic_save_figure, atomic_write_text
 from sim.simulate import RunResult
-
-
-def _readable(path: str) -> None:
-    """Give a temporary file the permissions a normal file would get (mkstemp makes it 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text to ``path`` atomically (a temporary file renamed into place)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        _readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_save_figure(fig, path: Path) -> None:
-    """Save a matplotlib figure as PNG atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight")
-        _readable(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_single_run(result: RunResult, out: Path, summary: str) -> list[Path]:

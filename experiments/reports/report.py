@@ -28,6 +28,7 @@ from experiments.analysis.survival import (  # noqa: E402
     paired_difference,
     survival_table,
 )
+from experiments.files import atomic_save_figure, atomic_write_text  # noqa: E402
 from experiments.reports.ensemble_plots import (  # noqa: E402
     VARIABLE_LABELS,
     plot_closure_causes,
@@ -35,7 +36,6 @@ from experiments.reports.ensemble_plots import (  # noqa: E402
     plot_fan,
     plot_survival,
 )
-from experiments.reports.outputs import atomic_save_figure, atomic_write_text  # noqa: E402
 
 FAN_VARIABLES = ("teams", "staff", "referrals_month")
 SURVIVAL_TIMES = (24, 60, 120)

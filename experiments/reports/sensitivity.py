@@ -219,7 +219,7 @@ def write_sensitivity_report(out: Path, name: str, design: Design, analyses: lis
                              ro: RowOutputs, manifest: dict, figures: list[str],
                              replicates: int) -> Path:
     """Write ``report.html`` for a sensitivity analysis (plots embedded, self-contained)."""
-    from experiments.reports.outputs import atomic_write_text
+    from experiments.files import atomic_write_text
 
     title = f"What drives the risk? {design.method.capitalize()} sensitivity analysis: {escape(name)}"
     body = [f"<h1>{title}</h1>",

@@ -82,16 +82,24 @@ class InlineExecutor(Executor):
         self._shutdown = True
 
 
-async def _settle(remote, future: Future) -> None:
-    """Wait (on the client's event loop) for a Dask future and settle ``future`` with it."""
-    try:
-        result = await remote._result()  # gathers, waiting through any rescheduling
-    except BaseException as exc:  # noqa: BLE001 - handed to the waiting side
-        if not future.done():
-            future.set_exception(exc)
-    else:
-        if not future.done():
-            future.set_result(result)
+def _settler(future: Future):
+    """A done-callback for a Dask future that settles ``future`` with its outcome.
+
+    Dask runs it in a thread of its own once the remote task finished, erred or was cancelled;
+    ``remote.result()`` (public API) then gathers the result, waiting through any rescheduling,
+    and a failure of any kind becomes ``future``'s exception.
+    """
+    def settle(remote) -> None:
+        try:
+            result = remote.result()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting side
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(result)
+
+    return settle
 
 
 class DaskExecutor(Executor):
@@ -100,8 +108,9 @@ class DaskExecutor(Executor):
     Like ``Client.get_executor(pure=False)``, but every future completes: Dask's own adapter
     (distributed 2026.8) leaves a future pending for ever when a finished result is lost with
     its worker and gathering it then fails (``KilledWorker`` raised while rescheduling). Here
-    the outcome is awaited on the client's event loop and any failure becomes the future's
-    exception, so the ensemble runner can retry the chunk.
+    each remote future gets a done-callback (public ``Future.add_done_callback``) that gathers
+    its result and turns any failure into the future's exception, so the ensemble runner can
+    retry the chunk.
     """
 
     def __init__(self, client) -> None:
@@ -129,7 +138,7 @@ class DaskExecutor(Executor):
         future: Future = Future()
         remote = self._client.submit(fn, *args, pure=False, **kwargs)
         self._futures = [f for f in self._futures if not f.done()] + [remote]
-        self._client.loop.add_callback(_settle, remote, future)
+        remote.add_done_callback(_settler(future))
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:

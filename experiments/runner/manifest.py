@@ -10,7 +10,6 @@ re-run the ensemble and get the same tables.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from experiments.files import fsync_dir, temporary_name
+from experiments.files import atomic_write_text
 from experiments.runner.tasks import SEED_SCHEME
 from sim.scenario import Scenario
 
@@ -178,20 +177,8 @@ def write_manifest(path: str | Path, manifest: dict) -> Path:
 
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(manifest, indent=2, default=str, ensure_ascii=False) + "\n"
-    tmp = temporary_name(path)
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-    return path
+    return atomic_write_text(path, text)
 
 
 def read_manifest(path: str | Path) -> dict:

@@ -36,9 +36,6 @@ from sim.simulate import simulate
 SEED_SCHEME = "numpy.random.SeedSequence(root_seed, spawn_key=(replicate,))"
 """How a run's seed derives from the root seed (recorded in the manifest)."""
 
-SERIES_INDEX = ("run_id", "month", "variable", "value")
-"""Columns of the long monthly series table."""
-
 MAX_CHUNK = 64
 """Largest number of runs sent to a worker in one call."""
 
