@@ -9,7 +9,8 @@ import pandas as pd
 
 from experiments.analysis.factors import Factor
 from experiments.analysis.readiness import TIMES, YEARS, Assessment, Driver, risk_band
-from experiments.reports.html import embed_png, escape, html_page, html_table, pyplot, save_figure, short_label
+from experiments.reports.figures import subplots
+from experiments.reports.html import embed_png, escape, html_page, html_table, save_figure, short_label
 
 
 def direction_text(d: Driver) -> str:
@@ -107,9 +108,8 @@ def format_assessment(a: Assessment, replicates: int) -> str:
 
 def plot_drivers(a: Assessment):
     """Size of each driver's one-step effect (mu*) with its interval; colour by direction."""
-    plt = pyplot()
     ds = a.drivers[::-1]
-    fig, ax = plt.subplots(figsize=(9, 0.4 * len(ds) + 1.7))
+    fig, ax = subplots(figsize=(9, 0.4 * len(ds) + 1.7))
     y = np.arange(len(ds))
     signs = [0 if abs(d.months_per_step) < 0.5 * d.months_star else np.sign(d.months_per_step)
              for d in ds]
@@ -133,9 +133,8 @@ def plot_drivers(a: Assessment):
 
 def plot_levers(a: Assessment):
     """Bar chart of the levers' effects on 5-year survival with 95% intervals."""
-    plt = pyplot()
     t = a.levers.iloc[::-1]
-    fig, ax = plt.subplots(figsize=(9, 0.4 * len(t) + 1.5))
+    fig, ax = subplots(figsize=(9, 0.4 * len(t) + 1.5))
     y = np.arange(len(t))
     err = np.clip(np.vstack([t["diff"] - t.diff_low, t.diff_high - t["diff"]]) * 100, 0, None)
     ax.barh(y, t["diff"] * 100, xerr=err, color="#2e8b57", error_kw={"capsize": 2})

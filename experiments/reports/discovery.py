@@ -11,13 +11,13 @@ import pandas as pd
 from experiments.analysis.discovery import Rule
 from experiments.analysis.factors import FACTORS
 from experiments.files import atomic_write_text
-from experiments.reports.html import embed_png, html_page, html_table, pyplot, save_figure
+from experiments.reports.figures import subplots
+from experiments.reports.html import embed_png, html_page, html_table, save_figure
 
 
 def plot_tradeoff(trajectories: list[pd.DataFrame], title: str):
     """Coverage-density trade-off of each box's peeling trajectory; the chosen box circled."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = subplots(figsize=(7, 5))
     for k, t in enumerate(trajectories):
         sc = ax.scatter(t.coverage, t.density, c=t.res_dim, cmap="viridis", s=14,
                         marker="o" if k == 0 else "s", label=f"box {k + 1}")

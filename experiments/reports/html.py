@@ -7,31 +7,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def pyplot():
-    """Matplotlib's pyplot on the non-interactive Agg backend."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def short_label(label: str, n: int = 48) -> str:
     """A label cut to ``n`` characters (with an ellipsis)."""
     return label if len(label) <= n else label[:n - 1] + "…"
 
 
 def save_figure(fig, path: Path) -> Path:
-    """Save a figure as PNG atomically, close it and return the path."""
+    """Save a figure as PNG atomically and return the path."""
     from experiments.files import atomic_save_figure
 
-    plt = pyplot()
-    try:
-        atomic_save_figure(fig, path)
-    finally:
-        plt.close(fig)
-    return path
+    return atomic_save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------------------------------

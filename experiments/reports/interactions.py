@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.reports.html import escape, html_table, pyplot, save_figure
+from experiments.reports.figures import subplots
+from experiments.reports.html import escape, html_table, save_figure
 
 
 def _pct(x: float) -> str:
@@ -83,8 +84,7 @@ def effects_html(risk: pd.DataFrame, rmst: pd.DataFrame, cells: pd.DataFrame, ye
 
 def plot_cells(cells: pd.DataFrame, years: int, path: Path, name: str) -> Path:
     """Closure risk per factorial cell, saved as PNG; returns the path."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(cells) + 1.5))
+    fig, ax = subplots(figsize=(9, 0.45 * len(cells) + 1.5))
     y = np.arange(len(cells))[::-1]
     err = np.vstack([cells.closed_by - cells.closed_low, cells.closed_high - cells.closed_by])
     ax.barh(y, cells.closed_by, xerr=err, color="#c0504d", error_kw={"capsize": 2})

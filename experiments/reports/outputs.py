@@ -29,7 +29,4 @@ def write_single_run(result: RunResult, out: Path, summary: str) -> list[Path]:
     png = out / "series.png"
     fig = plot_single_run(result)
     atomic_save_figure(fig, png)
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     return [csv, txt, png]

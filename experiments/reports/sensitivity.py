@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from experiments.analysis.sensitivity import PAWN_SLIDES, TOP, Analysis, Design, Output, RowOutputs
-from experiments.reports.html import embed_png, escape, html_page, html_table, pyplot, short_label
+from experiments.reports.figures import subplots
+from experiments.reports.html import embed_png, escape, html_page, html_table, short_label
 
 # Formatting
 # ---------------------------------------------------------------------------------------------
@@ -109,11 +110,10 @@ def plot_indices(table: pd.DataFrame, design: Design, out: Output, title: str):
 
     Sobol': ST and S1 side by side; Morris: mu*; PAWN: median KS.
     """
-    plt = pyplot()
     t = table.sort_values("rank", ascending=False)
     ylab = [short_label(str(v)) for v in t["label"]]
     y = np.arange(len(t))
-    fig, ax = plt.subplots(figsize=(9.5, 0.34 * len(t) + 1.6))
+    fig, ax = subplots(figsize=(9.5, 0.34 * len(t) + 1.6))
     if design.method == "sobol":
         h = 0.38
         ax.barh(y + h / 2, t.ST, h, xerr=t.ST_conf, color="#c0504d", label="ST total-order",
@@ -141,8 +141,7 @@ def plot_indices(table: pd.DataFrame, design: Design, out: Output, title: str):
 
 def plot_morris(table: pd.DataFrame, out: Output, title: str):
     """Morris mu*-sigma plane: drivers far right matter; high up means non-linear/interacting."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 6))
+    fig, ax = subplots(figsize=(8, 6))
     ax.errorbar(table.mu_star, table.sigma, xerr=table.mu_star_conf, fmt="o", ms=5,
                 color="#4a7fb0", ecolor="#9ab", elinewidth=0.8, capsize=2)
     top = table.sort_values("rank").head(10)
@@ -164,8 +163,7 @@ def plot_morris(table: pd.DataFrame, out: Output, title: str):
 
 def plot_convergence(conv: pd.DataFrame, design: Design, title: str, k: int = 8):
     """Index of the leading drivers against the sample size, with interval bands."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = subplots(figsize=(8, 5))
     n_max = conv["n"].max()
     lead = conv[conv.n == n_max].sort_values("rank").head(k)["factor"]
     for f in lead:
