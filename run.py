@@ -5,13 +5,15 @@ Commands:
     simulate SCENARIO [--seed N] [--out DIR] one run, a readable summary, optional CSV + PNG
     ensemble SCENARIO...                    any scenarios as an ensemble
     compare SCENARIO... [--lever K=V]...    what-if comparison over common random numbers
-    validate                                check the calibration patterns of MODEL.md §9
+    validate                                check the calibration patterns of docs/ODD.md §10
     dashboard [SCENARIO] [--port N]         the seminar dashboard on localhost (viz extra)
     merge SHARD_DIR... --out DIR            join the folders of --shard I/K runs into one
     sensitivity SCENARIO --method M         global sensitivity analysis (Sobol', Morris, PAWN)
     interact [SCENARIO] [--stressor S]...   do stressors interact? (full factorial)
     discover SCENARIO                       scenario discovery: rules for closure (PRIM)
     assess AUTHORITY.toml...                readiness assessment: outlook, drivers, levers
+    calibrate [--points N] [--runs N]...    the calibration search (Latin hypercube, docs/ODD.md §10)
+    --version                               print the installed version
 """
 
 from __future__ import annotations
@@ -48,23 +50,29 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the command-line parser."""
     parser = _Parser(prog="mst-sustain",
                      description="Will an MST team survive in this Local Authority?")
+    parser.add_argument("--version", action="version", version=f"mst-sustain {_version()}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    ensemble_parent = _ensemble_parent()
     sim = sub.add_parser("simulate", help="run one scenario once and summarise it")
     sim.add_argument("scenario", help="scenario TOML file, e.g. scenarios/metro_city.toml")
     sim.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
     sim.add_argument("--out", metavar="DIR", type=_out_dir,
                      help="write series.csv, summary.txt and series.png to DIR")
-    ens = sub.add_parser("ensemble", help="run scenarios as an ensemble with survival analysis")
+    ens = sub.add_parser("ensemble", help="run scenarios as an ensemble with survival analysis",
+                         parents=[ensemble_parent])
     ens.add_argument("scenarios", nargs="+", metavar="SCENARIO")
     _ensemble_options(ens, replicates=200)
-    cmp = sub.add_parser("compare", help="what-if comparison over common random numbers")
+    cmp = sub.add_parser("compare", help="what-if comparison over common random numbers",
+                         parents=[ensemble_parent])
     cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO")
     cmp.add_argument("--lever", action="append", default=[], metavar="NAME=VALUE",
                      help="a lever to switch, e.g. succession_planning=true (repeatable)")
     _ensemble_options(cmp, replicates=300)
-    val = sub.add_parser("validate", help="check every calibration pattern of the three sites")
+    val = sub.add_parser("validate", help="check every calibration pattern of the three sites",
+                         parents=[ensemble_parent])
     _ensemble_options(val, replicates=200, seed=20261124)
-    main_job = sub.add_parser("main", help="the main job (also what `run.py` alone does)")
+    main_job = sub.add_parser("main", help="the main job (also what `run.py` alone does)",
+                         parents=[ensemble_parent])
     _ensemble_options(main_job, replicates=200)
     mrg = sub.add_parser("merge", help="join the shard folders of one experiment (--shard I/K) "
                                        "into the folder of the unsharded run")
@@ -99,6 +107,15 @@ def _positive_int(name: str, low: int, high: int):
     return parse
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("mst-sustain")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def _executor_options(p: argparse.ArgumentParser) -> None:
     """Where runs execute and where results go (shared by every ensemble-based command)."""
     p.add_argument("--workers", type=_positive_int("workers", 1, 256), default=1,
@@ -112,11 +129,19 @@ def _executor_options(p: argparse.ArgumentParser) -> None:
                    help="finish the interrupted experiment in --out (same command otherwise)")
 
 
-def _ensemble_options(p: argparse.ArgumentParser, replicates: int, seed: int = 1) -> None:
-    p.add_argument("--replicates", type=_positive_int("replicates", 1, 1_000_000),
-                   default=replicates, help=f"runs per scenario (default {replicates})")
-    p.add_argument("--seed", type=_seed, default=seed, help=f"root seed (default {seed})")
+def _run_parent() -> argparse.ArgumentParser:
+    """The options every ensemble-type command shares (its ``parents=`` parser)."""
+    p = _Parser(add_help=False)
     _executor_options(p)
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv",
+                   help="runs table format (parquet needs pyarrow)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _ensemble_parent() -> argparse.ArgumentParser:
+    """The shared options plus those of the ensemble jobs (retry, shards, series)."""
+    p = _Parser(add_help=False, parents=[_run_parent()])
     p.add_argument("--retry-failed", action="store_true",
                    help="with --resume, run the runs that failed (failures.csv) again")
     p.add_argument("--shard", metavar="I/K", type=_shard,
@@ -124,13 +149,17 @@ def _ensemble_options(p: argparse.ArgumentParser, replicates: int, seed: int = 1
                         "join the K folders with `merge`")
     p.add_argument("--series", action="store_true",
                    help="also write monthly series in long format")
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv",
-                   help="runs table format (parquet needs pyarrow)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _ensemble_options(p: argparse.ArgumentParser, replicates: int, seed: int = 1) -> None:
+    p.add_argument("--replicates", type=_positive_int("replicates", 1, 1_000_000),
+                   default=replicates, help=f"runs per scenario (default {replicates})")
+    p.add_argument("--seed", type=_seed, default=seed, help=f"root seed (default {seed})")
 
 
 def _job_options(args: argparse.Namespace, argv: list[str]):
-    from experiments.jobs import JobOptions
+    from experiments.jobs.common import JobOptions
 
     return JobOptions(replicates=args.replicates, seed=args.seed, workers=args.workers,
                       dask_scheduler=args.dask_scheduler, out=args.out, force=args.force,
@@ -140,7 +169,8 @@ def _job_options(args: argparse.Namespace, argv: list[str]):
 
 
 def _shard(text: str) -> tuple[int, int]:
-    from experiments.ensemble import ExperimentError, parse_shard
+    from experiments.errors import ExperimentError
+    from experiments.runner.tasks import parse_shard
 
     try:
         return parse_shard(text)
@@ -149,8 +179,8 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _scheduler(text: str) -> str:
-    from experiments.ensemble import ExperimentError
-    from experiments.executors import check_scheduler_address
+    from experiments.errors import ExperimentError
+    from experiments.runner.executors import check_scheduler_address
 
     try:
         return check_scheduler_address(text)
@@ -176,7 +206,7 @@ def _out_dir(text: str) -> str:
 
 def cmd_main(args: argparse.Namespace, argv: list[str]) -> int:
     """The main job: the three sites as an ensemble with a report."""
-    from experiments.jobs import main_job
+    from experiments.jobs.ensemble import main_job
 
     text, _ = main_job(_job_options(args, argv))
     print(text)
@@ -185,7 +215,7 @@ def cmd_main(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_ensemble(args: argparse.Namespace, argv: list[str]) -> int:
     """Scenarios as an ensemble."""
-    from experiments.jobs import ensemble_job
+    from experiments.jobs.ensemble import ensemble_job
 
     text, _ = ensemble_job(args.scenarios, _job_options(args, argv))
     print(text)
@@ -194,7 +224,7 @@ def cmd_ensemble(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     """What-if comparison."""
-    from experiments.jobs import compare_job
+    from experiments.jobs.ensemble import compare_job
 
     text, _ = compare_job(args.scenarios, args.lever, _job_options(args, argv))
     print(text)
@@ -203,7 +233,7 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
     """Calibration patterns; exit status 1 when a pattern fails."""
-    from experiments.jobs import validate_job
+    from experiments.jobs.ensemble import validate_job
 
     text, _, ok = validate_job(_job_options(args, argv))
     print(text)
@@ -212,23 +242,18 @@ def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     """Run one scenario and print the summary."""
-    from experiments.outputs import write_single_run
-    from experiments.summary import format_run_summary
-    from sim import load_scenario, simulate
+    from experiments.jobs.ensemble import simulate_job
 
-    scenario = load_scenario(args.scenario)
-    result = simulate(scenario, args.seed)
-    text = format_run_summary(result)
+    text, paths = simulate_job(args.scenario, args.seed, args.out)
     print(text)
-    if args.out:
-        paths = write_single_run(result, Path(args.out), text)
+    if paths:
         print("\nWrote " + ", ".join(str(p) for p in paths))
     return 0
 
 
 def cmd_merge(args: argparse.Namespace, argv: list[str]) -> int:
     """Join shard folders; exit status 1 when a merged validation's patterns fail."""
-    from experiments.jobs import merge_job
+    from experiments.jobs.ensemble import merge_job
 
     text, _, ok = merge_job(args.shards, args.out, force=args.force,
                             progress=False if args.no_progress else None,
@@ -239,7 +264,7 @@ def cmd_merge(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_dashboard(args: argparse.Namespace, argv: list[str]) -> int:
     """Serve the seminar dashboard on localhost; exit 2 if the viz extra is missing."""
-    from experiments.dashboard import launch
+    from dashboard.dashboard import launch
 
     return launch(args.scenario, seed=args.seed, port=args.port, open_browser=args.open)
 
@@ -248,18 +273,16 @@ def _analysis_options(p: argparse.ArgumentParser, replicates: str) -> None:
     p.add_argument("--replicates", type=_positive_int("replicates", 1, 1_000_000),
                    default=None, help=f"runs per design row or option ({replicates})")
     p.add_argument("--seed", type=_seed, default=1, help="root seed (default 1)")
-    _executor_options(p)
-    p.add_argument("--format", choices=("csv", "parquet"), default="csv",
-                   help="runs table format (parquet needs pyarrow)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-SENSITIVITY_METHODS = ("sobol", "morris", "pawn")  # = experiments.sensitivity.METHODS (tested)
+SENSITIVITY_METHODS = ("sobol", "morris", "pawn")  # = experiments.analysis.sensitivity.METHODS (tested)
 
 
 def _add_analysis_commands(sub) -> None:
-    """Subcommands of issue 4: sensitivity, interact, discover, assess."""
-    sen = sub.add_parser("sensitivity", help="global sensitivity analysis: rank the drivers")
+    """Subcommands of issue 4 (sensitivity, interact, discover, assess) and calibrate."""
+    run_parent = _run_parent()
+    sen = sub.add_parser("sensitivity", help="global sensitivity analysis: rank the drivers",
+                         parents=[run_parent])
     sen.add_argument("scenario", nargs="?", help="scenario TOML file (the authority)")
     sen.add_argument("--method", choices=SENSITIVITY_METHODS, default="sobol",
                      help="sobol (S1, ST; default), morris (screening) or pawn")
@@ -279,7 +302,8 @@ def _add_analysis_commands(sub) -> None:
                      default=1000, help="bootstrap resamples (default 1000)")
     sen.add_argument("--list-factors", action="store_true", help="list the factors and exit")
     _analysis_options(sen, "default: sobol 4, morris 10, pawn 4")
-    inter = sub.add_parser("interact", help="do named stressors interact? (full factorial)")
+    inter = sub.add_parser("interact", help="do named stressors interact? (full factorial)",
+                         parents=[run_parent])
     inter.add_argument("scenario", nargs="?", default="scenarios/template.toml",
                        help="the authority (default scenarios/template.toml, neutral)")
     inter.add_argument("--stressor", action="append", default=[], metavar="NAME|FACTOR=VALUE",
@@ -289,7 +313,8 @@ def _add_analysis_commands(sub) -> None:
                        help="closure risk within this many years (default 5)")
     inter.add_argument("--list-stressors", action="store_true", help="list stressors and exit")
     _analysis_options(inter, "default 400")
-    dis = sub.add_parser("discover", help="scenario discovery: which regions lead to closure")
+    dis = sub.add_parser("discover", help="scenario discovery: which regions lead to closure",
+                         parents=[run_parent])
     dis.add_argument("scenario", help="scenario TOML file (the authority)")
     dis.add_argument("--n", type=_positive_int("n", 100, 10_000_000), default=2000,
                      help="Latin hypercube rows (default 2000)")
@@ -305,7 +330,8 @@ def _add_analysis_commands(sub) -> None:
     dis.add_argument("--min-coverage", type=float, default=0.5,
                      help="least coverage of a reported box (default 0.5)")
     _analysis_options(dis, "default 1")
-    ass = sub.add_parser("assess", help="readiness assessment of an authority")
+    ass = sub.add_parser("assess", help="readiness assessment of an authority",
+                         parents=[run_parent])
     ass.add_argument("scenarios", nargs="+", metavar="AUTHORITY.toml",
                      help="filled-in copies of scenarios/template.toml")
     ass.add_argument("--trajectories", type=_positive_int("trajectories", 2, 1000), default=10,
@@ -313,10 +339,25 @@ def _add_analysis_commands(sub) -> None:
     ass.add_argument("--screen-replicates", type=_positive_int("screen-replicates", 1, 10_000),
                      default=20, help="replicates per screening row (default 20)")
     _analysis_options(ass, "default 300")
+    cal = sub.add_parser("calibrate", help="the calibration search: a Latin hypercube of the "
+                                           "shared parameters scored on the calibration patterns",
+                         parents=[run_parent])
+    cal.add_argument("--points", type=_positive_int("points", 0, 1_000_000), default=200,
+                     help="Latin hypercube points after the current defaults (default 200)")
+    cal.add_argument("--runs", type=_positive_int("runs", 1, 1_000_000), default=120,
+                     help="runs per site per point")
+    cal.add_argument("--shrink", type=float, default=0.5,
+                     help="width of the box around the defaults, 1 = the documented ranges "
+                          "(default 0.5)")
+    cal.add_argument("--seed", type=_seed, default=7, help="seed of the Latin hypercube")
+    cal.add_argument("--params", nargs="+", metavar="NAME",
+                     help="search only these parameters (default: the SEARCHED set)")
+    cal.add_argument("--root", type=_seed, default=1000,
+                     help="root seed of the calibration runs (default 1000)")
 
 
 def _analysis_job_options(args: argparse.Namespace, argv: list[str], replicates: int | None):
-    from experiments.jobs import JobOptions
+    from experiments.jobs.common import JobOptions
 
     reps = args.replicates if args.replicates is not None else replicates
     return JobOptions(replicates=reps, seed=args.seed, workers=args.workers,
@@ -327,8 +368,7 @@ def _analysis_job_options(args: argparse.Namespace, argv: list[str], replicates:
 
 def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
     """Global sensitivity analysis (Sobol', Morris or PAWN) of one scenario."""
-    from experiments.factors import list_factors_text
-    from experiments.sensitivity import sensitivity_job
+    from experiments.jobs.sensitivity import list_factors_text, sensitivity_job
 
     if args.list_factors:
         print(list_factors_text())
@@ -346,10 +386,10 @@ def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_interact(args: argparse.Namespace, argv: list[str]) -> int:
     """Factorial experiment on named stressors."""
-    from experiments.interactions import STRESSORS, interaction_job
+    from experiments.jobs.interact import interaction_job, list_stressors_text
 
     if args.list_stressors:
-        print("\n".join(f"{s.name:<22} {s.label}" for s in STRESSORS.values()))
+        print(list_stressors_text())
         return 0
     text, _ = interaction_job(args.scenario, args.stressor,
                               _analysis_job_options(args, argv, 400), years=args.years)
@@ -359,7 +399,7 @@ def cmd_interact(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_discover(args: argparse.Namespace, argv: list[str]) -> int:
     """Scenario discovery with PRIM (needs the explore extra)."""
-    from experiments.discovery import discover_job
+    from experiments.jobs.discover import discover_job
 
     text, _ = discover_job(args.scenario, _analysis_job_options(args, argv, 1), n=args.n,
                            years=args.years, factors=args.factors, find=args.find,
@@ -371,7 +411,7 @@ def cmd_discover(args: argparse.Namespace, argv: list[str]) -> int:
 
 def cmd_assess(args: argparse.Namespace, argv: list[str]) -> int:
     """Readiness assessment of one or more authorities."""
-    from experiments.assess import assess_job
+    from experiments.jobs.assess import assess_job
 
     text, _ = assess_job(args.scenarios, _analysis_job_options(args, argv, 300),
                          trajectories=args.trajectories,
@@ -380,21 +420,37 @@ def cmd_assess(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
+    """The calibration search: one JSON line per point in the output folder."""
+    from experiments.jobs.calibrate import calibrate_job
+    from experiments.jobs.common import JobOptions
+
+    opts = JobOptions(seed=args.seed, workers=args.workers, dask_scheduler=args.dask_scheduler,
+                      out=args.out, force=args.force, fmt=args.format,
+                      progress=False if args.no_progress else None,
+                      command=tuple(["run.py", *argv]), resume=args.resume)
+    text, _ = calibrate_job(opts, points=args.points, runs=args.runs, shrink=args.shrink,
+                            params=args.params, root=args.root)
+    print(text)
+    return 0
+
+
 COMMANDS = {"simulate": cmd_simulate, "ensemble": cmd_ensemble, "compare": cmd_compare,
             "validate": cmd_validate, "main": cmd_main, "dashboard": cmd_dashboard,
             "merge": cmd_merge, "sensitivity": cmd_sensitivity, "interact": cmd_interact,
-            "discover": cmd_discover, "assess": cmd_assess}
+            "discover": cmd_discover, "assess": cmd_assess,
+            "calibrate": cmd_calibrate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python run.py`` and the ``mst-sustain`` console script."""
-    from experiments.ensemble import ExperimentError
+    from experiments.errors import ExperimentError
     from sim.scenario import ScenarioError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser()
-        if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
             argv_main = ["main", *argv]  # `run.py --replicates 50` means the main job
         else:
             argv_main = argv

@@ -3,7 +3,7 @@
 Usage: python benchmarks/bench_ensemble.py [--runs 400] [--repeats 3]
 
 Runs the same ``--runs`` Metro City runs (scenarios/metro_city.toml, scalar outputs only, no
-files) through ``experiments.ensemble.run_ensemble`` and through ``mesa.batch_run``, each with 1
+files) through ``experiments.runner.execute.run_ensemble`` and through ``mesa.batch_run``, each with 1
 and 2 processes, and prints the median wall time of ``--repeats`` repeats. Both runners get the
 same seeds (``SeedSequence(root, spawn_key=(r,))``), so they do exactly the same model work; the
 script checks that the runs agree. A control (a pure-Python CPU burn on 1 and 2 processes) is
@@ -36,13 +36,14 @@ sys.path.insert(0, str(ROOT))
 
 import mesa  # noqa: E402
 
-from experiments.ensemble import make_tasks, run_ensemble  # noqa: E402
-from experiments.executors import process_context  # noqa: E402
+from experiments.runner.execute import run_ensemble  # noqa: E402
+from experiments.runner.executors import process_context  # noqa: E402
+from experiments.runner.tasks import make_tasks  # noqa: E402
 from sim import load_scenario  # noqa: E402
 from sim.model import LocalAuthority  # noqa: E402
 
 # batch_run's (disabled) progress bar would otherwise leave tqdm's monitor thread running, and
-# the runner then stops forking its workers (see experiments.executors.process_context).
+# the runner then stops forking its workers (see experiments.runner.executors.process_context).
 tqdm.std.tqdm.monitor_interval = 0
 
 SCENARIO = ROOT / "scenarios" / "metro_city.toml"

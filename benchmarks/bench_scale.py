@@ -40,8 +40,10 @@ sys.path.insert(0, str(ROOT))
 
 import tqdm.std  # noqa: E402
 
-import experiments.ensemble as ens  # noqa: E402
-from experiments.ensemble import make_tasks, run_ensemble, write_table  # noqa: E402
+import experiments.runner.journal as ens  # noqa: E402
+from experiments.runner.execute import run_ensemble  # noqa: E402
+from experiments.runner.tables import write_table  # noqa: E402
+from experiments.runner.tasks import make_tasks  # noqa: E402
 from sim import load_scenario, simulate  # noqa: E402
 
 tqdm.std.tqdm.monitor_interval = 0
@@ -51,7 +53,8 @@ ROOT_SEED = 20261124
 MEMORY_CHILD = """
 import json, sys, time
 sys.path.insert(0, {root!r})
-from experiments.ensemble import make_tasks, run_ensemble
+from experiments.runner.execute import run_ensemble
+from experiments.runner.tasks import make_tasks
 from sim import load_scenario
 sites = {sites!r}
 variants = [(s, load_scenario({root!r} + "/scenarios/" + s + ".toml")) for s in sites]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 import run
-from experiments.assess import LEVER_OPTIONS, lever_variants, risk_band
+from experiments.analysis.readiness import LEVER_OPTIONS, lever_variants, risk_band
 from sim.scenario import load_scenario
 
 

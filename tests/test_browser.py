@@ -84,7 +84,7 @@ def dashboard_url():
     """``run.py dashboard`` serving Metro City (seed 3) on a free localhost port."""
     if importlib.util.find_spec("solara") is None:
         pytest.skip("the viz extra is not installed (pip install -e '.[viz]')")
-    from experiments.dashboard import free_port
+    from dashboard.dashboard import free_port
 
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
@@ -241,7 +241,8 @@ def test_dashboard_site_seed_and_budget_cut(browser, dashboard_url):
 def test_report_in_browser(browser, tmp_path):
     from playwright.sync_api import expect
 
-    from experiments.jobs import JobOptions, main_job
+    from experiments.jobs.common import JobOptions
+    from experiments.jobs.ensemble import main_job
 
     _, out = main_job(JobOptions(replicates=4, seed=5, out=str(tmp_path / "sites"),
                                  progress=False))

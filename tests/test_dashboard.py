@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import run
-from experiments import dashboard as dash
+from dashboard import dashboard as dash
 from sim import load_scenario
 from sim.scenario import Event
 
@@ -247,7 +247,7 @@ def test_page_parameters_and_charts_without_a_browser():
     pytest.importorskip("solara", reason="the viz extra is not installed")
     from mesa.visualization.solara_viz import _check_model_params, split_model_params
 
-    from experiments import dashboard_app as app
+    from dashboard import dashboard_app as app
 
     params = app.model_params(dash.initial_parameters("seminars/toxic_trio_all"))
     model = app.LockedModel(**{k: v["value"] for k, v in params.items()})

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import run
-from experiments.discovery import INSTALL_HINT, choose_box, rule_text
-from experiments.factors import FACTORS
+from experiments.analysis.discovery import INSTALL_HINT, choose_box, rule_text
+from experiments.analysis.factors import FACTORS
 
 HAS_EMA = importlib.util.find_spec("ema_workbench") is not None
 needs_ema = pytest.mark.skipif(not HAS_EMA, reason="ema_workbench (optional extra 'explore') "
@@ -38,7 +38,7 @@ def test_choose_box_prefers_dense_significant_small_boxes():
 
 @needs_ema
 def test_prim_recovers_a_planted_region():
-    from experiments.discovery import find_rules
+    from experiments.analysis.discovery import find_rules
 
     rng = np.random.default_rng(3)
     n = 800

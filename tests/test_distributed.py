@@ -17,15 +17,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from experiments.ensemble import (
-    JOURNAL_NAME,
-    ExperimentError,
-    Task,
-    folder_state,
-    make_tasks,
-    run_ensemble,
-)
-from experiments.executors import check_scheduler_address, open_backend
+from experiments.errors import ExperimentError
+from experiments.runner.execute import run_ensemble
+from experiments.runner.executors import check_scheduler_address, open_backend
+from experiments.runner.journal import JOURNAL_NAME, folder_state
+from experiments.runner.tasks import Task, make_tasks
 from sim import load_scenario
 
 distributed = pytest.importorskip("distributed")
@@ -38,12 +34,6 @@ def design():
     coastal = load_scenario(ROOT / "scenarios" / "isolated_coastal.toml")
     expanded = load_scenario(ROOT / "scenarios" / "expanded_city.toml")
     return make_tasks([("coastal", coastal), ("expanded", expanded)], 30, 13)
-
-
-@pytest.fixture(scope="module")
-def reference(design, tmp_path_factory):
-    out = tmp_path_factory.mktemp("serial")
-    return out, run_ensemble(design, out_dir=out, series=True, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +84,7 @@ def test_worker_killed_mid_run_gives_identical_tables(design, reference, cluster
 def test_dask_interrupted_then_resumed_on_processes(design, reference, cluster, tmp_path,
                                                     monkeypatch):
     """A Dask run interrupted half-way is finished by local processes: same tables."""
-    import experiments.ensemble as ens
+    import experiments.runner.journal as ens
 
     real = ens.Journal.add
     count = {"n": 0}

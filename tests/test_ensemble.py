@@ -10,15 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.ensemble import (
-    ExperimentError,
-    Task,
-    make_tasks,
-    run_ensemble,
-    run_task,
-)
-from experiments.executors import InlineExecutor, open_executor
-from experiments.manifest import build_manifest, finish_manifest, write_manifest
+from experiments.errors import ExperimentError
+from experiments.runner.execute import run_ensemble
+from experiments.runner.executors import InlineExecutor, open_executor
+from experiments.runner.manifest import build_manifest, finish_manifest, write_manifest
+from experiments.runner.tasks import Task, make_tasks, run_task
 from sim import load_scenario
 from sim.simulate import SERIES_COLUMNS
 
@@ -145,7 +141,7 @@ def test_threaded_parent_uses_forkserver_and_agrees(serial, tasks):
     import sys
     import threading
 
-    from experiments.executors import process_context
+    from experiments.runner.executors import process_context
 
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait, daemon=True)
@@ -241,7 +237,8 @@ def test_inline_executor_completes_at_once():
 
 
 def test_failed_run_is_recorded_and_the_ensemble_goes_on(metro, tmp_path, monkeypatch):
-    import experiments.ensemble as ens
+    import experiments.runner.execute as execute_module
+    import experiments.runner.tasks as ens
 
     tasks = make_tasks([("a", metro)], 3, 1)
     real = ens.simulate
@@ -252,7 +249,7 @@ def test_failed_run_is_recorded_and_the_ensemble_goes_on(metro, tmp_path, monkey
         return real(scenario, seed, series=series)
 
     monkeypatch.setattr(ens, "simulate", flaky)
-    monkeypatch.setattr(ens, "chunk_size", lambda n, slots: 1)
+    monkeypatch.setattr(execute_module, "chunk_size", lambda n, slots: 1)
     result = run_ensemble(tasks, out_dir=tmp_path, progress=False)
     assert result.runs["run_id"].tolist() == [0, 1]
     assert result.n_failed == 1

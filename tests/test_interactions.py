@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import run
-from experiments.ensemble import ExperimentError
-from experiments.interactions import (
+from experiments.analysis.interactions import (
     STRESSORS,
     TOXIC_TRIO,
     factorial_cells,
@@ -16,6 +15,7 @@ from experiments.interactions import (
     paired_contrast,
     parse_stressor,
 )
+from experiments.errors import ExperimentError
 from sim.scenario import load_scenario
 
 

@@ -13,8 +13,7 @@ from SALib.analyze import pawn
 from SALib.test_functions import Ishigami
 
 import run
-from experiments.ensemble import ExperimentError, make_tasks, run_ensemble
-from experiments.factors import (
+from experiments.analysis.factors import (
     DRIVERS,
     FACTOR_SETS,
     FACTORS,
@@ -25,7 +24,7 @@ from experiments.factors import (
     local_factors,
     select_factors,
 )
-from experiments.sensitivity import (
+from experiments.analysis.sensitivity import (
     analyse,
     convergence,
     design_variants,
@@ -37,6 +36,9 @@ from experiments.sensitivity import (
     screened_factors,
     stability,
 )
+from experiments.errors import ExperimentError
+from experiments.runner.execute import run_ensemble
+from experiments.runner.tasks import make_tasks
 from sim.parameters import PARAMETERS
 from sim.scenario import load_scenario
 
@@ -358,7 +360,7 @@ def test_cli_bad_input_is_one_line_exit_2(argv, message, tmp_path, capsys):
 
 
 def test_cli_method_choices_match_the_module():
-    from experiments.sensitivity import METHODS
+    from experiments.analysis.sensitivity import METHODS
 
     assert run.SENSITIVITY_METHODS == METHODS
 

@@ -11,14 +11,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from experiments import survival as sv  # noqa: E402
-from experiments.ensemble_plots import (  # noqa: E402
+from experiments.analysis import survival as sv  # noqa: E402
+from experiments.reports.ensemble_plots import (  # noqa: E402
     plot_closure_causes,
     plot_defence_pressure,
     plot_fan,
     plot_survival,
 )
-from experiments.report import write_report  # noqa: E402
+from experiments.reports.report import write_report  # noqa: E402
 
 H = 120
 

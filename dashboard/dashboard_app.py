@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import force_update, update_counter
 
-from experiments.dashboard import (
+from dashboard.dashboard import (
     BOOLEAN_LEVERS,
     CULTURE_STANCE,
     LEVER_LABELS,

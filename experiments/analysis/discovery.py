@@ -1,6 +1,6 @@
 """Scenario discovery: which regions of the factor space lead to closure, as readable rules.
 
-:func:`discover_job` samples the factors of :mod:`experiments.factors` with a Latin hypercube,
+:func:`discover_job` samples the factors of :mod:`experiments.analysis.factors` with a Latin hypercube,
 runs every design row through the ensemble runner (common random numbers across rows), marks
 each run that closed within ``years`` years, and asks the Patient Rule Induction Method (PRIM;
 Friedman & Fisher 1999, as used for scenario discovery by Bryant & Lempert 2010) for boxes —
@@ -28,18 +28,16 @@ reasonable point on the coverage-density trade-off, which ``prim_trajectory.png`
 from __future__ import annotations
 
 import contextlib
-import html
 import io
 import logging
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from experiments.ensemble import ExperimentError, make_tasks
-from experiments.factors import FACTORS, Factor, row_frame, select_factors
+from experiments.analysis.factors import Factor
+from experiments.errors import ExperimentError
 
 INSTALL_HINT = ("scenario discovery needs the EMA workbench (PRIM), which is not installed; "
                 "install it with: pip install -e .[explore]")
@@ -248,163 +246,3 @@ def _resample_dims(prim, box, coverage: float, iterations: int, peel_alpha: floa
         for d in b.p_values[j]:
             counts[d] = counts.get(d, 0.0) + 100.0 / iterations
     return counts
-
-
-def plot_tradeoff(trajectories: list[pd.DataFrame], title: str):
-    """Coverage-density trade-off of each box's peeling trajectory; the chosen box circled."""
-    from experiments.sensitivity import _plt
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for k, t in enumerate(trajectories):
-        sc = ax.scatter(t.coverage, t.density, c=t.res_dim, cmap="viridis", s=14,
-                        marker="o" if k == 0 else "s", label=f"box {k + 1}")
-        chosen = t[t.chosen]
-        ax.scatter(chosen.coverage, chosen.density, s=140, facecolors="none",
-                   edgecolors="#c0504d", linewidths=1.5)
-    fig.colorbar(sc, ax=ax, label="factors restricted")
-    ax.set_xlabel("coverage (share of all closures inside the box)")
-    ax.set_ylabel("density (share of runs in the box that close)")
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1.02)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower left")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
-                 factors: str | None = None, find: str = "closure", max_boxes: int = 2,
-                 max_dims: int = 3, min_coverage: float = 0.5) -> tuple[str, Path]:
-    """Scenario discovery on one authority: sample, run, PRIM, rules; write the folder.
-
-    Args:
-        path: The authority's scenario file.
-        opts: :class:`experiments.jobs.JobOptions` (``replicates`` per design row).
-        n: Latin hypercube rows.
-        years: Closure within this many years is the case of interest.
-        factors: Factor specification (:func:`experiments.factors.select_factors`).
-        find: ``closure`` (regions where the service closes) or ``survival`` (regions where it
-            is still running).
-        max_boxes: Boxes to report.
-        max_dims: Most factors per rule.
-        min_coverage: Least coverage of a reported box.
-
-    Returns:
-        ``(terminal text, output folder)``.
-
-    Raises:
-        ExperimentError: If the EMA workbench is missing (checked before anything runs) or on
-            bad options.
-
-    """
-    require_prim()
-    from experiments.jobs import prepare_out_dir, run_recorded
-    from experiments.manifest import build_manifest
-    from experiments.outputs import atomic_write_text
-    from experiments.sensitivity import (
-        _img,
-        _save_fig,
-        design_variants,
-        html_page,
-        html_table,
-        make_design,
-    )
-    from sim.scenario import load_scenario
-
-    if find not in ("closure", "survival"):
-        raise ExperimentError(f"--find: {find!r}; use closure or survival")
-    if not 0 < min_coverage <= 1:
-        raise ExperimentError(f"--min-coverage: {min_coverage} is not in (0, 1]")
-    base = load_scenario(path)
-    month = 12 * years
-    if not 1 <= years or month > base.horizon_months:
-        raise ExperimentError(f"--years: {years} years is beyond the scenario's horizon of "
-                              f"{base.horizon_months} months")
-    chosen = select_factors(factors)
-    design = make_design(chosen, "pawn", n, opts.seed)  # a Latin hypercube sample
-    variants = design_variants(base, design)
-    out = prepare_out_dir(opts.out, "discover", opts.force,
-                          getattr(opts, "resume", False))
-    manifest = build_manifest(list(opts.command), [(Path(path).stem, base)], opts.seed,
-                              opts.replicates, opts.workers, opts.dask_scheduler)
-    manifest["planned_runs"] = design.rows * opts.replicates
-    manifest["experiment"] = {
-        "kind": "scenario_discovery", "sampler": "SALib ProblemSpec.sample_latin",
-        "rows": design.rows, "replicates_per_row": opts.replicates, "years": years,
-        "find": find, "sampler_seed": design.seed, "max_boxes": max_boxes,
-        "max_dims": max_dims, "min_coverage": min_coverage,
-        "factors": [{"name": f.name, "label": f.label, "low": f.low, "high": f.high}
-                    for f in chosen]}
-    result = run_recorded(out, manifest, make_tasks(variants, opts.replicates, opts.seed), opts)
-
-    runs = result.runs.sort_values("run_id")
-    rows = (runs["run_id"].to_numpy() // opts.replicates).astype(int)
-    table = row_frame(chosen, design.X)
-    x = table.drop(columns="row").iloc[rows].reset_index(drop=True)
-    t = pd.to_numeric(runs["end_month"]).to_numpy(float)
-    closed = ~runs["survived"].astype(bool).to_numpy() & (t <= month)
-    y = closed if find == "closure" else ~closed
-    outcome = (f"closure within {years} years" if find == "closure"
-               else f"the service still running at {years} years")
-    pd.concat([x, pd.DataFrame({"run_id": runs["run_id"].to_numpy(), "case": y})], axis=1) \
-        .to_csv(out / "discovery_data.csv", index=False, float_format="%.6g")
-    rules, trajs = find_rules(x, y, FACTORS, outcome, max_boxes=max_boxes, max_dims=max_dims,
-                              min_coverage=min_coverage, seed=opts.seed)
-    lines = [f"Scenario discovery on {base.name}: {len(chosen)} factors, {design.rows:,} "
-             f"Latin hypercube rows x {opts.replicates} replicate(s) = {len(runs):,} runs in "
-             f"{result.wall_time:.0f} s.",
-             f"Cases of interest: {outcome}: {int(y.sum()):,} of {len(y):,} runs "
-             f"(base rate {y.mean():.2f}).", ""]
-    if not rules:
-        lines.append("PRIM found no box: every run, or no run, is a case of interest.")
-    records = []
-    for k, r in enumerate(rules, 1):
-        lines.append(f"Box {k}: {r.text}.")
-        lines.append(f"   {r.n:,} runs in the box ({r.mass:.0%} of all).")
-        for name, lo, hi in r.conditions:
-            rep = r.reproducibility.get(name)
-            rep_t = f"; restricted in {rep:.0f}% of resampled PRIM runs" if rep is not None \
-                else ""
-            lines.append(f"   - {FACTORS[name].label}: "
-                         f"{'>= ' + FACTORS[name].describe(lo) if lo is not None else ''}"
-                         f"{' and ' if lo is not None and hi is not None else ''}"
-                         f"{'<= ' + FACTORS[name].describe(hi) if hi is not None else ''}"
-                         f" (quasi-p {r.qp.get(name, float('nan')):.2g}{rep_t})")
-            records.append({"box": k, "factor": name, "low": lo, "high": hi,
-                            "quasi_p": r.qp.get(name), "reproducibility": rep,
-                            "coverage": r.coverage, "density": r.density, "mass": r.mass,
-                            "rule": r.text})
-        if k == 1 and len(rules) > 1:
-            lines.append("   (Box 2 is searched among the runs outside box 1.)")
-    pd.DataFrame(records).to_csv(out / "rules.csv", index=False, float_format="%.6g")
-    text = "\n".join(lines)
-    atomic_write_text(out / "summary.txt", text + "\n")
-    body = [f"<h1>Scenario discovery: {html.escape(base.name)}</h1>",
-            f'<p class="lede">{html.escape(lines[0])} {html.escape(lines[1])}</p>',
-            "<div class=\"note\"><p><strong>How to read this.</strong> Each rule is a box: "
-            "ranges of a few inputs inside which the outcome is concentrated. "
-            "<em>Coverage</em> is the share of all such outcomes that happen inside the box; "
-            "<em>density</em> is how often the outcome happens for runs inside the box, to "
-            "compare with the base rate over all runs. A rule with high density and high "
-            "coverage is a good summary of where the risk lies. The rules describe the model "
-            "over the ranges sampled; they are associations found in simulated data, checked "
-            "for chance with quasi-p values and by re-running PRIM on random halves.</p></div>"]
-    for k, r in enumerate(rules, 1):
-        body.append(f"<h2>Box {k}</h2><p><strong>{html.escape(r.text)}</strong></p>")
-        body.append(html_table(["factor", "range in the box", "quasi-p", "reproduced"], [
-            [html.escape(FACTORS[nm].label),
-             html.escape(f"{FACTORS[nm].describe(lo) if lo is not None else 'any'} to "
-                         f"{FACTORS[nm].describe(hi) if hi is not None else 'any'}"),
-             f"{r.qp.get(nm, float('nan')):.2g}",
-             f"{r.reproducibility.get(nm, float('nan')):.0f}%"]
-            for nm, lo, hi in r.conditions]))
-    if trajs:
-        fig = _save_fig(plot_tradeoff(trajs, f"{base.name}: PRIM peeling trajectories"),
-                        out / "prim_trajectory.png")
-        body.append("<h2>Coverage and density along the peeling trajectory</h2>"
-                    + _img(fig, "PRIM trade-off"))
-    atomic_write_text(out / "report.html", html_page(f"Scenario discovery: {base.name}", body))
-    return text + f"\nresults: {out}", out
-

@@ -1,6 +1,6 @@
-"""The experiment jobs behind the command line.
+"""The ensemble family of commands: main, ensemble, compare, validate, merge and simulate.
 
-The main job, ensembles, what-if comparisons, validation and the merge of shards. Each job takes
+The main job, ensembles, what-if comparisons, validation, the merge of shards and one run. Each takes
 plain values, runs an ensemble through the executor seam, writes its folder (runs table,
 manifest, plots, report) and returns text for the terminal.
 
@@ -13,134 +13,31 @@ runs the analysis of the job they came from, so the merged folder is the unshard
 
 from __future__ import annotations
 
-import math
 import shutil
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from experiments.ensemble import (
-    EnsembleResult,
-    ExperimentError,
-    check_resume,
-    folder_in_use,
-    folder_state,
-    make_tasks,
-    merge_results,
-    run_ensemble,
-    select_shard,
-)
-from experiments.manifest import build_manifest, finish_manifest, read_manifest, write_manifest
-from experiments.outputs import atomic_write_text
+from experiments.errors import ExperimentError
+from experiments.files import atomic_write_text
+from experiments.jobs.common import ROOT, JobOptions, prepare_out_dir, site_path
+from experiments.reports.summary import format_survival_table
+from experiments.runner.execute import run_ensemble
+from experiments.runner.journal import check_resume, folder_in_use, folder_state, merge_results
+from experiments.runner.manifest import build_manifest, finish_manifest, read_manifest, write_manifest
+from experiments.runner.tables import EnsembleResult
+from experiments.runner.tasks import make_tasks, select_shard
 from sim.scenario import Levers, Scenario, ScenarioError, load_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
 SITE_FILES = ("isolated_coastal", "expanded_city", "metro_city")
 
 
-@dataclass
-class JobOptions:
-    """Options shared by every ensemble job.
-
-    Attributes:
-        replicates: Runs per variant.
-        seed: Root seed.
-        workers: Local worker processes (1 = serial).
-        dask_scheduler: Address of a Dask scheduler, or None.
-        out: Output folder, or None for ``results/<job>-<time>``.
-        force: Replace an existing output folder.
-        series: Also write the monthly series table.
-        progress: Progress bar (None: only on a terminal).
-        fmt: ``"csv"`` or ``"parquet"``.
-        command: The command line, for the manifest.
-        resume: Finish the interrupted experiment in ``out``.
-        retry_failed: With ``resume``, run the failed runs again.
-        shard: ``(index, count)``: run only one shard of the design (for job arrays).
-
-    """
-
-    replicates: int = 200
-    seed: int = 1
-    workers: int = 1
-    dask_scheduler: str | None = None
-    out: str | None = None
-    force: bool = False
-    series: bool = False
-    progress: bool | None = None
-    fmt: str = "csv"
-    command: tuple[str, ...] = ()
-    resume: bool = False
-    retry_failed: bool = False
-    shard: tuple[int, int] | None = None
 
 
-def site_path(name: str) -> Path:
-    """Path of a shipped site scenario."""
-    return ROOT / "scenarios" / f"{name}.toml"
 
 
-def prepare_out_dir(out: str | None, job: str, force: bool, resume: bool = False) -> Path:
-    """Choose and create the output folder; never overwrite an existing one without ``force``.
-
-    Args:
-        out: The folder asked for, or None for a new ``results/<job>-<time>``.
-        job: Job name, for the default folder.
-        force: Replace an existing, non-empty folder (not one in use by a running experiment).
-        resume: Keep an unfinished experiment's folder, to finish it.
-
-    Returns:
-        The folder (created).
-
-    Raises:
-        ExperimentError: On an existing folder without ``force`` or ``resume``, ``resume``
-            without ``out``, both flags together, a folder in use, or a folder that cannot be
-            created.
-
-    """
-    if resume and force:
-        raise ExperimentError("--resume and --force exclude each other: --resume finishes the "
-                              "experiment in --out, --force replaces it")
-    if out is None:
-        if resume:
-            raise ExperimentError("--resume needs --out DIR, the folder of the interrupted "
-                                  "experiment")
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        path = Path("results") / f"{job}-{stamp}"
-        n = 1
-        while path.exists():
-            n += 1
-            path = Path("results") / f"{job}-{stamp}-{n}"
-    else:
-        path = Path(out)
-        state = folder_state(path)
-        if path.exists() and not path.is_dir():
-            raise ExperimentError(f"--out: {path} exists and is not a folder")
-        if state.state in ("unfinished", "complete", "other"):
-            if folder_in_use(path):
-                raise ExperimentError(f"--out: {path} is in use by another running experiment")
-            if resume and state.state == "other":
-                raise ExperimentError(f"--resume: {path} is not an experiment folder (no "
-                                      f"runs.journal, runs table or manifest.json); check "
-                                      f"--out")
-            if not resume:
-                if not force:
-                    if state.state == "unfinished":
-                        raise ExperimentError(
-                            f"--out: {path} holds an unfinished experiment ({state.done} of "
-                            f"{state.planned or '?'} runs done); add --resume to finish it, or "
-                            f"--force to start afresh")
-                    raise ExperimentError(f"--out: {path} already exists and is not empty; "
-                                          "use --force to replace it or choose another folder")
-                shutil.rmtree(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExperimentError(f"--out: cannot create folder {path}: "
-                              f"{exc.strerror or exc}") from None
-    return path
 
 
 def parse_lever(text: str) -> tuple[str, object]:
@@ -276,42 +173,10 @@ def _notes(out: Path, result: EnsembleResult) -> str:
     return notes
 
 
-def format_survival_table(table: pd.DataFrame) -> str:
-    """Fixed-width text of the survival table for the terminal.
-
-    Args:
-        table: Output of :func:`experiments.survival.survival_table` (indexed by variant).
-
-    Returns:
-        One header line and one line per variant: runs, P(alive) at 2, 5 and 10 years with
-        95% intervals, median survival in months and the most common closure cause.
-    """
-    from experiments.survival import cause_label
-
-    def cell(r, t):
-        p = getattr(r, f"p_alive_{t}", math.nan)
-        if p is None or (isinstance(p, float) and math.isnan(p)):
-            return "n/a"
-        low, high = getattr(r, f"p_alive_{t}_low"), getattr(r, f"p_alive_{t}_high")
-        return f"{p:.2f} ({low:.2f}-{high:.2f})"
-
-    width = max([28] + [len(str(v)) for v in table.index])
-    lines = [f"{'scenario':<{width}} {'runs':>5} {'P(alive) 2y':>16} {'5y':>16} {'10y':>16} "
-             f"{'median':>7}  main closure cause"]
-    shares = [c for c in table.columns if c.startswith("share_")]
-    for variant, r in zip(table.index, table.itertuples(index=False), strict=True):
-        row = table.loc[variant]
-        cause = "none"
-        if shares and row[shares].astype(float).max() > 0:
-            best = row[shares].astype(float).idxmax()
-            cause = f"{cause_label(best.removeprefix('share_'))} ({row[best]:.0%} of runs)"
-        lines.append(f"{str(variant):<{width}} {int(r.n):>5} {cell(r, 24):>16} {cell(r, 60):>16} "
-                     f"{cell(r, 120):>16} {str(r.median):>7}  {cause}")
-    return "\n".join(lines)
 
 
 def _report(out: Path, runs, series, manifest, title: str, extra=None) -> Path:
-    from experiments.report import write_report
+    from experiments.reports.report import write_report
 
     return write_report(out, runs, series, manifest, title, extra_sections=extra)
 
@@ -319,7 +184,7 @@ def _report(out: Path, runs, series, manifest, title: str, extra=None) -> Path:
 # --- analyses: what a job does with its result (also after a merge of shards) --------------------
 
 def _analyse_sites(run: _Run) -> tuple[str, bool]:
-    from experiments.survival import survival_table
+    from experiments.analysis.survival import survival_table
 
     result = run.result
     table = survival_table(result.runs)
@@ -331,7 +196,7 @@ def _analyse_sites(run: _Run) -> tuple[str, bool]:
 
 
 def _analyse_ensemble(run: _Run) -> tuple[str, bool]:
-    from experiments.survival import survival_table
+    from experiments.analysis.survival import survival_table
 
     result = run.result
     table = survival_table(result.runs)
@@ -349,7 +214,7 @@ def _compare_pairs(labels: list[str], levers: list[str]) -> list[tuple[str, str]
 
 def _analyse_compare(run: _Run, months: tuple[int, ...] = (24, 60, 72, 120)
                      ) -> tuple[str, bool]:
-    from experiments.survival import paired_difference, survival_table
+    from experiments.analysis.survival import paired_difference, survival_table
 
     result = run.result
     runs = result.runs
@@ -378,7 +243,7 @@ def _analyse_compare(run: _Run, months: tuple[int, ...] = (24, 60, 72, 120)
 
 
 def _analyse_validate(run: _Run) -> tuple[str, bool]:
-    from experiments.calibration import check_patterns, format_table
+    from experiments.analysis.calibration import check_patterns, format_table
 
     table = check_patterns(run.result.runs)
     atomic_write_text(run.out / "patterns.csv", table.to_csv(index=False, float_format="%.6g"))
@@ -397,31 +262,6 @@ ANALYSES = {"sites": _analyse_sites, "ensemble": _analyse_ensemble,
 
 # --- the jobs ------------------------------------------------------------------------------------
 
-def run_recorded(out: Path, manifest: dict, tasks, opts: JobOptions, *,
-                 write_final: bool = True):
-    """Run analysis tasks under a manifest: record it, run (scalar outputs only), finish it.
-
-    Shared by the analysis commands (sensitivity, interactions, discovery, assessment), which
-    build their own designs and manifests.
-
-    Args:
-        out: The prepared output folder.
-        manifest: The experiment's manifest (from :func:`build_manifest`, plus its own keys).
-        tasks: The tasks to run, in design order.
-        opts: Executor, format, progress and resume options.
-        write_final: Write the finished manifest now (False when the caller adds to it first).
-
-    Returns:
-        The :class:`experiments.ensemble.EnsembleResult`.
-    """
-    write_manifest(out / "manifest.json", manifest)
-    result = run_ensemble(tasks, workers=opts.workers, dask_scheduler=opts.dask_scheduler,
-                          out_dir=out, series=False, fmt=opts.fmt, progress=opts.progress,
-                          resume=getattr(opts, "resume", False))
-    finish_manifest(manifest, result)
-    if write_final:
-        write_manifest(out / "manifest.json", manifest)
-    return result
 
 
 def main_job(opts: JobOptions) -> tuple[str, Path]:
@@ -486,7 +326,7 @@ def compare_job(paths: list[str], levers: list[str], opts: JobOptions,
 
 def validate_job(opts: JobOptions) -> tuple[str, Path, bool]:
     """Run the three sites and the neutral template and check every calibration pattern."""
-    from experiments.calibration import SITES
+    from experiments.analysis.calibration import SITES
 
     variants = [(name, load_scenario(ROOT / path)) for name, path in SITES.items()]
     run = _run(variants, opts, "validate", series=False)
@@ -573,3 +413,25 @@ def merge_job(dirs: list[str], out: str, force: bool = False, progress: bool | N
     result.wall_time = manifest["wall_time_s"]
     text, ok = ANALYSES[job](_Run(folder, manifest, result))
     return f"merged {len(dirs)} shards into {folder}\n{text}", folder, ok
+
+
+def simulate_job(path: str, seed: int = 1, out: str | None = None) -> tuple[str, list[Path]]:
+    """One run of one scenario: its readable summary and, with ``out``, CSV, text and PNG.
+
+    Args:
+        path: The scenario file.
+        seed: The run's seed.
+        out: Folder for ``series.csv``, ``summary.txt`` and ``series.png`` (None writes nothing).
+
+    Returns:
+        ``(summary text, paths written)``.
+
+    """
+    from experiments.reports.outputs import write_single_run
+    from experiments.reports.summary import format_run_summary
+    from sim import simulate
+
+    result = simulate(load_scenario(path), seed)
+    text = format_run_summary(result)
+    paths = write_single_run(result, Path(out), text) if out else []
+    return text, paths

@@ -1,7 +1,7 @@
 """Do stressors interact? A full factorial experiment over named stressors.
 
 The three-site study explains closure by a "toxic trio" of leadership change, weak partnership
-and dwindling money (MODEL.md §1, 001:1746) and says the trio must *emerge* in the model: any
+and dwindling money (docs/ODD.md §1.1, 001:1746) and says the trio must *emerge* in the model: any
 one stressor leaves a positive margin, together they do not. :func:`interaction_job` tests that
 (or any other combination): every subset of the named stressors is applied to one authority
 (by default the neutral ``scenarios/template.toml``), all ``2^k`` cells run with common random
@@ -27,14 +27,13 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from experiments.ensemble import ExperimentError, make_tasks
-from experiments.factors import FACTORS, apply_factors
+from experiments.analysis.factors import FACTORS, apply_factors
+from experiments.errors import ExperimentError
 from sim.scenario import Event, Scenario
 
 
@@ -96,7 +95,7 @@ STRESSORS: dict[str, Stressor] = {s.name: s for s in (
     Stressor("inadequate_inspection", "An 'inadequate' inspection in month 12",
              _event(month=12, kind="inspection", rating="inadequate")),
 )}
-"""Named stressors. ``NAME=VALUE`` (a factor of :mod:`experiments.factors`) defines others."""
+"""Named stressors. ``NAME=VALUE`` (a factor of :mod:`experiments.analysis.factors`) defines others."""
 
 TOXIC_TRIO = ("leadership_churn", "partnership_weakness", "budget_cut")
 """The default stressors: the three-site study's toxic trio."""
@@ -197,8 +196,9 @@ def paired_contrast(values: np.ndarray) -> Contrast:
     return Contrast(est, est - half, est + half, p)
 
 
-def _outcome_matrices(runs: pd.DataFrame, labels: list[str], replicates: int, horizon: int,
+def outcome_matrices(runs: pd.DataFrame, labels: list[str], replicates: int, horizon: int,
                       month: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-cell matrices (replicates x cells) of closure by the horizon and RMST."""
     """Closed-by-``month`` indicators and months running, shape (cells, replicates)."""
     closed = np.zeros((len(labels), replicates))
     months = np.zeros((len(labels), replicates))
@@ -264,185 +264,3 @@ def interaction_effects(y: np.ndarray, levels: list[tuple[int, ...]],
                     continue  # identical to the excess above
                 add(" x ".join(names[i] for i in combo), "interaction", contrast)
     return pd.DataFrame(rows)
-
-
-def _pct(x: float) -> str:
-    if not np.isfinite(x):
-        return "n/a"
-    text = f"{x * 100:+.1f}"
-    return "0.0" if text in ("+0.0", "-0.0") else text
-
-
-def format_effects(effects: pd.DataFrame, what: str, points: bool = True) -> str:
-    """Fixed-width text of an effects table (percentage points or months)."""
-    lines = [f"{'effect on ' + what:<66} {'estimate':>9} {'95% CI':>19} {'p':>7}"]
-    for r in effects.itertuples():
-        if points:
-            est, ci = _pct(r.estimate), f"{_pct(r.low)} to {_pct(r.high)}"
-        else:
-            est, ci = f"{r.estimate:+.1f}", f"{r.low:+.1f} to {r.high:+.1f}"
-        p = "" if not np.isfinite(r.p) else ("<0.001" if r.p < 0.001 else f"{r.p:.3f}")
-        lines.append(f"{r.effect:<66} {est:>9} {ci:>19} {p:>7}")
-    return "\n".join(lines)
-
-
-def _verdict(effects: pd.DataFrame, together_risk: float) -> str:
-    ex = effects[effects.kind == "excess"]
-    if ex.empty:
-        return ""
-    r = ex.iloc[0]
-    if r.low > 0:
-        text = (f"The stressors interact: together they raise the risk of closure by "
-                f"{r.estimate * 100:.1f} points MORE than the sum of their separate effects "
-                f"(95% CI {r.low * 100:.1f} to {r.high * 100:.1f}): synergy.")
-    elif r.high < 0:
-        text = (f"The stressors interact negatively: together they add "
-                f"{-r.estimate * 100:.1f} points LESS than the sum of their separate effects "
-                f"(95% CI {-r.high * 100:.1f} to {-r.low * 100:.1f}).")
-        if together_risk > 0.9:
-            text += (" With the joint risk above 90% this mostly reflects saturation (a risk "
-                     "cannot exceed 100%), not protection.")
-    else:
-        text = (f"No interaction detected: the joint effect equals the sum of the separate "
-                f"effects within the interval (excess {r.estimate * 100:+.1f} points, 95% CI "
-                f"{r.low * 100:.1f} to {r.high * 100:.1f}).")
-    return text
-
-
-def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
-                    years: int = 5) -> tuple[str, Path]:
-    """Run the factorial experiment and write its folder.
-
-    Args:
-        path: The authority's scenario (e.g. ``scenarios/template.toml``).
-        stressor_specs: Stressor names or ``FACTOR=VALUE`` (default: the toxic trio).
-        opts: :class:`experiments.jobs.JobOptions`.
-        years: Time point of the closure risk.
-
-    Returns:
-        ``(terminal text, output folder)``.
-
-    Raises:
-        ExperimentError: On bad stressors or options.
-
-    """
-    from experiments.jobs import prepare_out_dir, run_recorded
-    from experiments.manifest import build_manifest
-    from experiments.outputs import atomic_write_text
-    from experiments.report import write_report
-    from experiments.survival import survival_table
-    from sim.scenario import load_scenario
-
-    specs = list(stressor_specs) or list(TOXIC_TRIO)
-    stressors = [parse_stressor(s) for s in specs]
-    names = [s.name for s in stressors]
-    if len(set(names)) != len(names):
-        raise ExperimentError("--stressor: each stressor can be given once")
-    if not 1 <= len(stressors) <= MAX_STRESSORS:
-        raise ExperimentError(f"--stressor: give 1 to {MAX_STRESSORS} stressors "
-                              f"({2 ** MAX_STRESSORS} cells at most)")
-    base = load_scenario(path)
-    month = 12 * years
-    if not 1 <= years or month > base.horizon_months:
-        raise ExperimentError(f"--years: {years} years is beyond the scenario's horizon of "
-                              f"{base.horizon_months} months")
-    variants, levels = factorial_variants(base, stressors)
-    out = prepare_out_dir(opts.out, "interact", opts.force,
-                          getattr(opts, "resume", False))
-    manifest = build_manifest(list(opts.command), variants, opts.seed, opts.replicates,
-                              opts.workers, opts.dask_scheduler)
-    manifest["experiment"] = {"kind": "factorial", "years": years,
-                              "stressors": [{"name": s.name, "label": s.label}
-                                            for s in stressors]}
-    result = run_recorded(out, manifest, make_tasks(variants, opts.replicates, opts.seed), opts)
-    labels = [v for v, _ in variants]
-    closed, months = _outcome_matrices(result.runs, labels, opts.replicates,
-                                       base.horizon_months, month)
-    risk = interaction_effects(closed, levels, names)
-    rmst = interaction_effects(months, levels, names)
-    risk.insert(0, "outcome", f"closed_by_{years}y")
-    rmst.insert(0, "outcome", "rmst_months")
-    pd.concat([risk, rmst]).to_csv(out / "effects.csv", index=False, float_format="%.6g")
-
-    cells = []
-    for i, (lab, lv) in enumerate(zip(labels, levels, strict=True)):
-        k = int(closed[i].sum())
-        ci = stats.binomtest(k, opts.replicates).proportion_ci(0.95, method="exact")
-        cells.append({"cell": lab, **{n: lv[j] for j, n in enumerate(names)},
-                      "closed_by": k / opts.replicates, "closed_low": ci.low,
-                      "closed_high": ci.high, "rmst": months[i].mean()})
-    cell_table = pd.DataFrame(cells)
-    cell_table.to_csv(out / "cells.csv", index=False, float_format="%.6g")
-
-    together_risk = float(closed[-1].mean())
-    lines = [f"Factorial experiment on {base.name}: {len(stressors)} stressors, "
-             f"{len(labels)} cells x {opts.replicates} replicates (common random numbers) = "
-             f"{len(result.runs):,} runs in {result.wall_time:.0f} s.", ""]
-    lines += [f"  {s.name}: {s.label}" for s in stressors]
-    lines += ["", f"{'cell':<66} {'closed by ' + str(years) + 'y (95% CI)':>26} "
-                  f"{'RMST':>7}"]
-    for c in cells:
-        lines.append(f"{c['cell']:<66} {c['closed_by']:>8.0%} ({c['closed_low']:.0%} to "
-                     f"{c['closed_high']:.0%}){'':>3} {c['rmst']:>7.1f}")
-    lines += ["", "Effects on the chance of closing within "
-                  f"{years} years (percentage points, paired over replicates):",
-              format_effects(risk, f"closure by {years} years (points)"), "",
-              "Effects on the restricted mean survival (months running in the first "
-              f"{base.horizon_months}):", format_effects(rmst, "RMST (months)", points=False),
-              "", _verdict(risk, together_risk)]
-    text = "\n".join(lines)
-    atomic_write_text(out / "summary.txt", text + "\n")
-    html_effects = _effects_html(risk, rmst, cell_table, years, _verdict(risk, together_risk))
-    fig_path = _plot_cells(cell_table, years, out / "interaction_cells.png", base.name)
-    from experiments.sensitivity import _img
-
-    survival_table(result.runs)  # validates the runs table for the report
-    report = write_report(out, result.runs, None, manifest,
-                          f"Do the stressors interact? {base.name}",
-                          extra_sections=[("Interactions", html_effects
-                                           + _img(fig_path, "closure risk per cell"))])
-    return text + f"\nreport: {report}", out
-
-
-def _effects_html(risk: pd.DataFrame, rmst: pd.DataFrame, cells: pd.DataFrame, years: int,
-                  verdict: str) -> str:
-    from experiments.sensitivity import _e, html_table
-
-    def rows(t, points):
-        out = []
-        for r in t.itertuples():
-            f = (lambda x: _pct(x)) if points else (lambda x: f"{x:+.1f}")
-            p = "" if not np.isfinite(r.p) else ("<0.001" if r.p < 0.001 else f"{r.p:.3f}")
-            out.append([_e(r.effect), f(r.estimate), f"{f(r.low)} to {f(r.high)}", p])
-        return out
-
-    cell_rows = [[_e(c.cell), f"{c.closed_by:.0%} ({c.closed_low:.0%} to {c.closed_high:.0%})",
-                  f"{c.rmst:.1f}"] for c in cells.itertuples()]
-    return (f"<p><strong>{_e(verdict)}</strong></p>"
-            f"<h3>Each combination of stressors</h3>"
-            + html_table(["stressors present", f"closed within {years} years (95% CI)",
-                          "average months running"], cell_rows)
-            + f"<h3>Effects on the chance of closing within {years} years (points)</h3>"
-            + html_table(["effect", "estimate", "95% CI", "p"], rows(risk, True))
-            + "<h3>Effects on the average months running</h3>"
-            + html_table(["effect", "estimate", "95% CI", "p"], rows(rmst, False))
-            + "<p>Intervals are paired over replicates (common random numbers). The "
-              "interaction is on the additive scale: a positive excess means the stressors "
-              "do more harm together than the sum of their separate effects.</p>")
-
-
-def _plot_cells(cells: pd.DataFrame, years: int, path: Path, name: str) -> Path:
-    from experiments.sensitivity import _plt, _save_fig
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(cells) + 1.5))
-    y = np.arange(len(cells))[::-1]
-    err = np.vstack([cells.closed_by - cells.closed_low, cells.closed_high - cells.closed_by])
-    ax.barh(y, cells.closed_by, xerr=err, color="#c0504d", error_kw={"capsize": 2})
-    ax.set_yticks(y, cells.cell, fontsize=8)
-    ax.set_xlim(0, 1)
-    ax.set_xlabel(f"chance of closing within {years} years (95% CI)")
-    ax.set_title(f"{name}: stressors alone and together", fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return _save_fig(fig, path)

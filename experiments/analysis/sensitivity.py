@@ -2,12 +2,12 @@
 
 The pipeline, for a stochastic model whose outcome (closure) is censored at the horizon:
 
-1. **Design.** The factors of :mod:`experiments.factors` become a SALib
+1. **Design.** The factors of :mod:`experiments.analysis.factors` become a SALib
    :class:`~SALib.ProblemSpec`. :func:`make_design` samples it with ``sample_sobol`` (Saltelli's
    scheme on a scrambled Sobol' sequence; not the deprecated ``saltelli`` sampler),
    ``sample_morris`` (elementary-effect trajectories) or ``sample_latin`` (for PAWN).
 2. **Evaluation.** Each design row becomes a scenario variant (:func:`design_variants`); the
-   ensemble runner (:func:`experiments.ensemble.run_ensemble`, any executor) runs every row
+   ensemble runner (:func:`experiments.runner.execute.run_ensemble`, any executor) runs every row
    ``R`` times. Replicate ``r`` of *every* row uses the same random stream (common random
    numbers), and results come back in design-row order, which SALib's Sobol' estimator needs.
 3. **Outputs per design row** (:func:`row_outputs`), each a summary over the ``R`` replicates
@@ -27,28 +27,25 @@ The pipeline, for a stochastic model whose outcome (closure) is censored at the 
    Morris trajectories and a Latin hypercube sample are all extensible this way), and a verdict
    on whether the top five are the same at ``N`` and ``N/2``.
 
-:func:`sensitivity_job` wires this to the command line, writes the folder (manifest, design,
-runs, index tables, plots, ``summary.txt`` and ``report.html``) and returns the terminal text.
-The analysis functions are independent of the model; ``tests/test_sensitivity.py`` checks them
+:func:`experiments.jobs.sensitivity.sensitivity_job` wires this to the command line and
+:mod:`experiments.reports.sensitivity` presents it (tables, plots, ``report.html``). The analysis
+functions are independent of the model; ``tests/test_sensitivity.py`` checks them
 on SALib's Ishigami function against the analytic indices.
 """
 
 from __future__ import annotations
 
-import html
 import math
-import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from experiments.ensemble import ExperimentError, make_tasks
-from experiments.factors import Factor, apply_factors, row_frame, select_factors
+from experiments.analysis.factors import Factor, apply_factors
+from experiments.errors import ExperimentError
 from sim.scenario import Scenario
 
 METHODS = ("sobol", "morris", "pawn")
@@ -220,7 +217,7 @@ def design_variants(base: Scenario, design: Design) -> list[tuple[str, Scenario]
         design: The design.
 
     Returns:
-        ``(label, scenario)`` pairs for :func:`experiments.ensemble.make_tasks`.
+        ``(label, scenario)`` pairs for :func:`experiments.runner.tasks.make_tasks`.
 
     """
     return [(row_label(i, design.rows), apply_factors(base, design.factors, x))
@@ -677,189 +674,6 @@ def evaluate_function(design: Design, func: Callable[[np.ndarray], np.ndarray]) 
 
 
 # ---------------------------------------------------------------------------------------------
-# Formatting
-# ---------------------------------------------------------------------------------------------
-
-
-def _f(x: float, digits: int = 2) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
-
-
-def _interval(est: float, lo: float, hi: float, digits: int = 2) -> str:
-    return f"{_f(est, digits)} ({_f(lo, digits)} to {_f(hi, digits)})"
-
-
-def _digits(out: Output) -> int:
-    return 2 if out.key.startswith("p_alive") else 1
-
-
-def format_table(table: pd.DataFrame, design: Design, out: Output, *, limit: int | None = None,
-                 width: int = 58) -> str:
-    """Fixed-width ranked table of one output's indices for the terminal.
-
-    Args:
-        table: Output of :func:`analyse`.
-        design: The design.
-        out: The output analysed.
-        limit: Show at most this many drivers (default all).
-        width: Width of the label column.
-
-    Returns:
-        Text lines.
-
-    """
-    rows = table if limit is None else table.head(limit)
-    if design.method == "sobol":
-        head = f"{'S1 first-order (95% CI)':>26} {'ST total-order (95% CI)':>26}"
-    elif design.method == "morris":
-        d = _digits(out)
-        head = f"{'mu* (95% CI)':>24} {'mu':>8} {'sigma':>8}"
-    else:
-        head = f"{'PAWN median KS (95% CI)':>26}"
-    lines = [f"{'rank':>4}  {'driver':<{width}} {'group':<11} {head}"]
-    for _, r in rows.iterrows():
-        label = str(r["label"])
-        label = label if len(label) <= width else label[:width - 1] + "…"
-        if design.method == "sobol":
-            vals = (f"{_interval(r.S1, r.S1_low, r.S1_high):>26} "
-                    f"{_interval(r.ST, r.ST_low, r.ST_high):>26}")
-        elif design.method == "morris":
-            vals = (f"{_interval(r.mu_star, r.mu_star_low, r.mu_star_high, d):>24} "
-                    f"{_f(r.mu, d):>8} {_f(r.sigma, d):>8}")
-        else:
-            vals = f"{_interval(r['median'], r.median_low, r.median_high):>26}"
-        lines.append(f"{int(r['rank']):>4}  {label:<{width}} {r['group']:<11} {vals}")
-    return "\n".join(lines)
-
-
-def _noise_text(noise: dict) -> str:
-    if not np.isfinite(noise.get("single", math.nan)):
-        return "seed noise: not measurable (needs at least 2 replicates per row)"
-    return (f"seed noise: {noise['single']:.0%} of the variance between single runs, "
-            f"{noise['mean']:.0%} of the variance of the replicate means analysed"
-            if np.isfinite(noise.get("mean", math.nan)) else
-            f"seed noise: {noise['single']:.0%} of the variance between single runs")
-
-
-def _explain(design: Design) -> str:
-    if design.method == "sobol":
-        return ("S1: share of the output's variance due to the driver alone; ST: share due to "
-                "the driver including its interactions (ST - S1 = interactions). Ranked by ST. "
-                "Intervals: bootstrap, 95%.")
-    if design.method == "morris":
-        return ("mu*: typical size of the change in the output when the driver moves across "
-                "its range (elementary effects scaled to the full range); mu: the same with "
-                "sign (+ raises the output); sigma: spread of the effects (non-linearity or "
-                "interactions). Ranked by mu*. Interval on mu*: bootstrap, 95%.")
-    return ("PAWN: median Kolmogorov-Smirnov distance between the output's distribution with "
-            "the driver fixed in a slice of its range and its unconditional distribution (0 = "
-            "no influence, 1 = complete). Ranked by the median. Interval: bootstrap over "
-            "design rows, 95%.")
-
-
-# ---------------------------------------------------------------------------------------------
-# Plots
-# ---------------------------------------------------------------------------------------------
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _short(label: str, n: int = 48) -> str:
-    return label if len(label) <= n else label[:n - 1] + "…"
-
-
-def plot_indices(table: pd.DataFrame, design: Design, out: Output, title: str):
-    """Tornado-style bar chart of the indices with 95% interval bars, most influential on top.
-
-    Sobol': ST and S1 side by side; Morris: mu*; PAWN: median KS.
-    """
-    plt = _plt()
-    t = table.sort_values("rank", ascending=False)
-    ylab = [_short(str(v)) for v in t["label"]]
-    y = np.arange(len(t))
-    fig, ax = plt.subplots(figsize=(9.5, 0.34 * len(t) + 1.6))
-    if design.method == "sobol":
-        h = 0.38
-        ax.barh(y + h / 2, t.ST, h, xerr=t.ST_conf, color="#c0504d", label="ST total-order",
-                error_kw={"elinewidth": 0.8, "capsize": 2})
-        ax.barh(y - h / 2, t.S1, h, xerr=t.S1_conf, color="#4a7fb0", label="S1 first-order",
-                error_kw={"elinewidth": 0.8, "capsize": 2})
-        ax.set_xlabel("Sobol' index (share of variance), 95% bootstrap interval")
-        ax.legend(loc="lower right")
-    elif design.method == "morris":
-        ax.barh(y, t.mu_star, 0.6, xerr=t.mu_star_conf, color="#4a7fb0",
-                error_kw={"elinewidth": 0.8, "capsize": 2})
-        ax.set_xlabel(f"Morris mu* ({out.short} per full range), 95% bootstrap interval")
-    else:
-        err = np.vstack([t["median"] - t.median_low, t.median_high - t["median"]])
-        ax.barh(y, t["median"], 0.6, xerr=np.clip(err, 0, None), color="#4a7fb0",
-                error_kw={"elinewidth": 0.8, "capsize": 2})
-        ax.set_xlabel("PAWN median KS statistic, 95% bootstrap interval")
-    ax.axvline(0, color="#333", lw=0.6)
-    ax.set_yticks(y, ylab, fontsize=8)
-    ax.set_title(title, fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def plot_morris(table: pd.DataFrame, out: Output, title: str):
-    """Morris mu*-sigma plane: drivers far right matter; high up means non-linear/interacting."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 6))
-    ax.errorbar(table.mu_star, table.sigma, xerr=table.mu_star_conf, fmt="o", ms=5,
-                color="#4a7fb0", ecolor="#9ab", elinewidth=0.8, capsize=2)
-    top = table.sort_values("rank").head(10)
-    for name, r in top.iterrows():
-        ax.annotate(_short(str(name), 30), (r.mu_star, r.sigma), fontsize=7,
-                    xytext=(4, 3), textcoords="offset points")
-    lim = float(max(table.mu_star.max(), table.sigma.max()) * 1.1 or 1)
-    ax.plot([0, lim], [0, lim], ls="--", color="#999", lw=0.8, label="sigma = mu*")
-    ax.set_xlim(0, lim)
-    ax.set_ylim(0, lim)
-    ax.set_xlabel(f"mu* (mean absolute effect on {out.short})")
-    ax.set_ylabel("sigma (spread of effects: non-linearity, interactions)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(loc="upper left", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def plot_convergence(conv: pd.DataFrame, design: Design, title: str, k: int = 8):
-    """Index of the leading drivers against the sample size, with interval bands."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 5))
-    n_max = conv["n"].max()
-    lead = conv[conv.n == n_max].sort_values("rank").head(k)["factor"]
-    for f in lead:
-        d = conv[conv.factor == f].sort_values("n")
-        line = ax.plot(d["n"], d["index"], marker="o", ms=3, label=_short(str(f), 34))[0]
-        ax.fill_between(d["n"], d["index_low"], d["index_high"], color=line.get_color(),
-                        alpha=0.12)
-    ax.set_xscale("log", base=2)
-    measure = {"sobol": "ST", "morris": "mu*", "pawn": "PAWN median KS"}[design.method]
-    unit = {"sobol": "N (base samples)", "morris": "trajectories",
-            "pawn": "design rows"}[design.method]
-    ax.set_xlabel(unit)
-    ax.set_ylabel(f"{measure} (95% interval band)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-# ---------------------------------------------------------------------------------------------
-# The job
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -906,298 +720,3 @@ def screened_factors(table: pd.DataFrame, threshold: float = 0.1) -> list[str]:
     cut = threshold * float(table["mu_star"].max())
     keep = table[table["mu_star_high"] >= cut].sort_values("rank")
     return list(keep.index)
-
-
-def _header(design: Design, base_name: str, replicates: int, runs: int, wall: float,
-            workers_text: str) -> str:
-    what = {"sobol": f"N = {design.n} base samples"
-                     + (", with second-order indices" if design.second_order else ""),
-            "morris": f"{design.n} trajectories, {design.num_levels} levels",
-            "pawn": f"{design.n} Latin hypercube rows, {PAWN_SLIDES} slides"}[design.method]
-    units = f"{len(design.units)} groups of {len(design.factors)} factors" if design.groups \
-        else f"{len(design.factors)} factors"
-    return (f"{design.method.capitalize()} sensitivity analysis of {base_name}: {units}, "
-            f"{what}.\n{design.rows:,} design rows x {replicates} replicates (common random "
-            f"numbers) = {runs:,} runs in {wall:.0f} s ({workers_text}).")
-
-
-def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = None,
-                    factors: str | None = None, groups: bool = False,
-                    second_order: bool = False, years: int = 5, num_levels: int = 4,
-                    resamples: int = 1000) -> tuple[str, Path]:
-    """Run a global sensitivity analysis of one scenario and write its folder.
-
-    Args:
-        path: Scenario file (an authority; the factors vary around it).
-        opts: :class:`experiments.jobs.JobOptions` (``replicates``, ``seed``, ``workers``,
-            ``dask_scheduler``, ``out``, ``force``, ``progress``, ``fmt``, ``command``). A
-            ``replicates`` of None uses the method's default.
-        method: ``sobol``, ``morris`` or ``pawn``.
-        n: Sobol' base samples (power of two), Morris trajectories or PAWN rows; None for the
-            method's default.
-        factors: Factor specification (see :func:`experiments.factors.select_factors`).
-        groups: Analyse factor groups instead of single factors.
-        second_order: Sobol' second-order indices too.
-        years: Survival time point of the first output.
-        num_levels: Morris levels.
-        resamples: Bootstrap resamples.
-
-    Returns:
-        ``(terminal text, output folder)``.
-
-    Raises:
-        ExperimentError: On bad options. ScenarioError: On a bad scenario file.
-
-    """
-    from experiments.jobs import prepare_out_dir, run_recorded
-    from experiments.manifest import build_manifest, write_manifest
-    from experiments.outputs import atomic_write_text
-    from sim.scenario import load_scenario
-
-    if method not in METHODS:
-        raise ExperimentError(f"--method: {method!r} is not a method; use one of "
-                              f"{', '.join(METHODS)}")
-    n = DEFAULTS[method][0] if n is None else n
-    replicates = DEFAULTS[method][1] if opts.replicates is None else opts.replicates
-    base = load_scenario(path)
-    if not 1 <= years or 12 * years > base.horizon_months:
-        raise ExperimentError(f"--years: {years} years is beyond the scenario's horizon of "
-                              f"{base.horizon_months} months")
-    chosen = select_factors(factors)
-    design = make_design(chosen, method, n, opts.seed, groups=groups, second_order=second_order,
-                         num_levels=num_levels)
-    variants = design_variants(base, design)
-    out = prepare_out_dir(opts.out, f"sensitivity-{method}", opts.force,
-                          getattr(opts, "resume", False))
-    stem = Path(path).stem
-    manifest = build_manifest(list(opts.command), [(stem, base)], opts.seed, replicates,
-                              opts.workers, opts.dask_scheduler)
-    manifest["planned_runs"] = design.rows * replicates
-    manifest["experiment"] = {
-        "kind": "sensitivity", "method": method, "n": design.n, "rows": design.rows,
-        "replicates_per_row": replicates, "groups": groups, "second_order": second_order,
-        "num_levels": num_levels if method == "morris" else None,
-        "years": years, "bootstrap_resamples": resamples, "sampler_seed": design.seed,
-        "sampler": {"sobol": "SALib ProblemSpec.sample_sobol (scrambled Sobol', Saltelli "
-                             "scheme)", "morris": "SALib ProblemSpec.sample_morris",
-                    "pawn": "SALib ProblemSpec.sample_latin"}[method],
-        "variants": "design row i is variant 'row i'; replicate r of every row uses seed "
-                    "stream r (common random numbers)",
-        "factors": [{"name": f.name, "label": f.label, "group": f.group, "kind": f.kind,
-                     "low": f.low, "high": f.high, "source": f.source} for f in chosen],
-    }
-    result = run_recorded(out, manifest, make_tasks(variants, replicates, opts.seed), opts,
-                          write_final=False)
-    t0 = time.perf_counter()
-    ro = row_outputs(result.runs, design.rows, replicates, base.horizon_months, years)
-    design_table = row_frame(chosen, design.X).merge(ro.table, on="row")
-    design_table.insert(1, "variant", [v for v, _ in variants])
-    design_table.to_csv(out / "design.csv", index=False, float_format="%.8g")
-    analyses = analyse_outputs(design, ro, resamples=resamples, seed=opts.seed)
-    analysis_time = time.perf_counter() - t0
-    manifest["experiment"]["ensemble_wall_time_s"] = round(result.wall_time, 2)
-    manifest["experiment"]["analysis_time_s"] = round(analysis_time, 2)
-
-    workers_text = (f"Dask cluster {opts.dask_scheduler}" if opts.dask_scheduler
-                    else f"{opts.workers} worker process{'es' if opts.workers > 1 else ''}")
-    lines = [_header(design, base.name, replicates, len(result.runs), result.wall_time,
-                     workers_text), _explain(design), ""]
-    figures: list[tuple[str, str]] = []
-    for a in analyses:
-        key = a.output.key
-        mean = float(ro.table[key].mean())
-        lines.append(f"== {a.output.label} (mean over rows {_f(mean, _digits(a.output))}; "
-                     f"{_noise_text(a.noise)})")
-        if a.table is None:
-            lines.append("   The output does not vary over the design: no indices.\n")
-            continue
-        a.table.to_csv(out / f"indices_{key}.csv", float_format="%.6g")
-        a.conv.to_csv(out / f"convergence_{key}.csv", index=False, float_format="%.6g")
-        lines.append(format_table(a.table, design, a.output))
-        if design.method == "pawn" and "dummy" in a.table.attrs:
-            lines.append(f"   No-effect floor: a dummy factor (output shuffled) scores "
-                         f"{a.table.attrs['dummy']:.3f}; drivers near it are indistinguishable "
-                         f"from no influence.")
-        if design.method == "sobol":
-            total = float(a.table.S1.clip(lower=0).sum())
-            lines.append(f"   First-order effects add up to {total:.2f} of the variance; the rest "
-                         f"comes from interactions." + (" (A sum above 1 is impossible: the "
-                                                        "S1 estimates are still noisy.)"
-                                                        if total > 1 else ""))
-            s2 = a.table.attrs.get("S2")
-            if s2 is not None and len(s2):
-                s2.to_csv(out / f"second_order_{key}.csv", index=False, float_format="%.6g")
-                lines.append("   Strongest pairwise interactions (S2, 95% CI): " + "; ".join(
-                    f"{r.a} x {r.b} {_interval(r.S2, r.S2 - r.S2_conf, r.S2 + r.S2_conf)}"
-                    for r in s2.head(3).itertuples()))
-        if a.stability is not None:
-            lines.append("   Convergence: " + a.stability.text)
-        lines.append("")
-        title = f"{base.name}: {a.output.short}"
-        figures.append((f"indices_{key}.png",
-                        _save_fig(plot_indices(a.table, design, a.output, title),
-                                  out / f"indices_{key}.png")))
-        if design.method == "morris":
-            figures.append((f"morris_{key}.png",
-                            _save_fig(plot_morris(a.table, a.output, title),
-                                      out / f"morris_{key}.png")))
-        if len(a.conv) and a.conv["n"].nunique() > 1:
-            figures.append((f"convergence_{key}.png",
-                            _save_fig(plot_convergence(a.conv, design, title),
-                                      out / f"convergence_{key}.png")))
-    primary = next((a for a in analyses if a.table is not None), None)
-    if design.method == "morris" and not design.groups and primary is not None:
-        keep = screened_factors(primary.table)
-        atomic_write_text(out / "screened_factors.txt",
-                          f"# Factors kept by the Morris screening of {base.name} "
-                          f"({primary.output.short}: mu* interval reaches 10% of the "
-                          f"largest mu*).\n# Use with --factors @{out / 'screened_factors.txt'}"
-                          "\n" + "\n".join(keep) + "\n")
-        lines.append(f"Screening: {len(keep)} of {len(design.factors)} factors can move "
-                     f"{primary.output.short} by at least a tenth of the strongest one; "
-                     f"listed in screened_factors.txt.")
-    verdicts = [f"{a.output.short}: {'STABLE' if a.stability.stable else 'NOT stable'}"
-                for a in analyses if a.stability is not None and a.stability.n_half]
-    if verdicts:
-        first = next(a.stability for a in analyses if a.stability is not None)
-        unit = {"sobol": "N", "morris": "r", "pawn": "n"}[design.method]
-        lines.append(f"Ranking stability (top {TOP}, {unit} = {first.n} vs {first.n_half}): "
-                     + "; ".join(verdicts) + ".")
-    lines.append(f"Analysis took {analysis_time:.1f} s. Results: {out}")
-    text = "\n".join(lines)
-    manifest["experiment"]["summary_file"] = "summary.txt"
-    write_manifest(out / "manifest.json", manifest)
-    atomic_write_text(out / "summary.txt", text + "\n")
-    report = write_sensitivity_report(out, base.name, design, analyses, ro, manifest,
-                                      [name for name, _ in figures], replicates)
-    return text + f"\nreport: {report}", out
-
-
-def _save_fig(fig, path: Path) -> Path:
-    from experiments.outputs import atomic_save_figure
-
-    plt = _plt()
-    try:
-        atomic_save_figure(fig, path)
-    finally:
-        plt.close(fig)
-    return path
-
-
-# ---------------------------------------------------------------------------------------------
-# HTML report
-# ---------------------------------------------------------------------------------------------
-
-
-def _e(x) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _img(path: Path, alt: str) -> str:
-    import base64
-
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-
-
-def html_page(title: str, body: Sequence[str]) -> str:
-    """A self-contained HTML page in the style of the ensemble report (same CSS)."""
-    from experiments.report import CSS
-
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{_e(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n<main>\n"
-            + "\n".join(b for b in body if b)
-            + "\n<footer>Generated by mst-sustain. Self-contained: no external resources."
-              "</footer>\n</main>\n</body>\n</html>\n")
-
-
-def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int = 1) -> str:
-    """A table of already-escaped cells; columns from ``numeric_from`` right-aligned."""
-    out = ["<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in header) + "</tr></thead>",
-           "<tbody>"]
-    for row in rows:
-        out.append("<tr>" + "".join(
-            f'<td class="num">{c}</td>' if i >= numeric_from else f"<td>{c}</td>"
-            for i, c in enumerate(row)) + "</tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
-
-
-HOW_TO_READ = """<div class="note"><p><strong>How to read this.</strong> Sensitivity analysis
-asks which uncertain inputs move the model's answer most. Every input (a <em>factor</em>) was
-varied over its plausible range at the same time, and each combination was simulated several
-times with the same sets of chance events (common random numbers). A Sobol' <em>total-order
-index</em> (ST) is the share of the variation in the answer that would disappear if we knew that
-input exactly; the <em>first-order index</em> (S1) is the share it causes on its own, so ST minus
-S1 is what it does only in combination with other inputs. Morris's mu* is the typical change in
-the answer when the input moves across its range. Bars show 95% intervals from resampling.
-<strong>Limits:</strong> the ranking depends on the ranges chosen for each input (a wider range
-makes an input look more important); it describes the model, not the world; it holds for this
-authority's description; and "seed noise" (luck of the draw) is counted separately below. A
-factor near zero is one whose uncertainty does not matter for this answer, not one that cannot
-matter anywhere.</p></div>"""
-
-
-def write_sensitivity_report(out: Path, name: str, design: Design, analyses: list[Analysis],
-                             ro: RowOutputs, manifest: dict, figures: list[str],
-                             replicates: int) -> Path:
-    """Write ``report.html`` for a sensitivity analysis (plots embedded, self-contained)."""
-    from experiments.outputs import atomic_write_text
-
-    title = f"What drives the risk? {design.method.capitalize()} sensitivity analysis: {_e(name)}"
-    body = [f"<h1>{title}</h1>",
-            f'<p class="lede">{len(design.factors)} factors, {design.rows:,} design rows x '
-            f"{replicates} replicates = {design.rows * replicates:,} runs.</p>"]
-    first = analyses[0]
-    if first.table is not None:
-        top = first.table.head(TOP)
-        items = "".join(f"<li>{_e(r.label)} <em>({_e(r.group)})</em></li>"
-                        for r in top.itertuples())
-        body.append(f"<h2>At a glance</h2><p>The inputs that most change the "
-                    f"{_e(first.output.label.lower())}, most influential first:</p>"
-                    f"<ol>{items}</ol>")
-        if first.stability is not None:
-            body.append(f"<p><strong>Is the ranking settled?</strong> "
-                        f"{_e(first.stability.text)}</p>")
-    body.append(HOW_TO_READ)
-    for a in analyses:
-        body.append(f"<h2>{_e(a.output.label)}</h2>")
-        body.append(f"<p>{_e(_noise_text(a.noise)).capitalize()}.</p>")
-        if a.table is None:
-            body.append("<p>The output does not vary over the design: no indices.</p>")
-            continue
-        rows = []
-        for _, r in a.table.iterrows():
-            if design.method == "sobol":
-                vals = [_interval(r.S1, r.S1_low, r.S1_high), _interval(r.ST, r.ST_low, r.ST_high)]
-            elif design.method == "morris":
-                d = _digits(a.output)
-                vals = [_interval(r.mu_star, r.mu_star_low, r.mu_star_high, d), _f(r.mu, d),
-                        _f(r.sigma, d)]
-            else:
-                vals = [_interval(r["median"], r.median_low, r.median_high)]
-            rows.append([str(int(r["rank"])), _e(r.label), _e(r.group), *map(_e, vals)])
-        head = {"sobol": ["S1 (95% CI)", "ST (95% CI)"],
-                "morris": ["mu* (95% CI)", "mu", "sigma"],
-                "pawn": ["median KS (95% CI)"]}[design.method]
-        body.append(html_table(["rank", "driver", "group", *head], rows, numeric_from=3))
-        for fig in figures:
-            if fig.endswith(f"_{a.output.key}.png"):
-                body.append(_img(out / fig, fig))
-        if a.stability is not None:
-            body.append(f"<p><strong>Convergence.</strong> {_e(a.stability.text)}</p>")
-    exp = manifest.get("experiment", {})
-    body.append("<h2>What was run</h2>" + html_table(
-        ["item", "value"],
-        [["command", f"<code>{_e(manifest.get('command', ''))}</code>"],
-         ["method", _e(exp.get("sampler", design.method))],
-         ["root seed", _e(manifest.get("root_seed"))],
-         ["ensemble wall time", _e(f"{exp.get('ensemble_wall_time_s', '?')} s")],
-         ["git commit", _e(manifest.get("git_commit"))],
-         ["factors", "<br>".join(_e(f"{f.name}: {f.label} [{f.low:g} .. {f.high:g}] "
-                                    f"({f.group})") for f in design.factors)]],
-        numeric_from=9))
-    path = out / "report.html"
-    atomic_write_text(path, html_page(f"Sensitivity analysis: {name}", body))
-    return path

@@ -1,8 +1,10 @@
-"""Readable text summaries of runs."""
+"""Text for the terminal: the summary of one run and the survival table of an ensemble."""
 
 from __future__ import annotations
 
 import math
+
+import pandas as pd
 
 from sim.simulate import RunResult
 
@@ -62,4 +64,38 @@ def format_run_summary(result: RunResult) -> str:
             lines.append(f"    month {month:>3} ({_month_label(result, month)}): {text}")
         if len(result.log) > 25:
             lines.append(f"    ... and {len(result.log) - 25} more")
+    return "\n".join(lines)
+
+
+def format_survival_table(table: pd.DataFrame) -> str:
+    """Fixed-width text of the survival table for the terminal.
+
+    Args:
+        table: Output of :func:`experiments.analysis.survival.survival_table` (indexed by variant).
+
+    Returns:
+        One header line and one line per variant: runs, P(alive) at 2, 5 and 10 years with
+        95% intervals, median survival in months and the most common closure cause.
+    """
+    from experiments.analysis.survival import cause_label
+
+    def cell(r, t):
+        p = getattr(r, f"p_alive_{t}", math.nan)
+        if p is None or (isinstance(p, float) and math.isnan(p)):
+            return "n/a"
+        low, high = getattr(r, f"p_alive_{t}_low"), getattr(r, f"p_alive_{t}_high")
+        return f"{p:.2f} ({low:.2f}-{high:.2f})"
+
+    width = max([28] + [len(str(v)) for v in table.index])
+    lines = [f"{'scenario':<{width}} {'runs':>5} {'P(alive) 2y':>16} {'5y':>16} {'10y':>16} "
+             f"{'median':>7}  main closure cause"]
+    shares = [c for c in table.columns if c.startswith("share_")]
+    for variant, r in zip(table.index, table.itertuples(index=False), strict=True):
+        row = table.loc[variant]
+        cause = "none"
+        if shares and row[shares].astype(float).max() > 0:
+            best = row[shares].astype(float).idxmax()
+            cause = f"{cause_label(best.removeprefix('share_'))} ({row[best]:.0%} of runs)"
+        lines.append(f"{str(variant):<{width}} {int(r.n):>5} {cell(r, 24):>16} {cell(r, 60):>16} "
+                     f"{cell(r, 120):>16} {str(r.median):>7}  {cause}")
     return "\n".join(lines)

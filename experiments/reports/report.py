@@ -13,28 +13,24 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from experiments.ensemble_plots import (  # noqa: E402
-    VARIABLE_LABELS,
-    plot_closure_causes,
-    plot_defence_pressure,
-    plot_fan,
-    plot_survival,
-)
-from experiments.outputs import atomic_save_figure, atomic_write_text  # noqa: E402
-from experiments.survival import (  # noqa: E402
+from experiments.analysis.survival import (
     cause_label,
     closure_causes,
     kaplan_meier,
     logrank,
     paired_difference,
     survival_table,
+)
+from experiments.files import atomic_save_figure, atomic_write_text
+from experiments.reports.ensemble_plots import (
+    VARIABLE_LABELS,
+    plot_closure_causes,
+    plot_defence_pressure,
+    plot_fan,
+    plot_survival,
 )
 
 FAN_VARIABLES = ("teams", "staff", "referrals_month")
@@ -130,10 +126,7 @@ def _embed(path: Path, alt: str) -> str:
 
 
 def _save(fig, path: Path, alt: str) -> str:
-    try:
-        atomic_save_figure(fig, path)
-    finally:
-        plt.close(fig)
+    atomic_save_figure(fig, path)
     return _embed(path, alt)
 
 

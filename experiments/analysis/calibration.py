@@ -1,4 +1,4 @@
-"""Calibration patterns of MODEL.md §9.
+"""Calibration patterns of docs/ODD.md §1.2 and §10.
 
 Measured on ensembles of the three sites and the neutral template.
 

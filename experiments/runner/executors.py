@@ -13,7 +13,7 @@ Every ensemble goes through one :class:`concurrent.futures.Executor`, chosen by
   :meth:`Backend.problem` notices a lost scheduler or a cluster left without workers.
 
 The model code knows nothing about any of them: the executor only ever receives the
-module-level, picklable chunk function of :mod:`experiments.ensemble`.
+module-level, picklable chunk function of :mod:`experiments.runner.tasks`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
+
+from experiments.errors import ExperimentError
 
 MAX_WORKERS = 256
 
@@ -80,16 +82,24 @@ class InlineExecutor(Executor):
         self._shutdown = True
 
 
-async def _settle(remote, future: Future) -> None:
-    """Wait (on the client's event loop) for a Dask future and settle ``future`` with it."""
-    try:
-        result = await remote._result()  # gathers, waiting through any rescheduling
-    except BaseException as exc:  # noqa: BLE001 - handed to the waiting side
-        if not future.done():
-            future.set_exception(exc)
-    else:
-        if not future.done():
-            future.set_result(result)
+def _settler(future: Future):
+    """A done-callback for a Dask future that settles ``future`` with its outcome.
+
+    Dask runs it in a thread of its own once the remote task finished, erred or was cancelled;
+    ``remote.result()`` (public API) then gathers the result, waiting through any rescheduling,
+    and a failure of any kind becomes ``future``'s exception.
+    """
+    def settle(remote) -> None:
+        try:
+            result = remote.result()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting side
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(result)
+
+    return settle
 
 
 class DaskExecutor(Executor):
@@ -98,8 +108,9 @@ class DaskExecutor(Executor):
     Like ``Client.get_executor(pure=False)``, but every future completes: Dask's own adapter
     (distributed 2026.8) leaves a future pending for ever when a finished result is lost with
     its worker and gathering it then fails (``KilledWorker`` raised while rescheduling). Here
-    the outcome is awaited on the client's event loop and any failure becomes the future's
-    exception, so the ensemble runner can retry the chunk.
+    each remote future gets a done-callback (public ``Future.add_done_callback``) that gathers
+    its result and turns any failure into the future's exception, so the ensemble runner can
+    retry the chunk.
     """
 
     def __init__(self, client) -> None:
@@ -127,7 +138,7 @@ class DaskExecutor(Executor):
         future: Future = Future()
         remote = self._client.submit(fn, *args, pure=False, **kwargs)
         self._futures = [f for f in self._futures if not f.done()] + [remote]
-        self._client.loop.add_callback(_settle, remote, future)
+        remote.add_done_callback(_settler(future))
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -141,9 +152,6 @@ class DaskExecutor(Executor):
 
 
 def _error(message: str) -> Exception:
-    # Imported here: experiments.ensemble imports this module.
-    from experiments.ensemble import ExperimentError
-
     return ExperimentError(message)
 
 
@@ -223,7 +231,7 @@ def process_context() -> multiprocessing.context.BaseContext:
             return multiprocessing.get_context("fork")
         if "forkserver" in methods:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["experiments.ensemble"])
+            ctx.set_forkserver_preload(["experiments.runner.tasks"])
             return ctx
     return multiprocessing.get_context("spawn")
 

@@ -2,7 +2,7 @@
 
 A *factor* is one uncertain input that an experiment varies over a range: a mechanism parameter
 (its range, label and group come from the registry :data:`sim.parameters.PARAMETERS`, never
-repeated here), a site descriptor of MODEL.md §3.1 (leadership turnover history, collaboration
+repeated here), a site descriptor of docs/ODD.md §5.1-5.2 (leadership turnover history, collaboration
 history, regional network ...), or a description of the authority's initial people (the
 supervisor's system leadership, the partners' commitment, the leaders' stance).
 
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.ensemble import ExperimentError
+from experiments.errors import ExperimentError
 from sim.parameters import PARAMETER_INDEX, PARAMETERS
 from sim.scenario import LEVELS, OFSTED, STANCES, TURNOVER, Scenario
 
@@ -67,7 +67,7 @@ class Factor:
             founding leader's stance by the value (clipped to -1..1); ``ofsted`` sets the
             inspection rating by its position in ``outstanding, good, adequate, inadequate``
             (0-3, rounded).
-        source: Evidence or ``assumption`` (parameters) or the MODEL.md section.
+        source: Evidence or ``assumption`` (parameters) or the docs/ODD.md section.
         integer: Whether values are rounded to whole numbers.
         scale: How values read in words: ``level`` (the rubric's none..very high), ``turnover``
             (stable..very high), ``stance``, ``shift`` (rubric steps), ``ofsted`` or ``""``.
@@ -194,7 +194,7 @@ SITE_FACTORS: tuple[Factor, ...] = (
            LEVELS["very high"], "referrals", "site", "MODEL 3.1; 001:1852, 001:5769",
            scale="level"),
 )
-"""Descriptors of the authority and its people that a commissioner can observe (MODEL.md §3.1,
+"""Descriptors of the authority and its people that a commissioner can observe (docs/ODD.md §5.2,
 §9), over their rubric ranges (very low to very high; stable to very high turnover)."""
 
 MECHANISM_FACTORS: tuple[Factor, ...] = tuple(_parameter_factor(p.name) for p in PARAMETERS)

@@ -1,13 +1,9 @@
-"""Plots (matplotlib, Agg backend; never shown interactively)."""
+"""Plots of one run (matplotlib ``Figure`` objects on an Agg canvas; never shown interactively)."""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from sim.simulate import RunResult  # noqa: E402
+from experiments.reports.figures import subplots
+from sim.simulate import RunResult
 
 
 def _mark_budget_rounds(ax, result: RunResult, last: int) -> None:
@@ -22,7 +18,7 @@ def plot_single_run(result: RunResult):
     """Three panels: teams and staff; referrals, caseload and waiting list; defence vs pressure."""
     s = result.series
     o = result.outputs
-    fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+    fig, axes = subplots(3, 1, figsize=(9, 8), sharex=True)
     last = int(s["month"].iloc[-1])
     ax = axes[0]
     ax.step(s["month"], s["staff"], where="post", label="staff in post")

@@ -10,7 +10,6 @@ re-run the ensemble and get the same tables.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 import sys
@@ -19,10 +18,11 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from experiments.ensemble import SEED_SCHEME, fsync_dir, temporary_name
+from experiments.files import atomic_write_text
+from experiments.runner.tasks import SEED_SCHEME
 from sim.scenario import Scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 PACKAGES = ("mesa", "numpy", "scipy", "pandas", "SALib", "matplotlib", "mst-sustain")
 """Distributions whose versions the manifest records (those not installed are left out)."""
@@ -146,7 +146,7 @@ def finish_manifest(manifest: dict, result) -> dict:
 
     Args:
         manifest: The manifest from :func:`build_manifest`.
-        result: The :class:`experiments.ensemble.EnsembleResult`.
+        result: The :class:`experiments.runner.tables.EnsembleResult`.
 
     Returns:
         The same manifest, with ``finished``, ``status`` (``"complete"``), ``wall_time_s``,
@@ -177,20 +177,8 @@ def write_manifest(path: str | Path, manifest: dict) -> Path:
 
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(manifest, indent=2, default=str, ensure_ascii=False) + "\n"
-    tmp = temporary_name(path)
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-    return path
+    return atomic_write_text(path, text)
 
 
 def read_manifest(path: str | Path) -> dict:
@@ -206,7 +194,7 @@ def read_manifest(path: str | Path) -> dict:
         ExperimentError: If the file is missing or is not a manifest.
 
     """
-    from experiments.ensemble import ExperimentError
+    from experiments.errors import ExperimentError
 
     path = Path(path)
     try:

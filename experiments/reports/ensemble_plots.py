@@ -1,7 +1,7 @@
-"""Ensemble plots: survival curves, fan charts and closure causes (matplotlib, Agg backend).
+"""Ensemble plots: survival curves, fan charts and closure causes (matplotlib `Figure` objects).
 
 Every function returns a :class:`matplotlib.figure.Figure` and never shows it; the caller saves
-it (e.g. with :func:`experiments.outputs.atomic_save_figure`) and closes it.
+it (e.g. with :func:`experiments.files.atomic_save_figure`); no pyplot, so nothing to close.
 
 Months after a service closed are handled per variable in the fan charts:
 
@@ -20,14 +20,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MultipleLocator, PercentFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import MultipleLocator, PercentFormatter  # noqa: E402
-
-from experiments.survival import KM, cause_label, closure_causes  # noqa: E402
+from experiments.analysis.survival import KM, cause_label, closure_causes
+from experiments.reports.figures import subplots
 
 ZERO_AFTER_CLOSURE = frozenset({"teams", "staff", "therapists", "referrals_month", "caseload",
                                 "waiting_list", "cost_month", "savings_month"})
@@ -63,7 +61,7 @@ CAUSE_COLOURS = {
 
 
 def _colours(variants: Iterable[str]) -> dict[str, str]:
-    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     return {v: cycle[i % len(cycle)] for i, v in enumerate(variants)}
 
 
@@ -82,7 +80,7 @@ def plot_survival(kms: Mapping[str, KM] | Iterable[KM], *, title: str | None = N
     """Kaplan-Meier curves of several variants on one chart, with shaded 95% bands.
 
     Args:
-        kms: ``{variant: KM}`` from :func:`experiments.survival.kaplan_meier`, or KM objects.
+        kms: ``{variant: KM}`` from :func:`experiments.analysis.survival.kaplan_meier`, or KM objects.
         title: Chart title (a default is used if None).
 
     Returns:
@@ -90,7 +88,7 @@ def plot_survival(kms: Mapping[str, KM] | Iterable[KM], *, title: str | None = N
 
     """
     kms = list(kms.values()) if isinstance(kms, Mapping) else list(kms)
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = subplots(figsize=(9, 5))
     colours = _colours(k.variant for k in kms)
     horizon = max((k.horizon for k in kms), default=120)
     for k in kms:
@@ -196,7 +194,7 @@ def plot_fan(series_long: pd.DataFrame, variable: str, runs: pd.DataFrame | None
     groups = _groups(series_long, runs)
     colours = _colours(groups)
     horizon = int(series_long["month"].max()) if len(series_long) else 0
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = subplots(figsize=(9, 4.5))
     _draw_fan(ax, series_long, variable, groups, colours, horizon, after_closure == "zero",
               quantiles, min_open)
     label = VARIABLE_LABELS.get(variable, variable.replace("_", " "))
@@ -236,7 +234,7 @@ def plot_defence_pressure(series_long: pd.DataFrame, runs: pd.DataFrame | None =
     n = max(len(groups), 1)
     ncols = min(n, 3)
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols + 1, 3.4 * nrows + 0.6),
+    fig, axes = subplots(nrows, ncols, figsize=(4.2 * ncols + 1, 3.4 * nrows + 0.6),
                              sharex=True, sharey=True, squeeze=False)
     horizon = int(series_long["month"].max()) if len(series_long) else 0
     for ax, (variant, ids) in zip(axes.flat, groups.items(), strict=False):
@@ -272,10 +270,10 @@ def plot_closure_causes(runs: pd.DataFrame, *, title: str | None = None):
     table = closure_causes(runs)
     causes = [c[len("count_"):] for c in table.columns if c.startswith("count_")]
     variants = list(table.index)
-    fig, ax = plt.subplots(figsize=(10, 1.6 + 0.6 * len(variants)))
+    fig, ax = subplots(figsize=(10, 1.6 + 0.6 * len(variants)))
     y = np.arange(len(variants))[::-1]
     left = np.zeros(len(variants))
-    extra = plt.get_cmap("tab20")
+    extra = matplotlib.colormaps["tab20"]
     for i, c in enumerate(causes):
         share = table[f"share_{c}"].to_numpy(float)
         if not share.any():

@@ -1,0 +1,132 @@
+"""The calibration procedure, reproducible.
+
+A Latin-hypercube search of the shared mechanism
+parameters within their documented ranges, scored by the distance from every pattern of
+docs/ODD.md §10 on calibration seeds; the chosen point is then checked on other seeds
+(``python run.py validate``). The folder holds ``calibration_search.jsonl`` and the manifest.
+
+Usage::
+
+    python run.py calibrate --points 200 --runs 120 --shrink 0.5 --out results/calibration
+
+Every site uses the same parameter values: the search varies the shared parameters only, never
+a site file. ``--shrink`` narrows the box around the current defaults (1 = the full ranges).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import qmc
+
+from experiments.analysis.calibration import SITES, check_patterns, loss
+from experiments.errors import ExperimentError
+from experiments.files import atomic_write_text
+from experiments.jobs.common import ROOT, JobOptions, prepare_out_dir
+from experiments.runner.execute import run_ensemble
+from experiments.runner.manifest import build_manifest, write_manifest
+from experiments.runner.tasks import make_tasks
+from sim.parameters import PARAMETER_INDEX
+from sim.scenario import load_scenario
+
+SEARCH_FILE = "calibration_search.jsonl"
+CALIBRATION_ROOT_SEED = 1000  # validation (run.py validate) uses other seeds
+
+# The parameters searched: decision weights and thresholds, and the workforce and partnership
+# rates with the weakest evidence (assumptions).
+SEARCHED = (
+    "w_leadership", "w_partnership", "w_evidence", "w_system", "w_embedded", "pressure_weight",
+    "burden_elasticity", "close_margin", "decision_scale", "expand_margin", "review_strictness",
+    "unit_cost_penalty", "hostility_pressure", "culture_attraction", "hostile_newcomer_shift",
+    "supervisor_exit_rate", "advocacy_memory_months", "strain_exit_multiplier",
+    "supervisor_strain_cap", "carrying_strain", "supervisor_churn_strain",
+    "partner_turnover_rate", "uninformed_attendance", "grant_pull", "embed_months",
+    "isolation_strain", "cut_margin", "churn_climate_erosion", "climate_adjust_rate",
+)
+
+def score(overrides: dict, runs: int, root: int, opts: JobOptions) -> tuple[float, pd.DataFrame]:
+    """Run every site with the given overrides and return the loss and the pattern table.
+
+    Replicate ``r`` of every site uses ``SeedSequence(root, spawn_key=(r,))`` (the ensemble
+    seed scheme), on the executor the options choose.
+    """
+    variants = [(site, load_scenario(ROOT / path).with_parameters(**overrides) if overrides
+                 else load_scenario(ROOT / path)) for site, path in SITES.items()]
+    result = run_ensemble(make_tasks(variants, runs, root), workers=opts.workers,
+                          dask_scheduler=opts.dask_scheduler, progress=False)
+    table = check_patterns(result.runs)
+    return loss(table), table
+
+
+def check_options(points: int, runs: int, shrink: float, params: Sequence[str] | None) -> None:
+    """Refuse calibration options outside their ranges (one line naming the option)."""
+    if points < 0:
+        raise ExperimentError(f"--points: {points} is negative; allowed 0 or more")
+    if runs < 1:
+        raise ExperimentError(f"--runs: {runs} is not allowed; at least 1 run per site")
+    if not 0 < shrink <= 1:
+        raise ExperimentError(f"--shrink: {shrink} is not in (0, 1]")
+    unknown = sorted(set(params or ()) - set(PARAMETER_INDEX))
+    if unknown:
+        raise ExperimentError(f"--params: unknown parameter(s) {', '.join(unknown)}; see "
+                              f"docs/ODD.md (parameters)")
+
+
+def calibrate_job(opts: JobOptions, *, points: int = 200, runs: int = 120, shrink: float = 0.5,
+                  params: Sequence[str] | None = None,
+                  root: int = CALIBRATION_ROOT_SEED) -> tuple[str, Path]:
+    """Run the search and write one JSON line per evaluated point (``calibration_search.jsonl``).
+
+    Args:
+        opts: Executor and folder options (``seed`` is the seed of the Latin hypercube).
+        points: Latin hypercube points (the current defaults are evaluated first).
+        runs: Runs per site per point.
+        shrink: Width of the box around the defaults (1 = the documented ranges).
+        params: Parameters searched (default :data:`SEARCHED`).
+        root: Root seed of the calibration runs.
+
+    Returns:
+        ``(terminal text, output folder)``.
+
+    """
+    check_options(points, runs, shrink, params)
+    if opts.resume:
+        raise ExperimentError("--resume: the calibration search cannot be resumed; run it again "
+                              "with --force (its points are quick to recompute)")
+    chosen = [PARAMETER_INDEX[n] for n in (params or SEARCHED)]
+    lo, hi = [], []
+    for p in chosen:
+        half = (p.high - p.low) * shrink / 2
+        lo.append(max(p.low, p.default - half))
+        hi.append(min(p.high, p.default + half))
+    design = qmc.scale(qmc.LatinHypercube(d=len(chosen), seed=opts.seed).random(points), lo, hi)
+    design = np.vstack([[p.default for p in chosen], design])  # the current defaults first
+    out = prepare_out_dir(opts.out, "calibrate", opts.force)
+    variants = [(site, load_scenario(ROOT / path)) for site, path in SITES.items()]
+    manifest = build_manifest(list(opts.command), variants, root, runs, opts.workers,
+                              opts.dask_scheduler)
+    manifest["job"] = {"name": "calibrate", "args": {
+        "points": points, "runs": runs, "shrink": shrink, "hypercube_seed": opts.seed,
+        "params": [p.name for p in chosen]}}
+    manifest["files"] = {"search": SEARCH_FILE}
+    write_manifest(out / "manifest.json", manifest)
+    best, best_line = math.inf, ""
+    lines: list[str] = []
+    for i, row in enumerate(design):
+        overrides = {p.name: (int(round(v)) if p.integer else float(v))
+                     for p, v in zip(chosen, row, strict=True)}
+        value, table = score(overrides, runs, root, opts)
+        passed = int(table["passed"].sum())
+        lines.append(json.dumps({"point": i, "loss": value, "passed": passed,
+                                 "overrides": overrides}) + "\n")
+        atomic_write_text(out / SEARCH_FILE, "".join(lines))  # every point kept as it finishes
+        if value < best:
+            best = value
+            best_line = f"point {i}: loss {value:.3f}, {passed}/{len(table)} patterns pass"
+            print(best_line, flush=True)
+    return f"best {best_line}\nresults: {out / SEARCH_FILE}", out
