@@ -81,7 +81,7 @@ class Leader(mesa.Agent):
                 "partner_director": p.partner_director_exit_rate}.get(
                     self.role, p.assistant_director_exit_rate)
         rate = base * model.site.leadership_turnover_history
-        if self.role in CHILDRENS_SERVICES:
+        if self.childrens_services:
             if model.ofsted == "inadequate":
                 rate *= p.inadequate_exit_multiplier
             k = p.hostility_exit_multiplier
