@@ -1,4 +1,4 @@
-"""Agent types of the Local Authority model, one module each (MODEL.md §3.2)."""
+"""Agent types of the Local Authority model, one module each (docs/ODD.md §2.2)."""
 
 from agents.leader import Leader
 from agents.partner import Partner

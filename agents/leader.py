@@ -1,7 +1,9 @@
-"""Senior leaders (MODEL.md §3.2 Leader).
+"""Senior leaders (docs/ODD.md §2.2 Leader).
 
 Chief executive, director of children's services, assistant directors,
-heads of service and partner agencies' directors (MODEL.md §3.2 Leader).
+heads of service and partner agencies' directors. A leader's *stance* is their ``support``
+(a champion is a leader whose stance is at the top of the scale); *patronage* is a role
+(``is_patron``: line-manages the supervisor or shields the service), held by few (ODD §7.3).
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ ROLE_INFLUENCE = {
     "head_of_service": 0.4,
     "partner_director": 0.6,
 }
-# Roles whose exits respond to inspection pressure and hostility (MODEL.md §5.2).
+# Roles whose exits respond to inspection pressure and hostility (docs/ODD.md §7.1).
 CHILDRENS_SERVICES = frozenset({"director_childrens_services", "assistant_director", "head_of_service"})
+REFERENCE_HOSTILITY = 0.35  # national-average climate behind the national exit rates (assumption)
+SENIOR_ROLES = ("chief_executive", "director_childrens_services", "assistant_director")
 
 
 class Leader(mesa.Agent):
@@ -25,12 +29,13 @@ class Leader(mesa.Agent):
 
     Attributes:
         role: One of ``ROLE_INFLUENCE``.
-        support: Backing for MST, -1 (hostile) to 1 (champion).
+        support: The leader's stance: backing for MST, -1 (hostile) to 1 (champion).
         knowledge: Understanding of the service and the original funding commitment, 0-1.
         tenure: Months in post.
         interim: Whether this is an interim appointment.
         interim_left: Months left of an interim spell.
-        is_patron: Line-manages the supervisor or chairs the group and extends protection.
+        is_patron: Holds the patron's role: line-manages the supervisor or chairs the group and
+            extends protection (a role, not a stance).
         chairs: Chairs the steering group.
         short_termism: Appetite for quick savings, 0-1.
         original: Was in post when the commitment was made (or inherited it by induction).
@@ -63,6 +68,40 @@ class Leader(mesa.Agent):
     def weight(self, patron_weight: float) -> float:
         """Weight of this leader in the leadership score (patrons count extra)."""
         return self.influence * (patron_weight if self.is_patron else 1.0)
+
+    def exit_hazard(self, model) -> float:
+        """Monthly chance that this (permanent) leader leaves (docs/ODD.md §7.1).
+
+        The national rate of the role, scaled by the authority's turnover record; children's
+        services leaders leave faster under an inadequate rating and a hostile climate.
+        """
+        p = model.p
+        base = {"chief_executive": p.chief_executive_exit_rate,
+                "director_childrens_services": p.dcs_exit_rate,
+                "partner_director": p.partner_director_exit_rate}.get(
+                    self.role, p.assistant_director_exit_rate)
+        rate = base * model.site.leadership_turnover_history
+        if self.childrens_services:
+            if model.ofsted == "inadequate":
+                rate *= p.inadequate_exit_multiplier
+            k = p.hostility_exit_multiplier
+            rate *= (1.0 + k * model.hostility) / (1.0 + k * REFERENCE_HOSTILITY)
+        return min(0.9, rate / 12.0)
+
+    def leaves(self, model, rng) -> bool:
+        """Whether the leader leaves this month: one draw from ``rng`` (the leaders' stream)."""
+        return rng.random() < self.exit_hazard(model)
+
+    def proposes_cut(self, p, rng) -> bool:
+        """Whether this leader proposes cutting MST this month (docs/ODD.md §7.14).
+
+        Only a new, unsupportive senior leader in their first year, driven by short-termism,
+        proposes a cut (001:1557); the draw from ``rng`` (the decisions' stream) is made only
+        for such a leader.
+        """
+        return (self.role in SENIOR_ROLES and self.newcomer and self.support < 0
+                and self.tenure <= 12
+                and rng.random() < p.cut_proposal_rate * self.short_termism * -self.support)
 
     def learn(self, rate: float, briefing: float) -> None:
         """Grow knowledge through briefings and steering-group attendance.

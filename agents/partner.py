@@ -1,4 +1,4 @@
-"""Partner agencies' representatives on the steering group (MODEL.md §3.2 Partner)."""
+"""Partner agencies' representatives on the steering group (docs/ODD.md §2.2 Partner)."""
 
 from __future__ import annotations
 

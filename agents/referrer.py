@@ -1,4 +1,4 @@
-"""Frontline practitioners who can refer a family (MODEL.md §3.2 Referrer)."""
+"""Frontline practitioners who can refer a family (docs/ODD.md §2.2 Referrer)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ class Referrer(mesa.Agent):
         awareness: Knows MST and its criteria, 0-1.
         attitude: View of MST, -1-1; sticky (001:2155).
         tenure: Months in post.
+
+    Each month every referrer gains awareness from promotion visits and loses some without
+    contact (``awareness += gain * (1 - awareness) - decay * awareness``) and their attitude
+    drifts with the values fit and the learning climate (docs/ODD.md §7.6). That update is the
+    hottest loop of a run, so its only implementation is inlined in
+    :func:`sim.processes.referrals.promote_and_drift`.
     """
 
     def __init__(self, model, agency: str, awareness: float, attitude: float):
@@ -32,6 +38,13 @@ class Referrer(mesa.Agent):
         a = stickiness * self.attitude + (1.0 - stickiness) * signal
         self.attitude = min(1.0, max(-1.0, a))
 
-    def learn(self, gain: float, decay: float) -> None:
-        """Gain awareness from promotion visits and lose some without contact."""
-        self.awareness += gain * (1.0 - self.awareness) - decay * self.awareness
+    def refers(self, propensity: float, rng) -> bool:
+        """Whether the referrer refers an eligible family they meet (one draw from ``rng``)."""
+        return rng.random() < self.refer_probability(propensity)
+
+    def refers_inappropriately(self, propensity: float, rng) -> bool:
+        """Whether they refer a family that does not meet the criteria (one draw from ``rng``).
+
+        Knowing the criteria keeps referrals appropriate (001:5101).
+        """
+        return rng.random() < self.refer_probability(propensity) * (1.0 - self.awareness)

@@ -1,4 +1,4 @@
-"""The MST supervisor: clinical lead and, in practice, local system leader (MODEL.md §3.2)."""
+"""The MST supervisor: clinical lead and, in practice, local system leader (docs/ODD.md §2.2 Supervisor)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,15 @@ class Supervisor(mesa.Agent):
     def supervision_quality(self, share: float) -> float:
         """Quality of clinical supervision given the time left after system work."""
         return self.clinical_skill * (0.6 + 0.4 * (1.0 - share))
+
+    def leaves(self, p, rng) -> bool:
+        """Whether a permanent supervisor leaves this month (one draw from ``rng``).
+
+        Strain raises the hazard up to ``supervisor_strain_cap`` times the base (docs/ODD.md
+        §7.10).
+        """
+        mult = min(p.supervisor_strain_cap, 1.0 + p.strain_exit_multiplier * self.strain)
+        return rng.random() < p.supervisor_exit_rate / 12.0 * mult
 
     def add_strain(self, amount: float) -> None:
         """Add (or with a negative amount relieve) strain, kept within 0-1."""

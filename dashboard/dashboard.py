@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sim.model import PHASES, LocalAuthority
+from sim.processes.events import LeaderDeparts
 from sim.scenario import STANCES, Event, Levers, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,12 +213,12 @@ def initial_parameters(scenario: str | Path | None = None, seed: int | str | Non
 def inject_event(model: LocalAuthority, event: Event, leader=None) -> str:
     """Apply one event to a running model now, at its current month.
 
-    The event goes through the model's own scripted-event code (``_apply_scripted_events``,
+    The event goes through the model's own scripted-event code (``LocalAuthority.apply_event``,
     the same path as an ``[[events]]`` entry of a scenario file), so a budget cut triggers the
     in-year budget decision, a supervisor departure the viability review, and so on. Only when
     a named leader shares their role with an earlier leader in the list (which the role-based
-    event would pick instead) is the model's leader-exit step called directly. The month's
-    measures and its row of the monthly series are then brought up to date.
+    event would pick instead) is that leader named in the event (``LeaderDeparts(leader=...)``).
+    The month's measures and its row of the monthly series are then brought up to date.
 
     Args:
         model: The model, stepped to the month of the injection.
@@ -239,19 +240,11 @@ def inject_event(model: LocalAuthority, event: Event, leader=None) -> str:
     model.log.append((model.month, f"injected from the dashboard: {text}"))
     if event.kind == "leader_departs" and leader is not None and \
             next(ld for ld in model.leaders if ld.role == leader.role) is not leader:
-        model._note(f"scripted event: {event.kind}")
-        model._leader_exit(leader, successor_stance=event.successor_stance)
+        model.apply_event(LeaderDeparts(event.role, event.successor_stance, leader=leader))
     else:
-        saved = model._events_by_month
-        model._events_by_month = {model.month: [event]}
-        try:
-            model._apply_scripted_events()
-        finally:
-            model._events_by_month = saved
-    if model.closed:
-        model.running = False
-    model._update_measures()
-    _recollect(model)
+        model.apply_event(event)
+    model.update_measures()
+    model.rerecord_month()
     if hasattr(model, "injected"):
         model.injected.append((model.month, text))
     return text
@@ -286,22 +279,6 @@ def describe_event(model: LocalAuthority, event: Event, leader=None) -> str:
         return f"{AGENCY_LABELS.get(event.agency, event.agency)} withdraws from the partnership"
     raise ValueError(f"the dashboard cannot inject {event.kind!r}; use one of "
                      f"{', '.join(INJECTABLE)}")
-
-
-def _recollect(model: LocalAuthority) -> None:
-    """Replace the current month's row of the monthly series after an injection."""
-    if not getattr(model, "collect_series", True):
-        return
-    dc = model.datacollector
-    rows = {len(v) for v in dc.model_vars.values()}
-    if rows != {model.month + 1}:
-        return
-    for values in dc.model_vars.values():
-        values.pop()
-    steps = getattr(dc, "_collection_steps", None)
-    if steps:
-        steps.pop()
-    dc.collect(model)
 
 
 # --------------------------------------------------------------------------- views for the page

@@ -31,6 +31,11 @@ from sim import calendar as _calendar  # noqa: E402
 from sim import model as _model  # noqa: E402
 from sim import steering as _steering  # noqa: E402
 from sim.parameters import PARAMETERS  # noqa: E402
+from sim.processes import climate as _climate  # noqa: E402
+from sim.processes import closure as _closure  # noqa: E402
+from sim.processes import partnership as _partnership  # noqa: E402
+from sim.processes import phase as _phase  # noqa: E402
+from sim.processes import referrals as _referrals  # noqa: E402
 
 ODD_PATH = ROOT / "docs" / "ODD.md"
 PARAMS_MARKERS = ("<!-- PARAMS:BEGIN -->", "<!-- PARAMS:END -->")
@@ -39,18 +44,18 @@ CONSTANTS_MARKERS = ("<!-- CONSTANTS:BEGIN -->", "<!-- CONSTANTS:END -->")
 # Fixed constants documented in the ODD: (module, attribute, kind, what it means).
 # kind: "value" (printed as is) or "month" (a calendar month index, printed as YYYY-MM).
 CONSTANTS = (
-    (_model, "OFSTED_HOSTILITY", "value",
+    (_climate, "OFSTED_HOSTILITY", "value",
      "Initial hostility and base of its target, by Ofsted rating"),
-    (_model, "REFERENCE_HOSTILITY", "value",
+    (_leader, "REFERENCE_HOSTILITY", "value",
      "Hostility at which the hostility factor on leader exits equals 1 (national average)"),
     (_model, "HOST_EMBEDDING", "value", "Multiplier on embeddedness by host organisation"),
-    (_model, "REFERRER_AGENCIES", "value",
+    (_referrals, "REFERRER_AGENCIES", "value",
      "Referrer agencies and their shares (new referrers; expected referral shares)"),
-    (_model, "HEALTH_AGENCIES", "value", "Agencies preferred as the co-funding partner"),
-    (_model, "SENIOR_ROLES", "value", "Leader roles that can propose cuts"),
+    (_partnership, "HEALTH_AGENCIES", "value", "Agencies preferred as the co-funding partner"),
+    (_leader, "SENIOR_ROLES", "value", "Leader roles that can propose cuts"),
     (_model, "STREAMS", "value", "Named random streams, in spawn order"),
-    (_model, "CLOSURE_CAUSES", "value", "Recorded closure causes"),
-    (_model, "PHASES", "value", "Phases of the service, in order"),
+    (_closure, "CLOSURE_CAUSES", "value", "Recorded closure causes"),
+    (_phase, "PHASES", "value", "Phases of the service, in order"),
     (_leader, "ROLE_INFLUENCE", "value", "Leader influence by role"),
     (_leader, "CHILDRENS_SERVICES", "value",
      "Roles whose exits respond to inspection and hostility"),

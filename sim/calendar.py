@@ -1,7 +1,7 @@
-"""The national calendar (MODEL.md §4 step 1).
+"""The national calendar (docs/ODD.md §3 step 1, §7.12).
 
 Grant taper, austerity, regional structures, competing programmes,
-the national research trial and its results (MODEL.md §4 step 1).
+the national research trial and its results (docs/ODD.md §3 step 1, §7.12).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Families referred to and treated by the service (MODEL.md §3.3 Case)."""
+"""Families referred to and treated by the service (docs/ODD.md §2.3 Case)."""
 
 from __future__ import annotations
 

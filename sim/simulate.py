@@ -24,7 +24,7 @@ class RunResult:
     Attributes:
         scenario: The authority's name.
         seed: The seed the run used (an int, or a SeedSequence's entropy and spawn key).
-        outputs: Scalar outputs of MODEL.md §8, keyed by snake_case name.
+        outputs: Scalar outputs of docs/ODD.md §7.20, keyed by snake_case name.
         series: Monthly series, one row per month from 0 (go-live) to the last simulated month.
         log: Notable events as ``(month, text)``.
         start: Calendar label of month 0 (``YYYY-MM``).
@@ -51,7 +51,7 @@ def simulate(scenario: Scenario, seed=0, *, series: bool = True) -> RunResult:
     """
     model = LocalAuthority(scenario, seed, collect_series=series)
     model.run()
-    n = model.n
+    n = model.totals
     snap = model.snapshots
     closure = model.closure_month
     survived_reviews = model.review_survived_months

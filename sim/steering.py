@@ -1,11 +1,11 @@
-"""The steering group: the partnership around the service (MODEL.md §3.3)."""
+"""The steering group: the partnership around the service (docs/ODD.md §2.3, §7.4)."""
 
 from __future__ import annotations
 
 import math
 
 # Weights of the partnership components in a weighted geometric mean (assumption; a bare product
-# collapses to zero, MODEL.md §5.1).
+# collapses to zero, docs/ODD.md §7.4).
 WEIGHTS = {"attendance": 0.25, "seniority": 0.1, "commitment": 0.2, "memory": 0.2, "chair": 0.1,
            "climate": 0.15}
 CHAIR_QUALITY = {"leader": 1.0, "supervisor": 0.6, "none": 0.35}

@@ -1,4 +1,4 @@
-"""An MST team: a supervisor slot and therapist posts with vacancies (MODEL.md §3.3 Team)."""
+"""An MST team: a supervisor slot and therapist posts with vacancies (docs/ODD.md §2.3 Team)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,3 @@ class Team:
     def caseload(self) -> int:
         """Open cases across the team."""
         return sum(len(t.cases) for t in self.therapists)
-
-    def free_slots(self, cap: int) -> int:
-        """Cases the team could still take on."""
-        return sum(max(0, cap - len(t.cases)) for t in self.therapists)

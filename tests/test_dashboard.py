@@ -119,7 +119,7 @@ def test_supervisor_leaves_triggers_the_viability_review_and_updates_the_month()
     model = stepped(8)
     before = len(series(model))
     dash.inject_event(model, Event(0, "supervisor_departs"))
-    assert model.n["reviews"] == 1 and model.n["supervisor_changes"] == 1
+    assert model.totals["reviews"] == 1 and model.totals["supervisor_changes"] == 1
     assert len(series(model)) == before == model.month + 1
     team = dash.team_lines(model)[0] if not model.closed else None
     if team is not None:
@@ -161,7 +161,7 @@ def test_no_injection_after_closure_or_of_other_kinds():
     model = stepped(2)
     with pytest.raises(ValueError, match="cannot inject"):
         dash.inject_event(model, Event(0, "inspection", rating="good"))
-    model._close("budget_round")
+    model.close("budget_round")
     with pytest.raises(ValueError, match="closed"):
         dash.inject_event(model, Event(0, "supervisor_departs"))
 
@@ -190,7 +190,7 @@ def test_views_describe_the_month():
     assert dash.budget_round_months(model, 40) == [12, 24, 36]
     rows = dash.leader_rows(model)
     assert [r.name for r in rows][:1] == ["Chief executive"]
-    assert any("patron" in r.tags for r in rows) or model.n["leader_changes"] > 0
+    assert any("patron" in r.tags for r in rows) or model.totals["leader_changes"] > 0
     assert all(r.stance in dash.STANCES for r in rows)
     assert [p.agency for p in dash.partner_rows(model)][0] == "CAMHS"
     assert dash.stance_word(0.75) == "champion" and dash.stance_word(-0.1) in ("neutral",
@@ -249,16 +249,20 @@ def test_page_parameters_and_charts_without_a_browser():
 
     from dashboard import dashboard_app as app
 
-    params = app.model_params(dash.initial_parameters("seminars/toxic_trio_all"))
+    params = app.model_params(dash.initial_parameters("seminars/metro_patron_leaves_month18"))
     model = app.LockedModel(**{k: v["value"] for k, v in params.items()})
     _check_model_params(model, params)  # mesa's own check of the names against __init__
     adjustable, fixed = split_model_params(params)
     assert set(adjustable) == set(params) and not fixed
-    assert "seminars/toxic_trio_all" in params["site"]["values"]
+    assert "seminars/metro_patron_leaves_month18" in params["site"]["values"]
     for _ in range(25):
         model.step()
-    if not model.closed:
-        dash.inject_event(model, Event(0, "supervisor_departs"))
+    assert not model.closed  # this seminar is still open at month 25, so the injection runs
+    dash.inject_event(model, Event(0, "supervisor_departs"))
+    assert (25, "scripted event: supervisor_departs") in model.log
+    assert model.totals["supervisor_changes"] >= 1
+    frame = model.datacollector.get_model_vars_dataframe()
+    assert len(frame) == model.month + 1 and frame["staff"].iloc[-1] == model.staff
     for make in (app.defence_figure, app.activity_figure, app.leadership_figure):
         fig = make(model)
         assert fig.axes and fig.axes[0].get_xlim()[1] >= model.month

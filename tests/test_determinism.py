@@ -104,8 +104,8 @@ def test_interleaved_runs_match_separate_runs():
         assert _same_outputs({"c": closure, "cause": m.closure_cause},
                              {"c": run.outputs["closure_month"],
                               "cause": run.outputs["closure_cause"]})
-        assert m.n["leader_changes"] == run.outputs["leader_changes"]
-        assert m.n["treated"] == run.outputs["families_treated"]
+        assert m.totals["leader_changes"] == run.outputs["leader_changes"]
+        assert m.totals["treated"] == run.outputs["families_treated"]
 
 
 def test_global_random_state_is_irrelevant():

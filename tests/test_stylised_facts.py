@@ -1,7 +1,10 @@
 """Stylised facts on small ensembles over common random numbers.
 
 Each test compares paired ensembles (replicate r of both arms uses the same seed) and asserts
-a direction with a margin, so that noise alone cannot make it pass or fail.
+a direction with a margin: the mean difference must exceed the stated substantive margin by at
+least ``Z`` standard errors of the Monte Carlo estimate (of the paired differences where the
+arms share seeds, of two independent means across different sites), so that noise alone is
+unlikely to make it pass. The seeds are fixed, so a run is reproducible, not flaky.
 """
 
 from pathlib import Path
@@ -13,6 +16,26 @@ from sim import load_scenario, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 N = 80
+Z = 2.0  # standard errors by which a difference must clear its margin
+
+
+def exceeds(a, b, margin: float = 0.0, paired: bool = True) -> None:
+    """Assert ``mean(a) - mean(b) > margin + Z * SE``.
+
+    Args:
+        a, b: Per-replicate outcomes of the two arms, replicate r of each on the same seed.
+        margin: The substantive difference the fact claims, beyond noise.
+        paired: Whether the arms share seeds (common random numbers): the SE is then that of
+            the mean paired difference; otherwise that of a difference of independent means.
+    """
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = a.mean() - b.mean()
+    if paired:
+        se = (a - b).std(ddof=1) / np.sqrt(len(a))
+    else:
+        se = np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    assert diff - margin > Z * se, (
+        f"difference {diff:.3f} does not exceed margin {margin} by {Z} SE (SE {se:.3f})")
 
 
 def _seeds(n=N, root=424242):
@@ -34,10 +57,11 @@ def sites():
 
 
 def test_sites_ordered_by_survival(sites):
-    coastal = _ends(sites["isolated_coastal"]).mean()
-    expanded = _ends(sites["expanded_city"]).mean()
-    metro = _ends(sites["metro_city"]).mean()
-    assert metro > expanded + 12 > coastal + 12
+    coastal = _ends(sites["isolated_coastal"])
+    expanded = _ends(sites["expanded_city"])
+    metro = _ends(sites["metro_city"])
+    exceeds(metro, expanded, 12, paired=False)
+    exceeds(expanded, coastal, 0, paired=False)
 
 
 def test_leadership_turnover_history_raises_churn_and_closure(sites):
@@ -45,15 +69,17 @@ def test_leadership_turnover_history_raises_churn_and_closure(sites):
 
     base = sites["template"]
     churny = replace(base, site=replace(base.site, leadership_turnover_history=2.0))
-    assert _outputs(churny, "leader_changes").mean() > 1.5 * _outputs(base, "leader_changes").mean()
-    assert _ends(churny).mean() < _ends(base).mean() - 3
+    # At least 1.3 times the leader changes, on 3 * N replicates: the point estimate is about
+    # 1.6 (fewer months to churn in as runs close sooner), so a 1.5 claim sat within 2 SE.
+    exceeds(_outputs(churny, "leader_changes", 3 * N), 1.3 * _outputs(base, "leader_changes", 3 * N))
+    exceeds(_ends(base, 3 * N), _ends(churny, 3 * N), 3)
 
 
 def test_deeper_austerity_shortens_survival(sites):
     base = sites["template"]
     mild = base.with_parameters(austerity_rate=0.03)
     deep = base.with_parameters(austerity_rate=0.07)
-    assert _ends(deep).mean() < _ends(mild).mean()
+    exceeds(_ends(mild), _ends(deep))
 
 
 def test_scripted_budget_cut_brings_closure_forward(sites):
@@ -63,7 +89,7 @@ def test_scripted_budget_cut_brings_closure_forward(sites):
 
     base = sites["metro_city"]
     cut = replace(base, events=(Event(month=47, kind="budget_cut", fraction=0.4),))
-    assert (_ends(cut) < 120).mean() > (_ends(base) < 120).mean() + 0.1
+    exceeds(_ends(cut) < 120, _ends(base) < 120, 0.1)
 
 
 def test_strong_partnership_protects(sites):
@@ -76,16 +102,17 @@ def test_strong_partnership_protects(sites):
                      partners=tuple(PartnerSpec(p.agency, 0.9, 0.7) for p in base.partners))
     weak = replace(base, site=replace(base.site, collaboration_history=0.1),
                    partners=tuple(PartnerSpec(p.agency, 0.1, 0.3) for p in base.partners))
-    assert _ends(strong).mean() > _ends(weak).mean() + 6
+    exceeds(_ends(strong), _ends(weak), 6)
 
 
 def test_referral_promotion_raises_referrals(sites):
     base = sites["expanded_city"].with_levers(protected_funding_years=10)
     promoted = base.with_levers(referral_promotion=True)
-    assert _outputs(promoted, "families_referred", 40).mean() > \
-        _outputs(base, "families_referred", 40).mean()
+    exceeds(_outputs(promoted, "families_referred", 40), _outputs(base, "families_referred", 40))
 
 
 def test_isolated_coastal_closes_mostly_during_the_grant(sites):
     ends = _ends(sites["isolated_coastal"])
-    assert (ends <= 36).mean() >= 0.6
+    early = (ends <= 36).astype(float)
+    se = np.sqrt(early.mean() * (1 - early.mean()) / len(early))
+    assert early.mean() - 0.6 > Z * se, (early.mean(), se)

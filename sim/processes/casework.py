@@ -1,0 +1,88 @@
+"""Cases and outcomes: treatment starts, progresses and closes (docs/ODD.md §7.8).
+
+Draws from the cases' stream ``model.r_case``.
+"""
+
+from __future__ import annotations
+
+from agents import Therapist
+from sim.cases import Case
+from sim.numeric import clip
+
+# Relative chance that a family comes back to social care, by outcome.
+CAME_BACK_FACTOR = {"success": 0.5, "partial": 1.0, "failure": 1.6, "dropout": 1.6}
+
+
+def start_case(model, th: Therapist, case: Case) -> None:
+    """Start (or resume) a family's treatment with therapist ``th``."""
+    r = model.r_case
+    case.start = model.month
+    case.planned_end = model.month + max(2, round(r.gauss(model.p.episode_months, 0.7)))
+    if case.resumed:
+        case.engagement *= 0.85  # a family passed between workers re-engages less
+    else:
+        case.engagement = 0.75 + 0.5 * r.random()
+        model.totals["treated"] += 1
+    th.cases.append(case)
+
+
+def treat_caseload(model, th: Therapist) -> tuple[int, int]:
+    """A month of ``th``'s cases: dropouts, and outcomes of episodes that end.
+
+    Returns:
+        The month's successes and failures (dropouts count as failures).
+    """
+    p, r = model.p, model.r_case
+    th.successes = th.failures = 0
+    if not th.cases:
+        return 0, 0
+    open_cases = []
+    drop_monthly = p.dropout_rate / p.episode_months
+    totals = model.totals
+    for case in th.cases:
+        totals["case_months"] += 1
+        if r.random() < drop_monthly:
+            close_case(model, case, "dropout")
+            th.failures += 1
+        elif model.month >= case.planned_end:
+            ps = clip(p.base_success * th.adherence / 0.8 * case.engagement)
+            u = r.random()
+            if u < ps:
+                close_case(model, case, "success")
+                th.successes += 1
+            elif u < ps + 0.5 * (1.0 - ps):
+                close_case(model, case, "partial")
+            else:
+                close_case(model, case, "failure")
+                th.failures += 1
+        else:
+            open_cases.append(case)
+    th.cases = open_cases
+    return th.successes, th.failures
+
+
+def close_case(model, case: Case, outcome: str) -> None:
+    """Record an outcome: savings, whether the family comes back, and word to the referrer."""
+    p = model.p
+    case.outcome = outcome
+    case.came_back = model.r_case.random() < clip(p.came_back_share * CAME_BACK_FACTOR[outcome])
+    i = model.month % 12
+    past = model.past_year
+    past["closed"][i] += 1
+    if outcome == "success":
+        past["success"][i] += 1
+        model.totals["succeeded"] += 1
+        model.savings_month += p.placement_months_avoided * 4.33 * p.placement_cost_week
+    elif outcome == "partial":
+        model.savings_month += 0.5 * p.placement_months_avoided * 4.33 * p.placement_cost_week
+    ref = case.referrer
+    if case.came_back:
+        past["came_back"][i] += 1
+        model.totals["came_back"] += 1
+    if ref is not None and ref.model is not None and ref in model.referrers:
+        stick = p.attitude_stickiness
+        if case.came_back:
+            # A family "coming back" weighs more where MST was oversold (001:1296, 001:1941).
+            ref.hear(-(p.came_back_oversold_weight if model.oversold else 1.0), stick)
+        elif outcome == "success":
+            ref.hear(1.0, stick)

@@ -1,0 +1,153 @@
+"""Leader churn, interims and newcomers; patronage and chair succession; leaders' learning.
+
+docs/ODD.md §7.1-§7.3. Draws from the leaders' stream ``model.r_lead``, except the chair's
+uptake at a steering-group meeting (the partners' stream, as the meeting's other draws).
+"""
+
+from __future__ import annotations
+
+from agents import Leader
+from sim.numeric import clip
+
+
+def newcomer_culture(model) -> float:
+    """Mean support of a newcomer: the authority's culture attracts like-minded leaders."""
+    p = model.p
+    return (p.culture_attraction * ((model.collab_climate - 0.5) + 0.5 * (model.learning - 0.5))
+            - p.hostile_newcomer_shift * model.hostility)
+
+
+def leader_turnover(model) -> None:
+    """Step 2: interims' spells run down; permanent leaders may leave (§7.1)."""
+    r = model.r_lead
+    for ld in list(model.leaders):
+        ld.tenure += 1
+        if ld.interim:
+            ld.interim_left -= 1
+            if ld.interim_left <= 0:
+                replace_leader(model, ld, interim_allowed=False)
+            continue
+        if ld.leaves(model, r):
+            leader_exit(model, ld)
+
+
+def leader_exit(model, ld: Leader, successor_stance: float | None = None) -> None:
+    """A leader leaves: patronage and the chair pass on or lapse; an interim or newcomer arrives."""
+    model.note(f"{ld.role.replace('_', ' ')} left" + (" (interim)" if ld.interim else ""))
+    replace_leader(model, ld, interim_allowed=True, successor_stance=successor_stance)
+
+
+def replace_leader(model, ld: Leader, interim_allowed: bool,
+                   successor_stance: float | None = None) -> Leader:
+    """Put a successor in ``ld``'s place in the list (an interim only if ``interim_allowed``).
+
+    Returns:
+        The successor.
+    """
+    p, r, lv = model.p, model.r_lead, model.levers
+    interim = interim_allowed and r.random() < p.interim_share
+    mean = newcomer_culture(model)
+    support = (successor_stance if successor_stance is not None
+               else clip(r.gauss(mean, p.newcomer_support_sd), -1.0, 1.0))
+    short = clip(model.hostility + r.gauss(0.0, 0.2))
+    knowledge = p.induction_knowledge if lv.steering_group_induction else 0.0
+    new = Leader(model, ld.role, support, knowledge, interim=interim,
+                 interim_left=max(1, round(r.expovariate(1.0 / p.interim_months))) if interim else 0,
+                 short_termism=short, original=lv.steering_group_induction, newcomer=True,
+                 influence_factor=p.interim_influence if interim else 1.0)
+    model.leaders[model.leaders.index(ld)] = new
+    model.totals["leader_changes"] += 1
+    model.past_year["changes"][model.month % 12] += 1
+    for t in model.teams:
+        if t.supervisor is not None:
+            t.supervisor.add_strain(p.supervisor_churn_strain)
+    if ld.is_patron:
+        patronage_succession(model, ld, new)
+    if ld.chairs:
+        chair_succession(model, new)
+    ld.remove()
+    return new
+
+
+def patronage_succession(model, patron: Leader, new: Leader) -> None:
+    """Patronage ends with the patron unless succession is planned (001:1850, §7.3).
+
+    Without a plan the resentment the patron suppressed is released on the others.
+    """
+    p = model.p
+    if model.levers.succession_planning:
+        heir = max(model.leaders, key=lambda x: x.support * x.influence)
+        if heir.support > 0.1:
+            heir.is_patron = True
+            heir.knowledge = max(heir.knowledge, 0.8 * patron.knowledge)
+            model.note("patronage handed over (succession plan)")
+        return
+    model.note("patronage ended; suppressed resentment released")
+    for other in model.leaders:
+        if other is not new:
+            other.support = max(-1.0, other.support - p.patron_loss_resentment)
+    model.hostility = clip(model.hostility + 0.5 * p.patron_loss_resentment)
+
+
+def chair_succession(model, new: Leader) -> None:
+    """The chair's leaving: an informed supporter takes the chair, else it falls back (§7.3)."""
+    heirs = [x for x in model.leaders if x is not new and x.support > 0 and x.knowledge > 0.3]
+    if model.levers.succession_planning and not heirs and new.support > 0:
+        heirs = [new]
+    if heirs:
+        max(heirs, key=lambda x: x.influence).chairs = True
+    else:
+        from sim.processes import workforce
+        model.steering.chair = "supervisor" if workforce.has_permanent_supervisor(model) else "none"
+        model.note(f"steering group now chaired by: {model.steering.chair}")
+
+
+def fill_chair(model) -> None:
+    """Fill the steering group's chair at a meeting (stream ``r_part``).
+
+    An empty or supervisor-held chair can be taken up by an informed, supportive leader
+    (``chair_uptake_rate`` per meeting); an empty one falls to a permanent supervisor, who then
+    carries it (001:1544, 001:1547).
+    """
+    st = model.steering
+    if st.chair == "leader":
+        return
+    keen = [ld for ld in model.leaders
+            if not ld.interim and ld.support > 0.3 and ld.knowledge > 0.5]
+    if keen and model.r_part.random() < model.p.chair_uptake_rate:
+        max(keen, key=lambda x: x.influence).chairs = True
+        st.chair = "leader"
+        model.note("a leader took the chair of the steering group")
+    else:
+        from sim.processes import workforce
+        if st.chair == "none" and workforce.has_permanent_supervisor(model):
+            st.chair = "supervisor"
+
+
+def leaders_learn(model) -> None:
+    """Step 8: leaders' knowledge grows with briefing; support drifts to what they see (§7.2)."""
+    p = model.p
+    briefing = model.advocacy_capacity()
+    meeting = 0.5 * model.partnership
+    ev = model.evidence()
+    wsum = sum(ld.influence for ld in model.leaders) or 1.0
+    coalition = sum(ld.influence * ld.support for ld in model.leaders) / wsum
+    target = 0.5 * ev + 0.5 * coalition + 0.3 * (model.partnership - 0.5)
+    for ld in model.leaders:
+        ld.learn(p.knowledge_gain_rate, clip(0.6 * briefing + meeting))
+        ld.drift(p.support_drift_rate * (0.3 + 0.7 * ld.knowledge), target)
+
+
+def cultivate_patron(model) -> None:
+    """The champion-cultivation lever: grow a second patron before the first leaves (§7.3).
+
+    A supportive, informed leader (a champion by stance) takes on the patron's role
+    (stream ``r_lead``).
+    """
+    if not model.levers.champion_cultivation or sum(ld.is_patron for ld in model.leaders) >= 2:
+        return
+    candidates = [ld for ld in model.leaders if ld.support > 0.3 and ld.knowledge > 0.4
+                  and not ld.interim and not ld.is_patron]
+    if candidates and model.r_lead.random() < model.p.champion_cultivation_rate:
+        max(candidates, key=lambda x: x.influence).is_patron = True
+        model.note("a new champion took on patronage")

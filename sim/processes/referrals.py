@@ -1,0 +1,158 @@
+"""The referral pipeline, the referral panel and research trial, and the waiting list.
+
+docs/ODD.md §7.6, §7.7. The pipeline draws from the referrers' stream ``model.r_ref``; the
+panel's randomisation from the cases' stream ``model.r_case``.
+"""
+
+from __future__ import annotations
+
+from agents import Referrer
+from sim.cases import Case
+from sim.numeric import clip, poisson
+from sim.processes import casework
+
+REFERRER_AGENCIES = (("social_care", 0.7), ("yos", 0.2), ("education", 0.1))
+
+
+def new_referrer(model, launch: bool = False) -> Referrer:
+    """A referrer of a random agency; a newcomer knows nothing of MST (001:1475)."""
+    r = model.r_ref
+    u = r.random()
+    agency = "education"
+    for name, share in REFERRER_AGENCIES:
+        if u < share:
+            agency = name
+            break
+        u -= share
+    culture = 0.6 * (model.site.values_fit - 0.5) + 0.4 * (model.learning - 0.5)
+    attitude = clip(r.gauss(culture, 0.2), -1.0, 1.0)
+    if launch:
+        awareness = 0.5 + (0.2 if model.spec.supervisor.prior_mst_experience else 0.0)
+        if model.oversold:
+            attitude = clip(attitude + 0.1, -1.0, 1.0)
+    else:
+        awareness = 0.0
+    return Referrer(model, agency, awareness, attitude)
+
+
+def referral_pipeline(model) -> None:
+    """Step 4: referrer churn, promotion and drift, then families met and referred (§7.6)."""
+    referrer_churn(model)
+    promote_and_drift(model)
+    meet_and_refer(model)
+
+
+def referrer_churn(model) -> None:
+    """Referrers leave at ``referrer_turnover_rate`` a year; each newcomer starts unaware."""
+    r = model.r_ref
+    churn = model.p.referrer_turnover_rate / 12.0
+    referrers = model.referrers
+    for i, ref in enumerate(referrers):
+        ref.tenure += 1
+        if r.random() < churn:
+            ref.remove()
+            referrers[i] = new_referrer(model)
+
+
+def promote_and_drift(model) -> None:
+    """Promotion visits by the supervisor or programme manager refresh the pipeline.
+
+    This loop is the only implementation of the referrer's monthly awareness and attitude
+    update (documented on :class:`agents.Referrer`), inlined for speed: it is the hottest loop
+    of a run. It draws nothing.
+    """
+    p, lv = model.p, model.levers
+    visits = 8.0 * model.advocacy_capacity() * len(model.teams)
+    if lv.referral_promotion:
+        visits *= p.promotion_lever_multiplier
+    intensity = min(1.0, visits / len(model.referrers))
+    gain = p.promotion_awareness_gain * intensity + 0.02 * model.learning
+    drift = p.jealousy * (1.0 - model.site.values_fit)
+    learn_signal = 0.1 * (model.learning - 0.5)
+    decay = p.awareness_decay
+    for ref in model.referrers:
+        aw = ref.awareness
+        ref.awareness = aw + (gain * (1.0 - aw) - decay * aw)
+        att = ref.attitude
+        att = att - drift + learn_signal * 0.1 + 0.05 * intensity * (1.0 - att) * 0.2
+        ref.attitude = -1.0 if att < -1.0 else (1.0 if att > 1.0 else att)
+
+
+def meet_and_refer(model) -> None:
+    """Families met, eligible ones and some that are not, and the referrals made.
+
+    Eligible referrals go to the panel; inappropriate ones are counted and screened out.
+    """
+    p, r = model.p, model.r_ref
+    site = model.site
+    diversion = (p.competing_programme_diversion if model.cal.competing_programme else 0.0)
+    diversion = clip(diversion + model.competition_extra)
+    need = p.eligible_per_lac * site.looked_after_children * (0.85 + site.deprived_share)
+    rate = need / 12.0 * (1.0 - diversion)
+    met_eligible = poisson(r, rate)
+    met_other = poisson(r, 0.5 * rate)
+    referrals = 0
+    referrers = model.referrers
+    n = len(referrers)
+    propensity = p.referral_propensity
+    by_agency = model.referrals_by_agency
+    for _ in range(met_eligible):
+        ref = referrers[int(r.random() * n)]
+        if ref.refers(propensity, r):
+            referrals += 1
+            by_agency[ref.agency] += 1
+            panel(model, Case(ref, model.month))
+    for _ in range(met_other):
+        ref = referrers[int(r.random() * n)]
+        if ref.refers_inappropriately(propensity, r):
+            referrals += 1
+    model.referrals_month = referrals
+    model.totals["referrals"] += referrals
+
+
+def panel(model, case: Case) -> None:
+    """The referral panel: eligibility is settled; during a research trial half go to usual care.
+
+    Stream ``r_case`` (001:5095).
+    """
+    model.totals["eligible"] += 1
+    if model.cal.trial_randomising and model.r_case.random() < 0.5:
+        model.totals["usual_care"] += 1
+        model.past_year["usual_care"][model.month % 12] += 1
+        return
+    model.waiting.append(case)
+
+
+def allocate_waiting_list(model) -> None:
+    """Step 5: families who waited too long are lost; the rest fill free caseload places."""
+    cap = model.p.caseload_cap
+    limit = model.p.waiting_list_limit_months
+    kept = []
+    for case in model.waiting:
+        if model.month - case.referred > limit:
+            model.totals["dropped_waiting"] += 1
+            model.past_year["lost"][model.month % 12] += 1
+        else:
+            kept.append(case)
+    model.waiting = kept
+    if not kept:
+        return
+    for team in model.teams:
+        if team.supervisor is None and team.supervisor_timer is not None and team.index > 0:
+            continue  # a new team not yet mobilised
+        for th in sorted(team.therapists, key=lambda t: len(t.cases)):
+            while len(th.cases) < cap and model.waiting:
+                casework.start_case(model, th, model.waiting.pop(0))
+        if not model.waiting:
+            return
+
+
+def requeue(model, case: Case) -> None:
+    """Put a family whose worker left back at the head of the waiting list.
+
+    Its waiting clock restarts and it is not counted as a new family when treatment resumes.
+    """
+    case.start = -1
+    case.referred = model.month
+    case.resumed = True
+    model.waiting.insert(0, case)
