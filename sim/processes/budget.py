@@ -37,16 +37,6 @@ def budget_round(model) -> None:
             team.supervisor_timer = fill_time(model.r_work, model.p.supervisor_fill_months)
 
 
-def decide_close(model, margin: float) -> bool:
-    """Whether the LA closes the service at this defence-minus-pressure margin (one draw)."""
-    p = model.p
-    return model.r_dec.random() < logistic((p.close_margin - margin) / p.decision_scale)
-
-
-def protected(model) -> bool:
-    """Ring-fenced or outcome-contract funding: cost decisions cannot close or cut."""
-    years = model.levers.protected_funding_years
-    return model.month < 12 * (years + 1) and years > 0
 
 
 def budget_decision(model, cause: str, grant_share: float) -> None:
@@ -59,11 +49,11 @@ def budget_decision(model, cause: str, grant_share: float) -> None:
         grant_share: The grant's share of cost the decision weighs.
     """
     p, r = model.p, model.r_dec
-    is_protected = protected(model)
+    is_protected = closure.protected(model)
     model.defence = model.compute_defence()
     model.pressure = model.compute_pressure(grant_share)
     margin = model.defence - model.pressure
-    if not is_protected and decide_close(model, margin):
+    if not is_protected and closure.decide_close(model, margin):
         closure.close_service(model, cause)
         return
     if is_protected:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from agents import Supervisor, Therapist
 from agents.supervisor import STYLE_SUPPORT
 from sim.numeric import clip, fill_time
-from sim.processes import budget, casework, closure, referrals
+from sim.processes import casework, closure, referrals
 from sim.team import Team
 
 
@@ -184,9 +184,9 @@ def viability_review(model, team: Team) -> bool:
     """
     p = model.p
     margin = model.compute_defence() - model.compute_pressure(0.0) - p.review_strictness
-    if not budget.protected(model) and budget.decide_close(model, margin):
+    if not closure.protected(model) and closure.decide_close(model, margin):
         if len(model.teams) > 1:
-            close_team(model, team, "viability review")
+            closure.close_team(model, team, "viability review")
             return True
         closure.close_service(model, "viability_review")
         return False
@@ -216,16 +216,3 @@ def appoint_supervisor(model, team: Team) -> None:
     team.supervisor_timer = None
     model.note(f"new supervisor for team {team.index + 1}")
 
-
-def close_team(model, team: Team, why: str) -> None:
-    """Close one of several teams; its families go back to the waiting list."""
-    for th in team.therapists:
-        for case in th.cases:
-            referrals.requeue(model, case)
-        th.remove()
-    if team.supervisor is not None:
-        team.supervisor.remove()
-    model.teams.remove(team)
-    for i, t in enumerate(model.teams):
-        t.index = i
-    model.note(f"a team closed ({why})")
