@@ -33,6 +33,7 @@ from sim import steering as _steering  # noqa: E402
 from sim.parameters import PARAMETERS  # noqa: E402
 from sim.processes import climate as _climate  # noqa: E402
 from sim.processes import closure as _closure  # noqa: E402
+from sim.processes import defence as _defence  # noqa: E402
 from sim.processes import partnership as _partnership  # noqa: E402
 from sim.processes import phase as _phase  # noqa: E402
 from sim.processes import referrals as _referrals  # noqa: E402
@@ -48,7 +49,7 @@ CONSTANTS = (
      "Initial hostility and base of its target, by Ofsted rating"),
     (_leader, "REFERENCE_HOSTILITY", "value",
      "Hostility at which the hostility factor on leader exits equals 1 (national average)"),
-    (_model, "HOST_EMBEDDING", "value", "Multiplier on embeddedness by host organisation"),
+    (_defence, "HOST_EMBEDDING", "value", "Multiplier on embeddedness by host organisation"),
     (_referrals, "REFERRER_AGENCIES", "value",
      "Referrer agencies and their shares (new referrers; expected referral shares)"),
     (_partnership, "HEALTH_AGENCIES", "value", "Agencies preferred as the co-funding partner"),

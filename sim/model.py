@@ -21,6 +21,7 @@ from sim.processes import (
     budget,
     climate,
     closure,
+    defence,
     events,
     leadership,
     partnership,
@@ -31,13 +32,13 @@ from sim.processes import (
 )
 from sim.processes.climate import OFSTED_HOSTILITY
 from sim.processes.closure import CLOSURE_CAUSES
+from sim.processes.defence import HOST_EMBEDDING
 from sim.processes.phase import PHASES
 from sim.scenario import Scenario
 from sim.steering import SteeringGroup
 
 __all__ = ["CLOSURE_CAUSES", "HOST_EMBEDDING", "PHASES", "STREAMS", "LocalAuthority"]
 
-HOST_EMBEDDING = {"local_authority": 1.0, "nhs_trust": 0.8, "voluntary_sector": 0.6}
 STREAMS = ("leaders", "partners", "referrers", "workforce", "cases", "decisions")
 SNAPSHOT_MONTHS = (6, 36, 96)  # partnership at 6 and 36, teams at 96 (calibration patterns)
 # The monthly series: column name -> model attribute (read by the DataCollector).
@@ -294,8 +295,8 @@ class LocalAuthority(mesa.Model):
         self.grant_share = self.cal.grant_share
 
     # ------------------------------------------------------------------ derived measures
-    # Read-only measures of the current state, used by several submodels (ODD §7.10, §7.13,
-    # §7.17).
+    # Read-only measures of the current state (ODD §7.10, §7.13, §7.17); their rules live in
+    # sim.processes.defence and are bound here as methods.
     @property
     def programme_manager(self) -> bool:
         """Whether a programme manager post exists (lever; on by default at two or more teams)."""
@@ -309,110 +310,12 @@ class LocalAuthority(mesa.Model):
             return self.network_base * (1.0 - self.p.regional_support_loss)
         return self.network_base
 
-    def leadership_score(self) -> float:
-        """Influence-weighted support x knowledge of current leaders, -1..1 (patrons count extra).
-
-        A well-disposed newcomer with no knowledge adds little; an opponent counts at least half
-        even before learning anything.
-        """
-        pw = self.p.patron_weight
-        num = den = 0.0
-        for ld in self.leaders:
-            w = ld.weight(pw)
-            k = ld.knowledge if ld.support > 0 else 0.5 + 0.5 * ld.knowledge
-            num += w * ld.support * k
-            den += w
-        return num / den if den else 0.0
-
-    def advocacy_capacity(self) -> float:
-        """The service's advocacy capacity: programme manager, else the best permanent supervisor.
-
-        The advocacy stock ``advocacy`` follows it (ODD §7.10): influence built by promotion,
-        briefings and "being useful" outlasts the person for a while and then fades (001:1528).
-        """
-        best = 0.0
-        for t in self.teams:
-            s = t.supervisor
-            if s is not None and not s.interim and s.system_leadership > best:
-                best = s.system_leadership
-        if self.programme_manager:
-            best = max(best, self.p.programme_manager_system)
-        return best
-
-    def evidence(self) -> float:
-        """Locally visible evidence, -1..1.
-
-        With local outcome feedback leaders see the success rate; a learning climate lets them see
-        some of it anyway. Otherwise they hear of families who came back (weighing more after an
-        oversold launch), and after 2018 of the national trial's null result (001:2333).
-        """
-        closed = sum(self.past_year["closed"])
-        if closed:
-            success = sum(self.past_year["success"]) / closed
-            back = sum(self.past_year["came_back"]) / closed
-        else:
-            success, back = 0.35, self.p.came_back_share
-        local = clip((success - 0.35) * 2.5, -1.0, 1.0)
-        # Anecdotes: successes heard of, against families who came back.
-        narrative = success - back * (self.p.came_back_oversold_weight if self.oversold else 1.0)
-        if self.cal.trial_results_out:
-            narrative -= self.p.trial_null_shock
-        vis = 1.0 if self.levers.local_outcome_feedback else 0.5 * self.learning
-        return clip(vis * local + (1.0 - vis) * narrative, -1.0, 1.0)
-
-    def embeddedness(self) -> float:
-        """Months operating, several teams and a programme manager lock the service in."""
-        e = (0.6 * min(1.0, self.month / self.p.embed_months)
-             + 0.25 * min(1.0, (len(self.teams) - 1) / 2)
-             + (0.15 if self.programme_manager else 0.0))
-        return e * HOST_EMBEDDING[self.site.host]
-
-    def compute_defence(self) -> float:
-        """The defence the service can muster against pressure (docs/ODD.md §7.13)."""
-        p = self.p
-        return (p.w_leadership * self.leadership_score() + p.w_partnership * self.partnership
-                + p.w_evidence * self.evidence() + p.w_system * self.advocacy
-                + p.w_embedded * self.embeddedness())
-
-    def annual_cost(self) -> float:
-        """Annual cost of the service: fixed block per team plus funded posts, plus a manager."""
-        p = self.p
-        var = p.team_cost - p.fixed_cost
-        cost = sum(p.fixed_cost + var * (0.2 + 0.8 * t.posts / p.therapist_posts) for t in self.teams)
-        return cost + (p.programme_manager_cost if self.programme_manager else 0.0)
-
-    def co_funding_share(self) -> float:
-        """Share of cost paid by co-funding partners still in."""
-        return sum(pt.co_funding for pt in self.partners if pt.active)
-
-    def compute_pressure(self, grant_share: float, extra_cost: float = 0.0) -> float:
-        """Pressure on the service given the grant share of cost (docs/ODD.md §7.13).
-
-        The LA's share of cost relative to its discretionary budget, compressed by an elasticity
-        so that size alone does not decide, raised by cuts to that budget, amplified by
-        hostility, plus a unit-cost penalty when the team is under-used (001:1929).
-        """
-        p = self.p
-        la_share = max(0.0, 1.0 - grant_share - self.co_funding_share())
-        la_cost = self.annual_cost() * la_share + extra_cost
-        # Size enters through a compressed cost share of the LA's own (pre-cut) budget; cuts
-        # enter separately, relative to that budget, so a 20% cut stays a real stressor while
-        # size alone does not decide (docs/ODD.md §7.13).
-        burden = (la_cost / self.base_budget / p.burden_reference) ** p.burden_elasticity
-        shrink = self.cal.budget_factor * self.scripted_budget_factor
-        burden *= shrink ** -p.cut_elasticity
-        under = max(0.0, 0.75 - self.utilisation) / 0.75
-        return (p.pressure_weight * burden * (1.0 + p.hostility_pressure * self.hostility)
-                + p.unit_cost_penalty * (under + self.unit_cost_excess()))
-
-    def unit_cost_excess(self) -> float:
-        """Relative excess of cost per funded post over a full team's.
-
-        Cut posts leave the fixed licence and consultation block on fewer cases (001:1929).
-        """
-        posts = sum(t.posts for t in self.teams)
-        if not posts:
-            return 0.0
-        per_post = (self.annual_cost() - (self.p.programme_manager_cost if self.programme_manager
-                                          else 0.0)) / posts
-        return max(0.0, per_post / (self.p.team_cost / self.p.therapist_posts) - 1.0)
+    leadership_score = defence.leadership_score
+    advocacy_capacity = defence.advocacy_capacity
+    evidence = defence.evidence
+    embeddedness = defence.embeddedness
+    compute_defence = defence.compute_defence
+    annual_cost = defence.annual_cost
+    co_funding_share = defence.co_funding_share
+    compute_pressure = defence.compute_pressure
+    unit_cost_excess = defence.unit_cost_excess

@@ -1,7 +1,7 @@
 """The LA's budget: the budget round, cuts, cut proposals and expansion (docs/ODD.md §7.12-§7.14).
 
-Defence and pressure are measured by :meth:`sim.model.LocalAuthority.compute_defence` and
-:meth:`~sim.model.LocalAuthority.compute_pressure`; the grant taper and austerity come from
+Defence and pressure are measured in :mod:`sim.processes.defence` (read off the model as
+``model.compute_defence()`` and ``model.compute_pressure()``); the grant taper and austerity come from
 the calendar (:mod:`sim.calendar`). Decisions draw from the decisions' stream ``model.r_dec``.
 """
 
