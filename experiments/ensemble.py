@@ -12,14 +12,14 @@ executors, worker counts, shards and interruptions.
 
 Big experiments are safe:
 
-- **Resumable.** With an output folder, every finished chunk is appended to ``runs.journal``,
-  an append-only file of checksummed records (rows, failures and monthly series, exactly as the
-  workers returned them). A crash, Ctrl-C, ``kill -9`` or power loss costs at most the chunks in
-  flight: ``resume=True`` (``--resume``) checks that the design and the model are unchanged,
-  drops a torn last record, runs only the missing runs and builds the final tables from the
-  journal, exactly as an uninterrupted run does. ``series.csv``, ``failures.csv`` and, last,
-  ``runs.csv`` are written atomically at the end (temporary file, ``fsync``, rename), then the
-  journal is removed (kept in shard folders, for :func:`merge_results`). A folder is complete
+- **Resumable.** With an output folder, every finished chunk is written, in one SQLite
+  transaction, to the run store ``runs.sqlite`` (rows, failures and monthly series, exactly as
+  the workers returned them; see :mod:`experiments.store`). A crash, Ctrl-C, ``kill -9`` or
+  power loss costs at most the chunks in flight: ``resume=True`` (``--resume``) checks that the
+  design and the model are unchanged, runs only the missing runs and builds the final tables
+  from the store, exactly as an uninterrupted run does. ``series.csv``, ``failures.csv``
+  and, last, ``runs.csv`` are written atomically at the end (temporary file, ``fsync``, rename), then the
+  store is removed (kept in shard folders, for :func:`merge_results`). A folder is complete
   when its runs table exists (:func:`folder_state`).
 - **Fault-tolerant.** A run that raises is recorded with its seed, inputs and traceback in the
   failures table and the ensemble goes on. A chunk lost with its worker (a killed process, a
@@ -33,18 +33,17 @@ Analyses that need every run of a design call :func:`require_complete` first.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import math
 import os
 import re
-import struct
 import sys
 import time
 import traceback
 import uuid
-import zlib
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
@@ -58,6 +57,15 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from experiments.executors import check_workers, open_backend
+from experiments.store import (
+    STORE_NAME,
+    MemoryStore,
+    RunStore,
+    StoreError,
+    merge_stores,
+    read_state,
+    store_in_use,
+)
 from sim.parameters import PARAMETER_INDEX
 from sim.scenario import Scenario
 from sim.simulate import simulate
@@ -74,8 +82,8 @@ SERIES_INDEX = ("run_id", "month", "variable", "value")
 MAX_CHUNK = 64
 """Largest number of runs sent to a worker in one call."""
 
-JOURNAL_NAME = "runs.journal"
-"""File name of the journal of finished runs in an output folder."""
+OLD_JOURNAL_NAME = "runs.journal"
+"""File name of the binary journal of earlier versions (a folder holding one must be re-run)."""
 
 RETRIES = 2
 """How many more times a chunk lost with its worker is retried alone before it is halved."""
@@ -90,11 +98,6 @@ FAILURE_COLUMNS = ("run_id", "variant", "scenario", "replicate", "root_seed", "s
 SERIES_BATCH = 64
 """Runs per block when the series table is written (fixed, so files do not depend on chunks)."""
 
-_FSYNC_INTERVAL = 1.0  # seconds between journal fsyncs (a torn tail is detected and re-run)
-_REC = struct.Struct("<4sBIQI")  # magic, kind, JSON length, blob length, CRC-32 of JSON + blob
-_MAGIC = b"MSTJ"
-_HEADER, _CHUNK = 1, 2
-JOURNAL_VERSION = 1
 _TMP = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
 
 
@@ -415,7 +418,7 @@ class EnsembleResult:
         failures: One record per failed run (:data:`FAILURE_COLUMNS` and inputs), sorted by
             ``run_id``; empty when every run finished.
         planned: Runs this ensemble (or shard) was asked for.
-        reused: Runs taken from the journal of an interrupted attempt (``resume``).
+        reused: Runs taken from the run store of an interrupted attempt (``resume``).
 
     """
 
@@ -685,353 +688,28 @@ def model_digest() -> str:
     return h.hexdigest()
 
 
-# --- the journal ---------------------------------------------------------------------------------
+# --- the store ---------------------------------------------------------------------------------
 
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot store a {type(value).__name__} in the journal")
-
-
-_OPEN_JOURNALS: set[int] = set()  # file descriptors of journals open in this process
-
-
-def _forget_journals_in_child() -> None:
-    """After a fork, drop the child's copies of the journal descriptors.
-
-    A forked worker would otherwise share the journal's open file, and with it the writer's
-    ``flock``: after a ``kill -9`` of the main process, an orphaned worker would keep the folder
-    locked. Each descriptor is pointed at ``/dev/null`` (its number stays valid for the file
-    objects the child inherited, which it never uses).
-    """
-    if not _OPEN_JOURNALS:
-        return
-    null = os.open(os.devnull, os.O_RDONLY)
+@contextlib.contextmanager
+def _one_line():
+    """Turn the store's errors into :class:`ExperimentError` (one line for the user)."""
     try:
-        for fd in list(_OPEN_JOURNALS):
-            try:
-                os.dup2(null, fd)
-            except OSError:
-                pass
-    finally:
-        os.close(null)
-    _OPEN_JOURNALS.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_journals_in_child)
-
-
-def _lock(fh, path: Path) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows: no advisory locks; one writer per folder is the user's job
-        return
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        _OPEN_JOURNALS.discard(fh.fileno())
-        fh.close()
-        raise ExperimentError(f"{path.parent}: in use by another running experiment "
-                              f"(its {path.name} is locked); wait for it or choose another "
-                              f"folder") from None
+        yield
+    except StoreError as exc:
+        raise ExperimentError(str(exc)) from None
 
 
 def folder_in_use(folder: str | Path) -> bool:
-    """Whether another process is running an experiment in ``folder`` right now.
+    """Whether a process (this one included) is running an experiment in ``folder`` right now.
 
     Args:
         folder: An output folder.
 
     Returns:
-        True if its journal is locked by a live process.
+        True if the writer's lock of its run store is held by a live process.
 
     """
-    path = Path(folder) / JOURNAL_NAME
-    if not path.is_file():
-        return False
-    try:
-        import fcntl
-    except ImportError:
-        return False
-    with open(path, "rb") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-    return False
-
-
-class _Store:
-    """Finished runs, indexed by run id: rows, failures and where each run's series is."""
-
-    def __init__(self) -> None:
-        self.rows: dict[int, dict] = {}
-        self.failures: dict[int, dict] = {}
-        self.variables: tuple[str, ...] | None = None
-
-    def _note(self, run_id: int, row, failure) -> None:
-        if row is not None:
-            self.rows[run_id] = row
-            self.failures.pop(run_id, None)
-        else:
-            self.failures[run_id] = failure
-            self.rows.pop(run_id, None)
-            self._forget_series(run_id)
-
-    def _check_variables(self, variables) -> None:
-        if variables is None:
-            return
-        variables = tuple(variables)
-        if self.variables is None:
-            self.variables = variables
-        elif variables != self.variables:
-            raise ExperimentError(f"series variables differ between runs: {variables} "
-                                  f"vs {self.variables}")
-
-    def done(self, retry_failed: bool = False) -> set[int]:
-        """Run ids with a final outcome (failed ones excluded when ``retry_failed``)."""
-        return set(self.rows) if retry_failed else set(self.rows) | set(self.failures)
-
-    def has_series(self, run_id: int) -> bool:
-        raise NotImplementedError
-
-    def read_series(self, run_id: int) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
-
-    def _forget_series(self, run_id: int) -> None:
-        raise NotImplementedError
-
-
-class _MemoryStore(_Store):
-    """Finished runs kept in memory (an ensemble without an output folder)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._series: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-    def add(self, chunk: ChunkOutcome) -> None:
-        self._check_variables(chunk.variables)
-        for r in chunk.runs:
-            self._note(r.run_id, r.row, r.failure)
-            if r.row is not None and r.months is not None:
-                self._series[r.run_id] = (r.months, r.values)
-
-    def has_series(self, run_id: int) -> bool:
-        return run_id in self._series
-
-    def read_series(self, run_id: int) -> tuple[np.ndarray, np.ndarray]:
-        return self._series[run_id]
-
-    def _forget_series(self, run_id: int) -> None:
-        self._series.pop(run_id, None)
-
-
-class Journal(_Store):
-    """The append-only journal of finished runs of one output folder (``runs.journal``).
-
-    The file is a header record (design digest, model digest, shard, run ids to do) followed
-    by one record per finished chunk. A record is a fixed header (magic, kind, lengths,
-    CRC-32), a JSON part (rows and failures, plain values, exact) and a binary part (monthly
-    series as little-endian int64 months and float64 values). Reading stops at the first
-    torn or corrupt record, which a writer then truncates: its runs are simply run again.
-    Records are flushed at once and fsynced at most every second and on close. A writer holds
-    an exclusive lock on the file (POSIX), so two processes never fill one folder.
-    """
-
-    def __init__(self, path: Path):
-        super().__init__()
-        self.path = Path(path)
-        self.header: dict = {}
-        self._at: dict[int, tuple[int, int]] = {}
-        self._fh = None
-        self._reader = None
-        self._end = 0
-        self._synced = 0.0
-
-    # -- opening ---------------------------------------------------------------------------------
-    @classmethod
-    def create(cls, path: Path, header: dict) -> Journal:
-        """Start a new journal with ``header`` (the file must not exist)."""
-        self = cls(path)
-        self._fh = open(self.path, "x+b")  # noqa: SIM115 - kept open for appends
-        _OPEN_JOURNALS.add(self._fh.fileno())
-        _lock(self._fh, self.path)
-        self.header = dict(header, journal_version=JOURNAL_VERSION)
-        self._write(_HEADER, json.dumps(self.header).encode(), b"")
-        self._sync(force=True)
-        fsync_dir(self.path.parent)
-        return self
-
-    @classmethod
-    def open(cls, path: Path, *, write: bool = True, verify: bool = True) -> Journal:
-        """Open an existing journal and index it.
-
-        Args:
-            path: The journal file.
-            write: Lock it and truncate a torn tail, ready for appends.
-            verify: Check every record's CRC (else only its framing; for quick looks).
-
-        Returns:
-            The journal.
-
-        Raises:
-            ExperimentError: If the file is locked, unreadable or has no valid header.
-
-        """
-        self = cls(path)
-        try:
-            self._fh = open(self.path, "r+b" if write else "rb")  # noqa: SIM115
-        except OSError as exc:
-            raise ExperimentError(f"{self.path}: cannot open the journal: "
-                                  f"{exc.strerror or exc}") from None
-        _OPEN_JOURNALS.add(self._fh.fileno())
-        if write:
-            _lock(self._fh, self.path)
-        self._scan(verify)
-        if write:
-            size = os.fstat(self._fh.fileno()).st_size
-            if size > self._end:
-                self._fh.truncate(self._end)
-                self._sync(force=True)
-            self._fh.seek(self._end)
-        return self
-
-    def _scan(self, verify: bool) -> None:
-        fh = self._fh
-        size = os.fstat(fh.fileno()).st_size
-        fh.seek(0)
-        pos = 0
-        first = True
-        while pos + _REC.size <= size:
-            magic, kind, jlen, blen, crc = _REC.unpack(fh.read(_REC.size))
-            end = pos + _REC.size + jlen + blen
-            if magic != _MAGIC or kind not in (_HEADER, _CHUNK) or end > size \
-                    or (kind == _HEADER) != first:
-                break
-            js = fh.read(jlen)
-            if verify:
-                blob = fh.read(blen)
-                if zlib.crc32(blob, zlib.crc32(js)) != crc:
-                    break
-            else:
-                fh.seek(blen, os.SEEK_CUR)
-            try:
-                meta = json.loads(js)
-            except ValueError:
-                break
-            if first:
-                self.header = meta
-                first = False
-            else:
-                self._index(meta, pos + _REC.size + jlen)
-            pos = end
-        if first:
-            raise ExperimentError(f"{self.path}: the journal has no valid header (the run was "
-                                  f"killed as it started, or the file is damaged); start "
-                                  f"afresh with --force")
-        if self.header.get("journal_version") != JOURNAL_VERSION:
-            raise ExperimentError(f"{self.path}: journal version "
-                                  f"{self.header.get('journal_version')!r} is not supported "
-                                  f"(expected {JOURNAL_VERSION}); start afresh with --force")
-        self._end = pos
-
-    def _index(self, meta: dict, blob_start: int) -> None:
-        self._check_variables(meta.get("variables"))
-        for entry in meta["runs"]:
-            run_id = int(entry["id"])
-            self._note(run_id, entry.get("row"), entry.get("failure"))
-            if entry.get("row") is not None and entry.get("n"):
-                self._at[run_id] = (blob_start + int(entry["at"]), int(entry["n"]))
-
-    # -- writing ---------------------------------------------------------------------------------
-    def _write(self, kind: int, js: bytes, blob: bytes) -> int:
-        start = self._end
-        crc = zlib.crc32(blob, zlib.crc32(js))
-        self._fh.write(_REC.pack(_MAGIC, kind, len(js), len(blob), crc) + js)
-        if blob:
-            self._fh.write(blob)
-        self._fh.flush()
-        self._end = start + _REC.size + len(js) + len(blob)
-        return start + _REC.size + len(js)
-
-    def _sync(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self._synced >= _FSYNC_INTERVAL:
-            os.fsync(self._fh.fileno())
-            self._synced = now
-
-    def add(self, chunk: ChunkOutcome) -> None:
-        """Append a finished chunk (one record) and index it."""
-        self._check_variables(chunk.variables)
-        entries, parts, at = [], [], 0
-        for r in chunk.runs:
-            entry = {"id": int(r.run_id), "row": r.row, "failure": r.failure, "n": 0, "at": 0}
-            if r.row is not None and r.months is not None:
-                months = np.ascontiguousarray(r.months, dtype="<i8").tobytes()
-                values = np.ascontiguousarray(r.values, dtype="<f8").tobytes()
-                entry["n"], entry["at"] = len(r.months), at
-                parts += [months, values]
-                at += len(months) + len(values)
-            entries.append(entry)
-        meta = {"variables": list(chunk.variables) if chunk.variables else None,
-                "runs": entries}
-        js = json.dumps(meta, default=_json_default, ensure_ascii=False,
-                        separators=(",", ":")).encode()
-        blob_start = self._write(_CHUNK, js, b"".join(parts))
-        self._index(json.loads(js), blob_start)
-        self._sync()
-
-    # -- reading ---------------------------------------------------------------------------------
-    def has_series(self, run_id: int) -> bool:
-        """Whether the journal holds a monthly series for this run."""
-        return run_id in self._at
-
-    def read_series(self, run_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """A run's months and its months x variables series, read back from the file."""
-        offset, n = self._at[run_id]
-        k = len(self.variables or ())
-        if self._reader is None:
-            self._reader = open(self.path, "rb")  # noqa: SIM115 - closed in close()
-            _OPEN_JOURNALS.add(self._reader.fileno())
-        self._reader.seek(offset)
-        data = self._reader.read(8 * n * (1 + k))
-        months = np.frombuffer(data, dtype="<i8", count=n).astype(np.int64)
-        values = np.frombuffer(data, dtype="<f8", offset=8 * n).astype(np.float64)
-        return months, values.reshape(n, k)
-
-    def _forget_series(self, run_id: int) -> None:
-        self._at.pop(run_id, None)
-
-    @property
-    def expected(self) -> list[int]:
-        """Run ids this journal's folder is to finish (from its header)."""
-        return [int(i) for i in self.header.get("run_ids", [])]
-
-    @property
-    def complete(self) -> bool:
-        """Whether every expected run has an outcome."""
-        return set(self.expected) <= self.done()
-
-    def close(self) -> None:
-        """Flush, fsync and close (releases the lock)."""
-        if self._fh is not None and not self._fh.closed:
-            if self._fh.writable():
-                self._fh.flush()
-                self._sync(force=True)
-            _OPEN_JOURNALS.discard(self._fh.fileno())
-            self._fh.close()
-        if self._reader is not None:
-            _OPEN_JOURNALS.discard(self._reader.fileno())
-            self._reader.close()
-            self._reader = None
-
-    def remove(self) -> None:
-        """Close and delete the journal."""
-        self.close()
-        self.path.unlink(missing_ok=True)
-        fsync_dir(self.path.parent)
+    return store_in_use(Path(folder) / STORE_NAME)
 
 
 # --- folders -------------------------------------------------------------------------------------
@@ -1043,7 +721,7 @@ class FolderState:
     Attributes:
         state: ``"absent"``, ``"empty"``, ``"unfinished"``, ``"complete"`` or ``"other"``
             (files that are not an experiment's, or not a folder at all).
-        done: Runs finished (or failed) so far, per the journal.
+        done: Runs finished (or failed) so far, per the run store.
         planned: Runs the folder is to finish (0 if unknown).
         failed: Runs that failed so far.
         shard: ``(index, count)`` of a shard folder, or None.
@@ -1080,21 +758,18 @@ def folder_state(folder: str | Path) -> FolderState:
     names = {p.name for p in folder.iterdir() if not _TMP.match(p.name)}
     if not names:
         return FolderState("empty")
-    if JOURNAL_NAME in names:
+    if STORE_NAME in names:
         try:
-            journal = Journal.open(folder / JOURNAL_NAME, write=False, verify=False)
-        except ExperimentError:
-            return FolderState("unfinished")
-        try:
-            shard = journal.header.get("shard")
-            state = FolderState("complete" if journal.complete and _final_tables(folder)
-                                else "unfinished",
-                                done=len(journal.done() & set(journal.expected)),
-                                planned=len(journal.expected), failed=len(journal.failures),
-                                shard=tuple(shard) if shard else None)
-        finally:
-            journal.close()
-        return state
+            info = read_state(folder / STORE_NAME)
+        except StoreError:
+            return FolderState("unfinished")  # damaged: --resume says so on one line
+        shard = info["shard"]
+        return FolderState("complete" if info["complete"] and _final_tables(folder)
+                           else "unfinished",
+                           done=info["done"], planned=info["planned"], failed=info["failed"],
+                           shard=tuple(shard) if shard else None)
+    if OLD_JOURNAL_NAME in names and not _final_tables(folder):
+        return FolderState("unfinished")  # the old journal format: --resume says to re-run
     if _final_tables(folder):
         return FolderState("complete")
     if names == {"manifest.json"}:
@@ -1103,24 +778,6 @@ def folder_state(folder: str | Path) -> FolderState:
 
 
 # --- finishing: the tables, from any store -------------------------------------------------------
-
-def _combine(stores: Sequence[_Store]) -> tuple[dict, dict, dict, tuple | None]:
-    rows: dict[int, dict] = {}
-    failures: dict[int, dict] = {}
-    series_from: dict[int, _Store] = {}
-    variables = None
-    for store in stores:
-        if store.variables is not None:
-            if variables is not None and tuple(store.variables) != variables:
-                raise ExperimentError("the shards' monthly series have different variables")
-            variables = tuple(store.variables)
-        for run_id, row in store.rows.items():
-            rows[run_id] = row
-            if store.has_series(run_id):
-                series_from[run_id] = store
-        failures.update(store.failures)
-    return rows, failures, series_from, variables
-
 
 class _SeriesWriter:
     """Writes the long series table block by block to a temporary file, then renames it."""
@@ -1168,12 +825,13 @@ class _SeriesWriter:
         Path(self.tmp).unlink(missing_ok=True)
 
 
-def _finish(stores: Sequence[_Store], out: Path | None, *, series: bool, keep_series: bool,
+def _finish(store, out: Path | None, *, series: bool, keep_series: bool,
             write_series: bool, fmt: str) -> tuple[pd.DataFrame, pd.DataFrame | None,
                                                    pd.DataFrame, dict[str, Path]]:
-    """Build (and write) the tables from finished runs, identically whatever their source."""
-    rows, failures, series_from, variables = _combine(stores)
-    ordered = [rows[i] for i in sorted(rows)]
+    """Build (and write) the tables from finished runs, identically whatever the store."""
+    ordered = store.rows()
+    failures = store.failures()
+    variables = store.variables
     if ordered:
         columns = list(ordered[0])
         odd = next((r for r in ordered if list(r) != columns), None)
@@ -1184,7 +842,7 @@ def _finish(stores: Sequence[_Store], out: Path | None, *, series: bool, keep_se
                 f"with --force")
     runs = pd.DataFrame(ordered)
     if failures:
-        fail = pd.DataFrame([failures[i] for i in sorted(failures)])
+        fail = pd.DataFrame(failures)
     else:
         fail = pd.DataFrame(columns=list(FAILURE_COLUMNS))
     files: dict[str, Path] = {}
@@ -1194,12 +852,12 @@ def _finish(stores: Sequence[_Store], out: Path | None, *, series: bool, keep_se
         writer = _SeriesWriter(out / f"series.{ext}", fmt) \
             if write_series and out is not None else None
         kept = []
-        ids = sorted(series_from)
+        ids = store.series_ids()
         names = variables or ()
         try:
             for start in range(0, len(ids), SERIES_BATCH):
                 block = ids[start:start + SERIES_BATCH]
-                pairs = [series_from[i].read_series(i) for i in block]
+                pairs = store.read_series(block)
                 frame = _long_frame(block, [m for m, _ in pairs], [v for _, v in pairs], names)
                 if writer is not None:
                     writer.write(frame)
@@ -1232,7 +890,7 @@ class _Chunk:
     isolated_failures: int = 0
 
 
-def _execute(backend, todo: list[Task], store: _Store, *, series: bool, params: list[str],
+def _execute(backend, todo: list[Task], store, *, series: bool, params: list[str],
              bar, retries: int) -> None:
     """Run ``todo`` on the backend, adding every chunk's outcome to ``store`` as it finishes.
 
@@ -1299,8 +957,8 @@ def _execute(backend, todo: list[Task], store: _Store, *, series: bool, params: 
                     task = chunk.tasks[0]
                     message = (f"the run was lost with its worker {retries + 1} times when run "
                                f"alone: {type(exc).__name__}: {exc}")
-                    store.add(ChunkOutcome([RunOutcome(task.run_id, failure=failure_record(
-                        task, exc, params, message))], None, digest))
+                    store.add([RunOutcome(task.run_id, failure=failure_record(
+                        task, exc, params, message))], None)
                     bar.update(1)
                     lost_in_a_row += 1
                     if lost_in_a_row >= LOST_IN_A_ROW:
@@ -1315,7 +973,7 @@ def _execute(backend, todo: list[Task], store: _Store, *, series: bool, params: 
                     f"a worker ({backend.describe()}) runs a different version of the model "
                     f"than this process (sim/, agents/, numpy or mesa differ); install the "
                     f"same code on every worker")
-            store.add(outcome)
+            store.add(outcome.runs, outcome.variables)  # one transaction per chunk
             bar.update(len(chunk.tasks))
             lost_in_a_row = 0
         fill()
@@ -1326,7 +984,7 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
                  progress: bool | None = None, write_series: bool | None = None,
                  resume: bool = False, shard: tuple[int, int] | None = None,
                  retry_failed: bool = False, keep_series: bool = True,
-                 keep_journal: bool | None = None, retries: int = RETRIES) -> EnsembleResult:
+                 keep_store: bool | None = None, retries: int = RETRIES) -> EnsembleResult:
     """Run an ensemble on the chosen executor and collect tidy results.
 
     Args:
@@ -1335,18 +993,18 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
         workers: 1 runs serially in this process; 2..256 use a local process pool.
         dask_scheduler: Address of a Dask scheduler to run on instead (``tcp://host:port``).
         out_dir: Folder for ``runs.csv``/``runs.parquet``, ``series.*``, ``failures.csv`` and
-            the journal of finished runs; None writes nothing.
+            the run store of finished runs (``runs.sqlite``); None writes nothing.
         series: Whether to collect monthly series (long format).
         fmt: ``"csv"`` or ``"parquet"`` (Parquet needs pyarrow).
         progress: None shows a progress bar only on a terminal; False never; True always.
         write_series: Whether to write the series file when ``series`` is on (default: yes).
-        resume: Finish the interrupted ensemble in ``out_dir``: keep the runs its journal
-            holds and run only the others (a folder without a journal starts afresh).
+        resume: Finish the interrupted ensemble in ``out_dir``: keep the runs its run store
+            holds and run only the others (a folder without a store starts afresh).
         shard: ``(index, count)``: run only the runs with ``run_id % count == index``.
         retry_failed: With ``resume``, run again the runs that failed before.
         keep_series: Return the series in the result (False streams it to disk only, so a
             large ensemble's series never has to fit in memory).
-        keep_journal: Keep the journal after the tables are written (default: only for a
+        keep_store: Keep the run store after the tables are written (default: only for a
             shard, which :func:`merge_results` needs).
         retries: Times a chunk lost with its worker is retried alone before it is halved.
 
@@ -1373,7 +1031,7 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
         raise ExperimentError("--resume needs the output folder of the interrupted run (--out)")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ExperimentError(f"retries: expected a whole number of 0 or more, got {retries!r}")
-    keep_journal = shard is not None if keep_journal is None else keep_journal
+    keep_store = shard is not None if keep_store is None else keep_store
     params = sorted({name for t in tasks for name, _ in t.scenario.parameters})
     selected = select_shard(tasks, shard)
     if not selected:
@@ -1382,36 +1040,36 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
 
     start = time.perf_counter()
     out = None
-    store: _Store
-    if out_dir is None:
-        store = _MemoryStore()
-    else:
-        out = Path(out_dir)
-        if out.exists() and not out.is_dir():
-            raise ExperimentError(f"--out: {out} exists and is not a folder")
-        out.mkdir(parents=True, exist_ok=True)
-        store = _open_journal(out, tasks, selected, series=series, params=params, shard=shard,
-                              resume=resume)
-    try:
-        done = store.done(retry_failed) & {t.run_id for t in selected}
-        todo = [t for t in selected if t.run_id not in done]
-        with _Progress(total=len(selected), initial=len(done), unit="run", desc="ensemble",
-                       disable=None if progress is None else not progress) as bar:
-            if todo:
-                with open_backend(workers, dask_scheduler) as backend:
-                    _execute(backend, todo, store, series=series, params=params, bar=bar,
-                             retries=retries)
-        runs, series_frame, failures, files = _finish(
-            [store], out, series=series, keep_series=keep_series, write_series=write_series,
-            fmt=fmt)
-    except BaseException:
-        if isinstance(store, Journal):
+    with _one_line():
+        if out_dir is None:
+            store = MemoryStore()
+        else:
+            out = Path(out_dir)
+            if out.exists() and not out.is_dir():
+                raise ExperimentError(f"--out: {out} exists and is not a folder")
+            out.mkdir(parents=True, exist_ok=True)
+            store = _open_store(out, tasks, selected, series=series, params=params,
+                                shard=shard, resume=resume)
+        try:
+            done = store.done(retry_failed) & {t.run_id for t in selected}
+            todo = [t for t in selected if t.run_id not in done]
+            with _Progress(total=len(selected), initial=len(done), unit="run", desc="ensemble",
+                           disable=None if progress is None else not progress) as bar:
+                if todo:
+                    with open_backend(workers, dask_scheduler) as backend:
+                        _execute(backend, todo, store, series=series, params=params, bar=bar,
+                                 retries=retries)
+            runs, series_frame, failures, files = _finish(
+                store, out, series=series, keep_series=keep_series,
+                write_series=write_series, fmt=fmt)
+        except BaseException:
+            if isinstance(store, RunStore):
+                store.close()
+            raise
+    if isinstance(store, RunStore):
+        if keep_store:
             store.close()
-        raise
-    if isinstance(store, Journal):
-        if keep_journal:
-            store.close()
-            files["journal"] = store.path
+            files["store"] = store.path
         else:
             store.remove()
     return EnsembleResult(runs=runs, series=series_frame if series else None,
@@ -1419,35 +1077,47 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
                           failures=failures, planned=len(selected), reused=len(done))
 
 
-def _open_journal(out: Path, tasks: list[Task], selected: list[Task], *, series: bool,
-                  params: list[str], shard, resume: bool) -> Journal:
-    path = out / JOURNAL_NAME
-    header = _header(tasks, selected, series, params, shard)
+def _old_journal_error(out: Path) -> ExperimentError:
+    return ExperimentError(
+        f"--resume: {out} holds an experiment interrupted under the old journal format "
+        f"({OLD_JOURNAL_NAME}), which this version cannot resume; it must be re-run: use "
+        f"--force (or another folder)")
+
+
+def _open_store(out: Path, tasks: list[Task], selected: list[Task], *, series: bool,
+                params: list[str], shard, resume: bool) -> RunStore:
+    path = out / STORE_NAME
+    meta = _meta(tasks, selected, series, params, shard)
     if not path.exists():
+        if resume and (out / OLD_JOURNAL_NAME).is_file():
+            raise _old_journal_error(out)
         if resume and _final_tables(out):
             raise ExperimentError(f"{out}: the experiment is already complete; nothing to "
                                   f"resume (use --force to run it again)")
         remove_stale_temporaries(out)
-        return Journal.create(path, header)
+        return RunStore.create(path, meta)
     if not resume:
+        if store_in_use(path):
+            raise ExperimentError(f"{out}: in use by another running experiment; wait for it "
+                                  f"or choose another folder")
         if _final_tables(out):
             raise ExperimentError(f"{out}: already holds an experiment's results (runs table "
-                                  f"and {JOURNAL_NAME}); use another folder, or --force to "
+                                  f"and {STORE_NAME}); use another folder, or --force to "
                                   f"run it again")
-        raise ExperimentError(f"{out}: holds an unfinished experiment ({JOURNAL_NAME}); add "
+        raise ExperimentError(f"{out}: holds an unfinished experiment ({STORE_NAME}); add "
                               f"--resume to finish it, or --force to start afresh")
-    journal = Journal.open(path)
+    store = RunStore.open(path)
     try:
-        _check_header(out, journal.header, header)
+        _check_meta(out, store.meta, meta)
     except BaseException:
-        journal.close()
+        store.close()
         raise
     remove_stale_temporaries(out)
-    return journal
+    return store
 
 
-def _header(tasks: list[Task], selected: list[Task], series: bool, params: list[str],
-            shard) -> dict:
+def _meta(tasks: list[Task], selected: list[Task], series: bool, params: list[str],
+          shard) -> dict:
     return {"design_digest": design_digest(tasks, series, params),
             "model_digest": model_digest(), "n_design": len(tasks),
             "shard": list(shard) if shard else None, "series": bool(series),
@@ -1460,7 +1130,8 @@ def check_resume(out_dir: str | Path, tasks: Sequence[Task], *, series: bool = F
     """Check, without changing anything, that ``out_dir`` can be resumed with ``tasks``.
 
     Jobs call this before rewriting the manifest, so that a wrong ``--resume`` leaves the
-    interrupted experiment's folder untouched. A folder without a journal passes.
+    interrupted experiment's folder untouched. A folder without a run store passes, unless
+    it holds the old journal format.
 
     Args:
         out_dir: The output folder.
@@ -1469,35 +1140,40 @@ def check_resume(out_dir: str | Path, tasks: Sequence[Task], *, series: bool = F
         shard: The shard to resume, or None.
 
     Raises:
-        ExperimentError: If the folder holds another design, shard or model version.
+        ExperimentError: If the folder holds another design, shard or model version, a
+            damaged store, or an experiment interrupted under the old journal format.
 
     """
-    path = Path(out_dir) / JOURNAL_NAME
+    out = Path(out_dir)
+    path = out / STORE_NAME
     if not path.is_file():
+        if (out / OLD_JOURNAL_NAME).is_file() and not _final_tables(out):
+            raise _old_journal_error(out)
         return
     tasks = list(tasks)
     shard = check_shard(shard)
     params = sorted({name for t in tasks for name, _ in t.scenario.parameters})
-    journal = Journal.open(path, write=False, verify=False)
+    with _one_line():
+        store = RunStore.open(path, write=False, check=True)
     try:
-        _check_header(Path(out_dir), journal.header,
-                      _header(tasks, select_shard(tasks, shard), series, params, shard))
+        _check_meta(out, store.meta, _meta(tasks, select_shard(tasks, shard), series, params,
+                                           shard))
     finally:
-        journal.close()
+        store.close()
 
 
-def _check_header(out: Path, old: dict, header: dict) -> None:
-    """Refuse to resume a journal whose design, shard or model differs from ``header``'s."""
-    if old.get("design_digest") != header["design_digest"]:
+def _check_meta(out: Path, old: dict, meta: dict) -> None:
+    """Refuse to resume a store whose design, shard or model differs from ``meta``'s."""
+    if old.get("design_digest") != meta["design_digest"]:
         raise ExperimentError(
             f"--resume: {out} holds a different experiment (the scenarios, levers, "
             f"parameters, replicates, seed or series differ from the interrupted run's); "
             f"resume it with its original command, or start afresh with --force")
-    if (old.get("shard") or None) != header["shard"]:
+    if (old.get("shard") or None) != meta["shard"]:
         was = "/".join(map(str, old["shard"])) if old.get("shard") else "no shard"
-        now = "/".join(map(str, header["shard"])) if header["shard"] else "no shard"
+        now = "/".join(map(str, meta["shard"])) if meta["shard"] else "no shard"
         raise ExperimentError(f"--resume: {out} was started as shard {was}, not {now}")
-    if old.get("model_digest") != header["model_digest"]:
+    if old.get("model_digest") != meta["model_digest"]:
         raise ExperimentError(
             f"--resume: {out} was started with a different version of the model (sim/, "
             f"agents/, numpy or mesa changed since); mixing two versions would not give "
@@ -1509,8 +1185,12 @@ def merge_results(dirs: Sequence[str | Path], out_dir: str | Path, *, fmt: str =
                   progress: bool | None = None) -> EnsembleResult:
     """Join the folders of the K shards of one design into the result of the unsharded run.
 
+    The shards' run stores are attached one by one (SQLite ``ATTACH``, read-only) to a
+    temporary database, checked and copied in (:func:`experiments.store.merge_stores`); the
+    tables are then built from it exactly as an unsharded run builds them.
+
     Args:
-        dirs: The shard folders (each finished with ``shard=(i, K)``, journal kept), any order.
+        dirs: The shard folders (each finished with ``shard=(i, K)``, store kept), any order.
         out_dir: Folder for the merged tables (created; must not be one of ``dirs``).
         fmt: ``"csv"`` or ``"parquet"`` for the merged tables.
         series: Whether to build the monthly series (if the shards collected them).
@@ -1539,59 +1219,66 @@ def merge_results(dirs: Sequence[str | Path], out_dir: str | Path, *, fmt: str =
         if d.resolve() == out.resolve():
             raise ExperimentError(f"merge: --out {out} is one of the shard folders; choose "
                                   f"another folder")
-    journals: list[Journal] = []
+    for d in dirs:
+        if not (d / STORE_NAME).is_file():
+            hint = (" (it is an unsharded result)" if _final_tables(d) else "")
+            raise ExperimentError(f"merge: {d} is not a shard folder: no {STORE_NAME}"
+                                  f"{hint}; run each shard with --shard I/K")
+        if folder_in_use(d):
+            raise ExperimentError(f"merge: {d} is still being run by another process")
+    seen: dict[int, Path] = {}
+    first: dict = {}
+    expected = 0
+
+    def check(path: Path, meta: dict, done: set[int]) -> None:
+        nonlocal expected
+        d = path.parent
+        if not meta.get("shard"):
+            raise ExperimentError(f"merge: {d} was not run with --shard")
+        if not first:
+            first.update(meta)
+        index, k = meta["shard"]
+        if meta.get("design_digest") != first.get("design_digest") or k != first["shard"][1]:
+            raise ExperimentError(f"merge: {d} is a shard of a different experiment than "
+                                  f"{dirs[0]} (design or shard count differs)")
+        if meta.get("model_digest") != first.get("model_digest"):
+            raise ExperimentError(f"merge: {d} was run with a different version of the "
+                                  f"model than {dirs[0]}; re-run it with the same code")
+        if index in seen:
+            raise ExperimentError(f"merge: shard {index}/{k} is given twice ({seen[index]} "
+                                  f"and {d})")
+        seen[index] = d
+        ids = [int(i) for i in meta.get("run_ids", [])]
+        missing = set(ids) - done
+        if missing:
+            raise ExperimentError(f"merge: shard {index}/{k} in {d} is unfinished "
+                                  f"({len(missing)} of {len(ids)} runs missing); "
+                                  f"finish it with --resume")
+        expected += len(ids)
+
+    with _one_line():
+        merged = merge_stores([d / STORE_NAME for d in dirs], check)
     try:
-        for d in dirs:
-            if not (d / JOURNAL_NAME).is_file():
-                hint = (" (it is an unsharded result)" if _final_tables(d) else "")
-                raise ExperimentError(f"merge: {d} is not a shard folder: no {JOURNAL_NAME}"
-                                      f"{hint}; run each shard with --shard I/K")
-            if folder_in_use(d):
-                raise ExperimentError(f"merge: {d} is still being run by another process")
-            journals.append(Journal.open(d / JOURNAL_NAME, write=False))
-        first = journals[0].header
-        count = (first.get("shard") or [None, None])[1]
-        seen: dict[int, Path] = {}
-        for d, j in zip(dirs, journals, strict=True):
-            h = j.header
-            if not h.get("shard"):
-                raise ExperimentError(f"merge: {d} was not run with --shard")
-            index, k = h["shard"]
-            if h.get("design_digest") != first.get("design_digest") or k != count:
-                raise ExperimentError(f"merge: {d} is a shard of a different experiment than "
-                                      f"{dirs[0]} (design or shard count differs)")
-            if h.get("model_digest") != first.get("model_digest"):
-                raise ExperimentError(f"merge: {d} was run with a different version of the "
-                                      f"model than {dirs[0]}; re-run it with the same code")
-            if index in seen:
-                raise ExperimentError(f"merge: shard {index}/{k} is given twice ({seen[index]} "
-                                      f"and {d})")
-            seen[index] = d
-            missing = set(j.expected) - j.done()
-            if missing:
-                raise ExperimentError(f"merge: shard {index}/{k} in {d} is unfinished "
-                                      f"({len(missing)} of {len(j.expected)} runs missing); "
-                                      f"finish it with --resume")
+        count = first["shard"][1]
         absent = sorted(set(range(count)) - set(seen))
         if absent:
             raise ExperimentError(f"merge: shards {', '.join(f'{i}/{count}' for i in absent)} "
                                   f"are missing; give all {count} shard folders")
-        total = sum(len(j.expected) for j in journals)
-        if total != first.get("n_design"):
-            raise ExperimentError(f"merge: the shards hold {total} runs but the design has "
+        if expected != first.get("n_design"):
+            raise ExperimentError(f"merge: the shards hold {expected} runs but the design has "
                                   f"{first.get('n_design')}")
         start = time.perf_counter()
         out.mkdir(parents=True, exist_ok=True)
         collected = bool(first.get("series"))
-        runs, series_frame, failures, files = _finish(
-            journals, out, series=series and collected, keep_series=keep_series,
-            write_series=write_series, fmt=fmt)
+        with _one_line():
+            runs, series_frame, failures, files = _finish(
+                merged, out, series=series and collected, keep_series=keep_series,
+                write_series=write_series, fmt=fmt)
     finally:
-        for j in journals:
-            j.close()
+        merged.close()
     return EnsembleResult(runs=runs, series=series_frame if series and collected else None,
                           wall_time=time.perf_counter() - start, files=files,
-                          failures=failures, planned=total, reused=total)
+                          failures=failures, planned=expected, reused=expected)
 
 
 # --- analyses of designs with gaps ---------------------------------------------------------------

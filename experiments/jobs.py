@@ -123,7 +123,7 @@ def prepare_out_dir(out: str | None, job: str, force: bool, resume: bool = False
                 raise ExperimentError(f"--out: {path} is in use by another running experiment")
             if resume and state.state == "other":
                 raise ExperimentError(f"--resume: {path} is not an experiment folder (no "
-                                      f"runs.journal, runs table or manifest.json); check "
+                                      f"runs.sqlite, runs table or manifest.json); check "
                                       f"--out")
             if not resume:
                 if not force:
