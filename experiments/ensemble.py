@@ -1067,11 +1067,15 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
                 store.close()
             raise
     if isinstance(store, RunStore):
-        if keep_store:
-            store.close()
-            files["store"] = store.path
-        else:
-            store.remove()
+        try:
+            if keep_store:
+                store.close()
+                files["store"] = store.path
+            else:
+                store.remove()
+        except BaseException:
+            store.close()  # never leave the folder locked, whatever interrupted the removal
+            raise
     return EnsembleResult(runs=runs, series=series_frame if series else None,
                           wall_time=time.perf_counter() - start, files=files,
                           failures=failures, planned=len(selected), reused=len(done))
