@@ -43,6 +43,7 @@ The module depends only on the standard library and numpy; errors are :class:`St
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -351,18 +352,16 @@ class RunStore(_Reader):
             raise
 
     # -- writing ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
     def _transaction(self):
-        conn = self._conn
-
-        class _Tx:
-            def __enter__(self_):
-                conn.execute("BEGIN IMMEDIATE")
-
-            def __exit__(self_, kind, exc, tb):
-                conn.execute("COMMIT" if kind is None else "ROLLBACK")
-                return False
-
-        return _Tx()
+        """One write transaction: committed whole, or rolled back (or lost in a crash) whole."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
 
     def add(self, runs: Iterable, variables: Sequence[str] | None) -> None:
         """Record a finished chunk in one transaction (all of it, or nothing after a crash).
@@ -510,7 +509,8 @@ def merge_stores(paths: Sequence[str | Path], check) -> RunStore:
         StoreError: If a shard is damaged, of another format, or its series variables differ.
 
     """
-    conn = RunStore._connect("")  # a private temporary database on disk
+    # A private temporary database on disk; uri=True so that ATTACH reads "file:...?mode=ro".
+    conn = RunStore._connect("", uri=True)
     for statement in _SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
