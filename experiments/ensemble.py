@@ -756,6 +756,8 @@ def folder_state(folder: str | Path) -> FolderState:
     if not folder.is_dir():
         return FolderState("other")
     names = {p.name for p in folder.iterdir() if not _TMP.match(p.name)}
+    if STORE_NAME not in names:  # a writer killed as it created its store leaves its lock file
+        names -= {STORE_NAME + side for side in ("-wal", "-shm", ".lock")}
     if not names:
         return FolderState("empty")
     if STORE_NAME in names:

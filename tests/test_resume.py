@@ -132,6 +132,15 @@ def cli_error(argv: list[str]) -> str:
     return lines[0]
 
 
+def test_writer_killed_as_it_created_its_store(design, tmp_path):
+    folder = tmp_path / "early"
+    folder.mkdir()
+    (folder / (STORE_NAME + ".lock")).touch()  # the lock file exists, the database not yet
+    assert folder_state(folder).state == "empty"
+    result = run_ensemble(design[:3], out_dir=folder, progress=False, resume=True)
+    assert result.reused == 0 and sorted(p.name for p in folder.iterdir()) == ["runs.csv"]
+
+
 def test_old_journal_folder_must_be_rerun(design, tmp_path):
     folder = tmp_path / "old"
     folder.mkdir()
