@@ -231,7 +231,7 @@ def test_second_writer_is_refused_with_one_line(tmp_path):
 
 
 def test_kill_9_at_a_random_moment_then_resume_is_identical(tmp_path):
-    replicates = 40
+    replicates = 150  # enough that an idle machine cannot finish before the kill
     killed = tmp_path / "killed"
     proc = start_writer(killed, replicates)
     try:
