@@ -1,6 +1,7 @@
 """Benchmark: how the ensemble runner scales, and what its safety costs.
 
 Usage: python benchmarks/bench_scale.py [--runs 20000] [--workers 2] [--quick] [--skip-memory]
+       [--store-only]
 
 Prints one table with:
 
@@ -14,10 +15,10 @@ Prints one table with:
    a fresh process, sampling the resident memory of that process and all its workers (summed)
    every 0.2 s.
 4. **Overhead of resume bookkeeping** (target <= 5%): the same ensemble with series (a) kept in
-   memory and written once at the end, the way a runner without a journal would, and (b) with
-   the journal (every chunk appended, checksummed and fsynced at most once a second; tables built
-   from it at the end). Repeats are interleaved; the medians are compared. The time spent inside
-   the journal itself is also measured directly.
+   memory and written once at the end, the way a runner without a store would, and (b) with
+   the SQLite run store (every chunk committed in one WAL transaction; tables built from the
+   store at the end). Repeats are interleaved; the medians are compared. The time spent inside
+   the store's ``add`` itself is also measured directly. ``--store-only`` runs only this part.
 
 Figures depend on the machine and its load: run on an idle machine, and read the control line of
 ``bench_ensemble.py`` for what the cores allow at the moment.
@@ -40,8 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 import tqdm.std  # noqa: E402
 
-import experiments.runner.journal as ens  # noqa: E402
 from experiments.runner.execute import run_ensemble  # noqa: E402
+from experiments.runner.store import STORE_NAME, RunStore  # noqa: E402
 from experiments.runner.tables import write_table  # noqa: E402
 from experiments.runner.tasks import make_tasks  # noqa: E402
 from sim import load_scenario, simulate  # noqa: E402
@@ -138,7 +139,7 @@ def peak_memory(runs: int, workers: int) -> dict:
         proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         peak = parent_peak = 0
-        journal_peak = 0
+        store_peak = 0
         while proc.poll() is None:
             peak = max(peak, _tree_rss(proc.pid))
             try:
@@ -147,30 +148,31 @@ def peak_memory(runs: int, workers: int) -> dict:
                 parent_peak = max(parent_peak, psutil.Process(proc.pid).memory_info().rss)
             except Exception:  # noqa: BLE001 - the process just ended
                 pass
-            journal = Path(out) / ens.JOURNAL_NAME
-            if journal.exists():
-                journal_peak = max(journal_peak, journal.stat().st_size)
+            store = Path(out) / STORE_NAME
+            if store.exists():  # the database and its write-ahead log
+                store_peak = max(store_peak, sum(p.stat().st_size for p in (
+                    store, store.with_name(STORE_NAME + "-wal")) if p.exists()))
             time.sleep(0.2)
         stdout, stderr = proc.communicate()
         if proc.returncode != 0:
             raise SystemExit(f"memory run failed:\n{stderr}")
         info = json.loads(stdout.strip().splitlines()[-1])
         sizes = {p.name: p.stat().st_size for p in Path(out).iterdir()}
-    info.update(peak_tree=peak, peak_parent=parent_peak, journal_peak=journal_peak,
+    info.update(peak_tree=peak, peak_parent=parent_peak, store_peak=store_peak,
                 sizes=sizes, planned=per_site * len(SITES))
     return info
 
 
 def bookkeeping(per_site: int, workers: int, repeats: int) -> dict:
     tasks = make_tasks(variants(), per_site, ROOT_SEED)
-    plain, journal, inside = [], [], []
-    real_add = ens.Journal.add
+    plain, stored, inside = [], [], []
+    real_add = RunStore.add
     spent = {"t": 0.0}
 
-    def timed_add(self, chunk):
+    def timed_add(self, runs, variables):
         t0 = time.perf_counter()
         try:
-            return real_add(self, chunk)
+            return real_add(self, runs, variables)
         finally:
             spent["t"] += time.perf_counter() - t0
 
@@ -182,19 +184,19 @@ def bookkeeping(per_site: int, workers: int, repeats: int) -> dict:
             write_table(r.runs, Path(tmp) / "runs.csv")
             write_table(r.series, Path(tmp) / "series.csv")
             plain.append(time.perf_counter() - t0)
-        with tempfile.TemporaryDirectory(prefix="bench-journal-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
             spent["t"] = 0.0
-            ens.Journal.add = timed_add
+            RunStore.add = timed_add
             try:
                 t0 = time.perf_counter()
                 run_ensemble(tasks, workers=workers, out_dir=tmp, series=True, progress=False)
-                journal.append(time.perf_counter() - t0)
+                stored.append(time.perf_counter() - t0)
             finally:
-                ens.Journal.add = real_add
+                RunStore.add = real_add
             inside.append(spent["t"])
-    p, j = statistics.median(plain), statistics.median(journal)
-    return {"runs": len(tasks), "plain": p, "journal": j, "overhead": j / p - 1,
-            "inside": statistics.median(inside), "plain_all": plain, "journal_all": journal}
+    p, j = statistics.median(plain), statistics.median(stored)
+    return {"runs": len(tasks), "plain": p, "store": j, "overhead": j / p - 1,
+            "inside": statistics.median(inside), "plain_all": plain, "store_all": stored}
 
 
 def main() -> None:
@@ -204,15 +206,23 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--store-only", action="store_true",
+                        help="measure only the overhead of the run store (part 4)")
     args = parser.parse_args()
     quick = args.quick
     workers = sorted({1, args.workers})
 
     print(f"machine: {os.cpu_count()} cores, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    book = bookkeeping(10 if quick else 500, args.workers, 1 if quick else 3)
+    if not args.store_only:
+        _print_scale(args, quick, workers)
+    _print_store(book, args.workers)
+
+
+def _print_scale(args, quick: bool, workers: list[int]) -> None:
     singles = single_run_times(3 if quick else 20)
     speed = throughput(5 if quick else 100, workers, dask=True)
-    book = bookkeeping(10 if quick else 500, args.workers, 1 if quick else 3)
     memory = None if args.skip_memory else peak_memory(200 if quick else args.runs, args.workers)
 
     print("\n1. Single run (median; series = monthly series built too)")
@@ -233,18 +243,21 @@ def main() -> None:
               f"(target <= 1.5 GB: {'met' if gb <= 1.5 else 'NOT met'}); "
               f"main process alone {memory['peak_parent'] / 1e9:.2f} GB")
         print(f"   wall {memory['wall']:.0f} s ({memory['planned'] / memory['wall']:.1f} runs/s); "
-              f"journal peak {memory['journal_peak'] / 1e6:.0f} MB; files: "
+              f"store peak {memory['store_peak'] / 1e6:.0f} MB; files: "
               + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in sorted(memory['sizes'].items())))
 
-    print(f"\n4. Resume bookkeeping, {book['runs']} runs with series, {args.workers} workers "
+
+
+def _print_store(book: dict, workers: int) -> None:
+    print(f"\n4. Resume bookkeeping, {book['runs']} runs with series, {workers} workers "
           f"(median of {len(book['plain_all'])})")
-    print(f"   without journal (tables written at the end): {book['plain']:.2f} s "
+    print(f"   in memory (tables written at the end):     {book['plain']:.2f} s "
           f"[{' '.join(f'{x:.2f}' for x in book['plain_all'])}]")
-    print(f"   with journal (resumable):                    {book['journal']:.2f} s "
-          f"[{' '.join(f'{x:.2f}' for x in book['journal_all'])}]")
+    print(f"   with the SQLite run store (resumable):     {book['store']:.2f} s "
+          f"[{' '.join(f'{x:.2f}' for x in book['store_all'])}]")
     print(f"   overhead {book['overhead'] * 100:+.1f}% (target <= 5%: "
-          f"{'met' if book['overhead'] <= 0.05 else 'NOT met'}); time inside the journal "
-          f"{book['inside']:.2f} s = {book['inside'] / book['journal'] * 100:.1f}% of the run")
+          f"{'met' if book['overhead'] <= 0.05 else 'NOT met'}); time inside the store "
+          f"{book['inside']:.2f} s = {book['inside'] / book['store'] * 100:.1f}% of the run")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ import pytest
 from experiments.errors import ExperimentError
 from experiments.runner.execute import run_ensemble
 from experiments.runner.executors import check_scheduler_address, open_backend
-from experiments.runner.journal import JOURNAL_NAME, folder_state
+from experiments.runner.folders import folder_state
+from experiments.runner.store import STORE_NAME, RunStore
 from experiments.runner.tasks import Task, make_tasks
 from sim import load_scenario
 
@@ -43,21 +44,21 @@ def cluster():
         yield cluster
 
 
-def kill_a_busy_worker_when(client, journal: Path, size: int, info: dict) -> threading.Thread:
-    """In a thread: once ``journal`` exceeds ``size`` bytes, SIGKILL a worker with tasks in hand."""
+def kill_a_busy_worker_when(client, store: Path, runs: int, info: dict) -> threading.Thread:
+    """In a thread: once ``store`` holds ``runs`` runs, SIGKILL a worker with tasks in hand."""
     pids = client.run(os.getpid)
 
     def kill() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if journal.exists() and journal.stat().st_size > size:
+            if store.exists() and folder_state(store.parent).done >= runs:
                 break
-            time.sleep(0.002)
+            time.sleep(0.005)
         busy = [w for w, tasks in client.processing().items() if tasks and w in pids]
         victim = (busy or list(pids))[0]
         os.kill(pids[victim], signal.SIGKILL)
         info["killed"] = victim
-        info["done_at_kill"] = folder_state(journal.parent).done
+        info["done_at_kill"] = folder_state(store.parent).done
 
     thread = threading.Thread(target=kill, daemon=True)
     thread.start()
@@ -69,7 +70,7 @@ def test_worker_killed_mid_run_gives_identical_tables(design, reference, cluster
     out = tmp_path / "dask"
     info: dict = {}
     with distributed.Client(cluster.scheduler_address, timeout="10s") as client:
-        thread = kill_a_busy_worker_when(client, out / JOURNAL_NAME, 60_000, info)
+        thread = kill_a_busy_worker_when(client, out / STORE_NAME, 10, info)
         result = run_ensemble(design, dask_scheduler=cluster.scheduler_address, out_dir=out,
                               series=True, progress=False)
         thread.join(timeout=60)
@@ -84,18 +85,16 @@ def test_worker_killed_mid_run_gives_identical_tables(design, reference, cluster
 def test_dask_interrupted_then_resumed_on_processes(design, reference, cluster, tmp_path,
                                                     monkeypatch):
     """A Dask run interrupted half-way is finished by local processes: same tables."""
-    import experiments.runner.journal as ens
-
-    real = ens.Journal.add
+    real = RunStore.add
     count = {"n": 0}
 
-    def add(self, chunk):
+    def add(self, runs, variables):
         if count["n"] == 3:
             raise KeyboardInterrupt
         count["n"] += 1
-        return real(self, chunk)
+        return real(self, runs, variables)
 
-    monkeypatch.setattr(ens.Journal, "add", add)
+    monkeypatch.setattr(RunStore, "add", add)
     with pytest.raises(KeyboardInterrupt):
         run_ensemble(design, dask_scheduler=cluster.scheduler_address, out_dir=tmp_path,
                      series=True, progress=False)

@@ -1,15 +1,19 @@
 """Big experiments run safely: resume after any interruption, failures recorded, shards merged.
 
-The central promise: whatever happens to an ensemble (Ctrl-C, ``kill -9``, a torn journal, a
-worker that dies, a split into shards), its final tables are byte-identical to those of one
-uninterrupted run, with no run lost and none duplicated.
+The central promise: whatever happens to an ensemble (Ctrl-C, ``kill -9``, a worker that dies,
+a split into shards), its final tables are byte-identical to those of one uninterrupted run,
+with no run lost and none duplicated. The run store (``runs.sqlite``) can be read while a run
+writes it, refuses a second writer, and refuses damaged files and the old journal format on one
+line.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,14 +24,20 @@ import pandas as pd
 import pytest
 
 import experiments.runner.execute as execute_module
-import experiments.runner.journal as journal_module
+import experiments.runner.folders as folders_module
 import experiments.runner.tasks as tasks_module
 import run
 from experiments.errors import ExperimentError
 from experiments.jobs.common import JobOptions, prepare_out_dir
 from experiments.jobs.ensemble import validate_job
 from experiments.runner.execute import run_ensemble
-from experiments.runner.journal import JOURNAL_NAME, Journal, folder_state, merge_results
+from experiments.runner.folders import (
+    OLD_JOURNAL_NAME,
+    folder_in_use,
+    folder_state,
+    merge_results,
+)
+from experiments.runner.store import STORE_NAME, RunStore
 from experiments.runner.tasks import Task, make_tasks, parse_shard, require_complete, select_shard
 from sim import load_scenario
 
@@ -50,17 +60,17 @@ def same_tables(a: Path, b: Path, names=TABLES) -> None:
 
 
 def interrupt_after(monkeypatch, records: int):
-    """Make the journal raise KeyboardInterrupt (as Ctrl-C would) after ``records`` chunks."""
-    real = Journal.add
+    """Make the store raise KeyboardInterrupt (as Ctrl-C would) after ``records`` chunks."""
+    real = RunStore.add
     count = {"n": 0}
 
-    def add(self, chunk):
+    def add(self, runs, variables):
         if count["n"] == records:
             raise KeyboardInterrupt
         count["n"] += 1
-        return real(self, chunk)
+        return real(self, runs, variables)
 
-    monkeypatch.setattr(Journal, "add", add)
+    monkeypatch.setattr(RunStore, "add", add)
 
 
 # --- resume --------------------------------------------------------------------------------------
@@ -72,34 +82,70 @@ def test_ctrl_c_then_resume_gives_identical_tables(design, reference, tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         run_ensemble(design, out_dir=tmp_path, series=True, progress=False)
     monkeypatch.undo()
-    assert sorted(p.name for p in tmp_path.iterdir()) == [JOURNAL_NAME]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [STORE_NAME]
     state = folder_state(tmp_path)
     assert (state.state, state.done, state.planned) == ("unfinished", 10, len(design))
     with pytest.raises(ExperimentError, match="--resume"):
         run_ensemble(design, out_dir=tmp_path, series=True, progress=False)
+    (tmp_path / ".runs.csv.0123456789ab.tmp").write_text("half a table")
     result = run_ensemble(design, out_dir=tmp_path, series=True, progress=False, resume=True)
     assert result.reused == 10 and result.planned == len(design)
     same_tables(ref_dir, tmp_path)
     pd.testing.assert_frame_equal(result.runs, ref.runs)
     pd.testing.assert_frame_equal(result.series, ref.series)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(TABLES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(TABLES)  # temporaries gone
 
 
-def test_torn_and_garbage_tail_is_dropped_and_rerun(design, reference, tmp_path, monkeypatch):
+def test_damaged_store_is_refused_on_one_line(design, tmp_path, monkeypatch):
     monkeypatch.setattr(execute_module, "chunk_size", lambda n, slots: 4)
     interrupt_after(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
-        run_ensemble(design, out_dir=tmp_path, series=True, progress=False)
+        run_ensemble(design, out_dir=tmp_path / "a", series=True, progress=False)
     monkeypatch.undo()
-    journal = tmp_path / JOURNAL_NAME
-    data = journal.read_bytes()
-    # Cut the end of the last record (a write torn by power loss) and add garbage after it.
-    journal.write_bytes(data[:-100] + b"\x00garbage" * 10)
-    (tmp_path / ".runs.csv.0123456789ab.tmp").write_text("half a table")
-    result = run_ensemble(design, out_dir=tmp_path, series=True, progress=False, resume=True)
-    assert result.reused == 8  # the third chunk was torn: run again
-    same_tables(reference[0], tmp_path)
-    assert not list(tmp_path.glob(".*.tmp"))
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    store_a, store_b = tmp_path / "a" / STORE_NAME, tmp_path / "b" / STORE_NAME
+    store_a.write_bytes(store_a.read_bytes()[: store_a.stat().st_size // 2])  # truncated
+    store_b.write_bytes(b"not a database at all " * 300)  # overwritten
+    for folder in (tmp_path / "a", tmp_path / "b"):
+        assert folder_state(folder).state == "unfinished"
+        with pytest.raises(ExperimentError, match="damaged") as info:
+            run_ensemble(design, out_dir=folder, series=True, progress=False, resume=True)
+        assert "\n" not in str(info.value) and str(folder) in str(info.value)
+    err = cli_error(["ensemble", str(COASTAL), "--replicates", "2", "--no-progress",
+                     "--out", str(tmp_path / "b"), "--resume"])
+    assert "damaged" in err and "--force" in err
+
+
+def cli_error(argv: list[str]) -> str:
+    """Run the command line in a fresh process; expect exit 2 and one line on stderr."""
+    proc = subprocess.run([sys.executable, "run.py", *argv], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_writer_killed_as_it_created_its_store(design, tmp_path):
+    folder = tmp_path / "early"
+    folder.mkdir()
+    (folder / (STORE_NAME + ".lock")).touch()  # the lock file exists, the database not yet
+    assert folder_state(folder).state == "empty"
+    result = run_ensemble(design[:3], out_dir=folder, progress=False, resume=True)
+    assert result.reused == 0 and sorted(p.name for p in folder.iterdir()) == ["runs.csv"]
+
+
+def test_old_journal_folder_must_be_rerun(design, tmp_path):
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / OLD_JOURNAL_NAME).write_bytes(b"MSTJ\x01" + b"\x00" * 64)  # the old format
+    assert folder_state(folder).state == "unfinished"
+    with pytest.raises(ExperimentError, match="old journal format.*must be re-run"):
+        run_ensemble(design, out_dir=folder, series=True, progress=False, resume=True)
+    err = cli_error(["validate", "--replicates", "2", "--no-progress", "--out", str(folder),
+                     "--resume"])
+    assert OLD_JOURNAL_NAME in err and "must be re-run" in err
+    assert sorted(p.name for p in folder.iterdir()) == [OLD_JOURNAL_NAME]  # left untouched
 
 
 KILL_DRIVER = """
@@ -114,18 +160,76 @@ run_ensemble(tasks, out_dir=sys.argv[1], series=True, progress=False, workers=2)
 """
 
 
-def test_kill_9_at_a_random_moment_then_resume_is_identical(tmp_path):
-    replicates = 40
-    killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-c", KILL_DRIVER, str(killed), str(replicates)],
+def start_writer(folder: Path, replicates: int, done: int = 8) -> subprocess.Popen:
+    """Start an ensemble in another process; return once ``done`` runs are in its store."""
+    proc = subprocess.Popen([sys.executable, "-c", KILL_DRIVER, str(folder), str(replicates)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until some chunks are in the store
+        if (folder / STORE_NAME).exists() and folder_state(folder).done >= done:
+            return proc
+        if proc.poll() is not None:
+            raise AssertionError(proc.stderr.read().decode())
+        time.sleep(0.01)
+    proc.kill()
+    raise AssertionError("the ensemble did not start")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.kill()
+    proc.wait()
+
+
+def test_concurrent_reader_sees_progress_during_a_run(tmp_path):
+    out = tmp_path / "running"
+    proc = start_writer(out, 400)  # killed once checked, long before its end
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # wait until some chunks are in the journal
-            if (killed / JOURNAL_NAME).exists() and folder_state(killed).done >= 8:
-                break
-            assert proc.poll() is None, proc.stderr.read().decode()
-            time.sleep(0.01)
+        # What `sqlite3 out/runs.sqlite 'select count(*) from outcomes'` does, while it runs.
+        reader = sqlite3.connect(f"{(out / STORE_NAME).as_uri()}?mode=ro", uri=True)
+        first = reader.execute("select count(*) from outcomes").fetchone()[0]
+        deadline = time.monotonic() + 60
+        later = first
+        while later == first and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+            later = reader.execute("select count(*) from outcomes").fetchone()[0]
+        assert first >= 8 and later > first  # the writer went on while we read
+        failed = reader.execute("select count(*) from outcomes where status = 'failed'")
+        assert failed.fetchone()[0] == 0
+        assert reader.execute("select count(*) from series").fetchone()[0] >= 8
+        reader.close()
+        if shutil.which("sqlite3"):
+            shell = subprocess.run(["sqlite3", str(out / STORE_NAME),
+                                    "select count(*) from outcomes"],
+                                   capture_output=True, text=True, timeout=30)
+            assert shell.returncode == 0 and int(shell.stdout) >= later, shell.stderr
+        assert proc.poll() is None, "the run finished too soon to test a concurrent reader"
+    finally:
+        stop(proc)
+
+
+def test_second_writer_is_refused_with_one_line(tmp_path):
+    out = tmp_path / "running"
+    proc = start_writer(out, 400)  # killed once checked, long before its end
+    try:
+        assert folder_in_use(out)
+        coastal, expanded = load_scenario(COASTAL), load_scenario(EXPANDED)
+        tasks = make_tasks([("coastal", coastal), ("expanded", expanded)], 400, 3)
+        with pytest.raises(ExperimentError, match="in use by another running experiment"):
+            run_ensemble(tasks, out_dir=out, series=True, progress=False, resume=True)
+        err = cli_error(["ensemble", str(COASTAL), str(EXPANDED), "--replicates", "400",
+                         "--seed", "3", "--series", "--no-progress", "--out", str(out),
+                         "--resume"])
+        assert "in use by another running experiment" in err
+        assert proc.poll() is None, "the run finished too soon to test a second writer"
+    finally:
+        stop(proc)
+
+
+def test_kill_9_at_a_random_moment_then_resume_is_identical(tmp_path):
+    replicates = 150  # enough that an idle machine cannot finish before the kill
+    killed = tmp_path / "killed"
+    proc = start_writer(killed, replicates)
+    try:
         time.sleep(random.Random().uniform(0, 0.3))  # a random moment, possibly mid-write
         assert proc.poll() is None, "the ensemble finished before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
@@ -136,11 +240,11 @@ def test_kill_9_at_a_random_moment_then_resume_is_identical(tmp_path):
     state = folder_state(killed)
     assert state.state == "unfinished" and 8 <= state.done < 2 * replicates
     assert not (killed / "runs.csv").exists()
-    # Its worker processes died with it (else they would keep the folder locked).
+    # The writer's lock died with it (a record lock is not inherited by its forked workers).
     deadline = time.monotonic() + 10
-    while journal_module.folder_in_use(killed) and time.monotonic() < deadline:
+    while folder_in_use(killed) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not journal_module.folder_in_use(killed)
+    assert not folder_in_use(killed)
 
     coastal, expanded = load_scenario(COASTAL), load_scenario(EXPANDED)
     tasks = make_tasks([("coastal", coastal), ("expanded", expanded)], replicates, 3)
@@ -165,7 +269,7 @@ def test_resume_refuses_another_design_shard_or_model(design, tmp_path, monkeypa
     with pytest.raises(ExperimentError, match="shard"):
         run_ensemble(design, out_dir=tmp_path, series=True, progress=False, resume=True,
                      shard=(0, 2))
-    monkeypatch.setattr(journal_module, "model_digest", lambda: "another model")
+    monkeypatch.setattr(folders_module, "model_digest", lambda: "another model")
     with pytest.raises(ExperimentError, match="different version of the model"):
         run_ensemble(design, out_dir=tmp_path, series=True, progress=False, resume=True)
 
@@ -175,7 +279,7 @@ def test_folder_in_use_is_refused(design, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run_ensemble(design, out_dir=tmp_path, series=True, progress=False)
     monkeypatch.undo()
-    holder = Journal.open(tmp_path / JOURNAL_NAME)  # another process would hold this lock
+    holder = RunStore.open(tmp_path / STORE_NAME)  # another writer, here in this process
     try:
         with pytest.raises(ExperimentError, match="in use"):
             run_ensemble(design, out_dir=tmp_path, series=True, progress=False, resume=True)
@@ -316,7 +420,7 @@ def test_shards_merge_into_the_unsharded_result(design, reference, tmp_path):
         r = run_ensemble(design, out_dir=d, series=True, progress=False, shard=(i, 3),
                          workers=2 if i == 1 else 1)
         assert r.runs["run_id"].tolist() == [t.run_id for t in select_shard(design, (i, 3))]
-        assert (d / JOURNAL_NAME).exists() and folder_state(d).state == "complete"
+        assert (d / STORE_NAME).exists() and folder_state(d).state == "complete"
     merged = merge_results([dirs[2], dirs[0], dirs[1]], tmp_path / "merged")
     same_tables(ref_dir, tmp_path / "merged")
     pd.testing.assert_frame_equal(merged.runs, ref.runs)
@@ -332,6 +436,17 @@ def test_shards_merge_into_the_unsharded_result(design, reference, tmp_path):
     run_ensemble(design[:5], out_dir=other, progress=False, shard=(1, 3))
     with pytest.raises(ExperimentError, match="different experiment"):
         merge_results([dirs[0], other, dirs[2]], tmp_path / "m5")
+
+
+def test_more_shards_than_sqlite_attaches_at_once_merge_identically(design, reference,
+                                                                   tmp_path):
+    """12 shards (SQLite attaches at most 10 databases at a time): merged tables identical."""
+    dirs = [tmp_path / f"s{i}" for i in range(12)]
+    for i, d in enumerate(dirs):
+        run_ensemble(design, out_dir=d, series=True, progress=False, shard=(i, 12))
+    merge_results(dirs[::-1], tmp_path / "merged")
+    same_tables(reference[0], tmp_path / "merged")
+    assert all((d / STORE_NAME).exists() for d in dirs)  # shards are left as they were
 
 
 def test_unfinished_shard_cannot_be_merged(design, tmp_path, monkeypatch):
@@ -368,7 +483,9 @@ def test_out_dir_rules(tmp_path):
 def test_job_resume_shard_and_merge_through_the_command_line(tmp_path, capsys, monkeypatch):
     common = ["validate", "--replicates", "2", "--no-progress"]
     whole = tmp_path / "whole"
-    assert run.main([*common, "--out", str(whole)]) == 1  # 2 replicates: patterns fail
+    # Exit status 1: two replicates are too few for every calibration pattern to pass (and the
+    # same patterns fail, deterministically, for the resumed and the merged runs).
+    assert run.main([*common, "--out", str(whole)]) == 1
     capsys.readouterr()
 
     # Interrupted, then the unfinished folder is protected, then resumed.
@@ -428,7 +545,7 @@ def test_cli_ensemble_of_2000_killed_and_resumed(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and not (killed / JOURNAL_NAME).exists():
+        while time.monotonic() < deadline and not (killed / STORE_NAME).exists():
             time.sleep(0.05)
         time.sleep(random.Random().uniform(1, 10))
         assert proc.poll() is None, proc.stderr.read().decode()
@@ -468,21 +585,20 @@ def test_job_failing_before_any_run_leaves_no_folder(tmp_path, monkeypatch):
 
 def test_killed_while_writing_the_tables(design, reference, tmp_path, monkeypatch):
     """Killed after the tables or half-way through them: resume rebuilds them identically."""
-    import experiments.runner.journal as module
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(module.Journal, "remove", killed)  # tables written, journal still there
+    monkeypatch.setattr(RunStore, "remove", killed)  # tables written, store still there
     with pytest.raises(KeyboardInterrupt):
         run_ensemble(design, out_dir=tmp_path / "a", series=True, progress=False)
     monkeypatch.undo()
-    assert (tmp_path / "a" / JOURNAL_NAME).exists()
+    assert (tmp_path / "a" / STORE_NAME).exists()
     run_ensemble(design, out_dir=tmp_path / "a", series=True, progress=False, resume=True)
     same_tables(reference[0], tmp_path / "a")
-    assert not (tmp_path / "a" / JOURNAL_NAME).exists()
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(TABLES)
 
-    real = module._SeriesWriter.write
+    real = folders_module.SeriesWriter.write
     calls = {"n": 0}
 
     def torn(self, frame):
@@ -492,8 +608,8 @@ def test_killed_while_writing_the_tables(design, reference, tmp_path, monkeypatc
             raise KeyboardInterrupt  # half a series table, under a temporary name
         return real(self, frame)
 
-    monkeypatch.setattr(module, "SERIES_BATCH", 8)
-    monkeypatch.setattr(module._SeriesWriter, "write", torn)
+    monkeypatch.setattr(folders_module, "SERIES_BATCH", 8)
+    monkeypatch.setattr(folders_module.SeriesWriter, "write", torn)
     with pytest.raises(KeyboardInterrupt):
         run_ensemble(design, out_dir=tmp_path / "b", series=True, progress=False)
     monkeypatch.undo()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from experiments.errors import ExperimentError
 from experiments.runner.execute import run_ensemble
-from experiments.runner.journal import folder_in_use, folder_state
+from experiments.runner.folders import folder_in_use, folder_state
 from experiments.runner.manifest import finish_manifest, write_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +97,7 @@ def prepare_out_dir(out: str | None, job: str, force: bool, resume: bool = False
                 raise ExperimentError(f"--out: {path} is in use by another running experiment")
             if resume and state.state == "other":
                 raise ExperimentError(f"--resume: {path} is not an experiment folder (no "
-                                      f"runs.journal, runs table or manifest.json); check "
+                                      f"runs.sqlite, runs table or manifest.json); check "
                                       f"--out")
             if not resume:
                 if not force:

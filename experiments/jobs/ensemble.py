@@ -25,7 +25,7 @@ from experiments.files import atomic_write_text
 from experiments.jobs.common import ROOT, JobOptions, prepare_out_dir, site_path
 from experiments.reports.summary import format_survival_table
 from experiments.runner.execute import run_ensemble
-from experiments.runner.journal import check_resume, folder_in_use, folder_state, merge_results
+from experiments.runner.folders import check_resume, folder_in_use, folder_state, merge_results
 from experiments.runner.manifest import build_manifest, finish_manifest, read_manifest, write_manifest
 from experiments.runner.tables import EnsembleResult
 from experiments.runner.tasks import make_tasks, select_shard

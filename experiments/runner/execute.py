@@ -1,4 +1,4 @@
-"""Running an ensemble: chunks sent to an executor, with retries, into the store.
+"""Running an ensemble: chunks sent to an executor, with retries, into the run store.
 
 :func:`run_ensemble` sends the tasks in chunks to an executor from
 :mod:`experiments.runner.executors` (serial, local processes or a Dask cluster) and returns one
@@ -24,11 +24,11 @@ from tqdm.auto import tqdm
 
 from experiments.errors import ExperimentError
 from experiments.runner.executors import check_workers, open_backend
-from experiments.runner.journal import Journal, _finish, _MemoryStore, _open_journal, _Store
+from experiments.runner.folders import build_tables, open_store, store_errors
+from experiments.runner.store import MemoryStore, RunStore
 from experiments.runner.tables import EnsembleResult
 from experiments.runner.tables import check_format as _check_format
 from experiments.runner.tasks import (
-    ChunkOutcome,
     RunOutcome,
     Task,
     check_shard,
@@ -64,8 +64,8 @@ class _Chunk:
     isolated_failures: int = 0
 
 
-def _execute(backend, todo: list[Task], store: _Store, *, series: bool, params: list[str],
-             bar, retries: int) -> None:
+def _execute(backend, todo: list[Task], store: RunStore | MemoryStore, *, series: bool,
+             params: list[str], bar, retries: int) -> None:
     """Run ``todo`` on the backend, adding every chunk's outcome to ``store`` as it finishes.
 
     A chunk whose future fails (its worker died, the pool broke, Dask gave up on it) is run
@@ -131,8 +131,8 @@ def _execute(backend, todo: list[Task], store: _Store, *, series: bool, params: 
                     task = chunk.tasks[0]
                     message = (f"the run was lost with its worker {retries + 1} times when run "
                                f"alone: {type(exc).__name__}: {exc}")
-                    store.add(ChunkOutcome([RunOutcome(task.run_id, failure=failure_record(
-                        task, exc, params, message))], None, digest))
+                    store.add([RunOutcome(task.run_id, failure=failure_record(
+                        task, exc, params, message))], None)
                     bar.update(1)
                     lost_in_a_row += 1
                     if lost_in_a_row >= LOST_IN_A_ROW:
@@ -147,7 +147,7 @@ def _execute(backend, todo: list[Task], store: _Store, *, series: bool, params: 
                     f"a worker ({backend.describe()}) runs a different version of the model "
                     f"than this process (sim/, agents/, numpy or mesa differ); install the "
                     f"same code on every worker")
-            store.add(outcome)
+            store.add(outcome.runs, outcome.variables)  # one transaction per chunk
             bar.update(len(chunk.tasks))
             lost_in_a_row = 0
         fill()
@@ -158,7 +158,7 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
                  progress: bool | None = None, write_series: bool | None = None,
                  resume: bool = False, shard: tuple[int, int] | None = None,
                  retry_failed: bool = False, keep_series: bool = True,
-                 keep_journal: bool | None = None, retries: int = RETRIES) -> EnsembleResult:
+                 keep_store: bool | None = None, retries: int = RETRIES) -> EnsembleResult:
     """Run an ensemble on the chosen executor and collect tidy results.
 
     Args:
@@ -167,18 +167,18 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
         workers: 1 runs serially in this process; 2..256 use a local process pool.
         dask_scheduler: Address of a Dask scheduler to run on instead (``tcp://host:port``).
         out_dir: Folder for ``runs.csv``/``runs.parquet``, ``series.*``, ``failures.csv`` and
-            the journal of finished runs; None writes nothing.
+            the run store of finished runs (``runs.sqlite``); None writes nothing.
         series: Whether to collect monthly series (long format).
         fmt: ``"csv"`` or ``"parquet"`` (Parquet needs pyarrow).
         progress: None shows a progress bar only on a terminal; False never; True always.
         write_series: Whether to write the series file when ``series`` is on (default: yes).
-        resume: Finish the interrupted ensemble in ``out_dir``: keep the runs its journal
-            holds and run only the others (a folder without a journal starts afresh).
+        resume: Finish the interrupted ensemble in ``out_dir``: keep the runs its run store
+            holds and run only the others (a folder without a store starts afresh).
         shard: ``(index, count)``: run only the runs with ``run_id % count == index``.
         retry_failed: With ``resume``, run again the runs that failed before.
         keep_series: Return the series in the result (False streams it to disk only, so a
             large ensemble's series never has to fit in memory).
-        keep_journal: Keep the journal after the tables are written (default: only for a
+        keep_store: Keep the run store after the tables are written (default: only for a
             shard, which :func:`merge_results` needs).
         retries: Times a chunk lost with its worker is retried alone before it is halved.
 
@@ -205,7 +205,7 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
         raise ExperimentError("--resume needs the output folder of the interrupted run (--out)")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ExperimentError(f"retries: expected a whole number of 0 or more, got {retries!r}")
-    keep_journal = shard is not None if keep_journal is None else keep_journal
+    keep_store = shard is not None if keep_store is None else keep_store
     params = sorted({name for t in tasks for name, _ in t.scenario.parameters})
     selected = select_shard(tasks, shard)
     if not selected:
@@ -214,38 +214,42 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
 
     start = time.perf_counter()
     out = None
-    store: _Store
-    if out_dir is None:
-        store = _MemoryStore()
-    else:
-        out = Path(out_dir)
-        if out.exists() and not out.is_dir():
-            raise ExperimentError(f"--out: {out} exists and is not a folder")
-        out.mkdir(parents=True, exist_ok=True)
-        store = _open_journal(out, tasks, selected, series=series, params=params, shard=shard,
-                              resume=resume)
-    try:
-        done = store.done(retry_failed) & {t.run_id for t in selected}
-        todo = [t for t in selected if t.run_id not in done]
-        with _Progress(total=len(selected), initial=len(done), unit="run", desc="ensemble",
-                       disable=None if progress is None else not progress) as bar:
-            if todo:
-                with open_backend(workers, dask_scheduler) as backend:
-                    _execute(backend, todo, store, series=series, params=params, bar=bar,
-                             retries=retries)
-        runs, series_frame, failures, files = _finish(
-            [store], out, series=series, keep_series=keep_series, write_series=write_series,
-            fmt=fmt)
-    except BaseException:
-        if isinstance(store, Journal):
-            store.close()
-        raise
-    if isinstance(store, Journal):
-        if keep_journal:
-            store.close()
-            files["journal"] = store.path
+    with store_errors():
+        if out_dir is None:
+            store = MemoryStore()
         else:
-            store.remove()
+            out = Path(out_dir)
+            if out.exists() and not out.is_dir():
+                raise ExperimentError(f"--out: {out} exists and is not a folder")
+            out.mkdir(parents=True, exist_ok=True)
+            store = open_store(out, tasks, selected, series=series, params=params,
+                               shard=shard, resume=resume)
+        try:
+            done = store.done(retry_failed) & {t.run_id for t in selected}
+            todo = [t for t in selected if t.run_id not in done]
+            with _Progress(total=len(selected), initial=len(done), unit="run", desc="ensemble",
+                           disable=None if progress is None else not progress) as bar:
+                if todo:
+                    with open_backend(workers, dask_scheduler) as backend:
+                        _execute(backend, todo, store, series=series, params=params, bar=bar,
+                                 retries=retries)
+            runs, series_frame, failures, files = build_tables(
+                store, out, series=series, keep_series=keep_series,
+                write_series=write_series, fmt=fmt)
+        except BaseException:
+            if isinstance(store, RunStore):
+                store.close()
+            raise
+    if isinstance(store, RunStore):
+        try:
+            if keep_store:
+                store.close()
+                files["store"] = store.path
+            else:
+                store.remove()
+        except BaseException:
+            store.close()  # never leave the folder locked, whatever interrupted the removal
+            raise
     return EnsembleResult(runs=runs, series=series_frame if series else None,
                           wall_time=time.perf_counter() - start, files=files,
                           failures=failures, planned=len(selected), reused=len(done))

@@ -151,7 +151,7 @@ def finish_manifest(manifest: dict, result) -> dict:
     Returns:
         The same manifest, with ``finished``, ``status`` (``"complete"``), ``wall_time_s``,
         ``runs`` (rows in the runs table), ``failed``, ``reused_runs`` (taken from an
-        interrupted attempt's journal) and ``files``.
+        interrupted attempt's run store) and ``files``.
 
     """
     manifest["finished"] = _now()

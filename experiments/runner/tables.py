@@ -27,7 +27,7 @@ class EnsembleResult:
         failures: One record per failed run (:data:`FAILURE_COLUMNS` and inputs), sorted by
             ``run_id``; empty when every run finished.
         planned: Runs this ensemble (or shard) was asked for.
-        reused: Runs taken from the journal of an interrupted attempt (``resume``).
+        reused: Runs taken from the run store of an interrupted attempt (``resume``).
 
     """
 
