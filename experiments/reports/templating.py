@@ -24,8 +24,6 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from experiments.reports import formatters
-
 
 @dataclass(frozen=True)
 class Figure:
@@ -37,10 +35,9 @@ class Figure:
 
 @cache
 def environment() -> jinja2.Environment:
-    """The shared environment: package templates, autoescape, StrictUndefined, formatters.
+    """The shared environment: package templates, autoescape on, StrictUndefined.
 
-    The formatters of :mod:`experiments.reports.formatters` are available to templates as
-    filters (``{{ p | percent }}``).
+    Numbers reach the templates already formatted (:mod:`experiments.reports.formatters`).
     """
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("experiments.reports", "templates"),
@@ -50,9 +47,6 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    for name in ("percent", "percent_interval", "points", "count", "money", "months",
-                 "p_value", "p_statement", "years"):
-        env.filters[name] = getattr(formatters, name)
     env.globals["version"] = package_version()
     return env
 
