@@ -13,7 +13,8 @@ from experiments.analysis.factors import local_factors
 from experiments.analysis.readiness import TIMES, YEARS, Assessment, driver_table, lever_variants
 from experiments.errors import ExperimentError
 from experiments.files import atomic_write_csv
-from experiments.reports.assess import format_assessment, pct_text, write_assessment_page
+from experiments.reports.assess import format_assessment, write_assessment_page
+from experiments.reports.formatters import percent_interval
 from experiments.runner.tasks import make_tasks
 
 
@@ -157,8 +158,8 @@ def assess_job(paths: Sequence[str], opts, *, trajectories: int = 10,
                  "months running):"]
         for i, a in enumerate(ranked, 1):
             o = a.outlook
-            lines.append(f"  {i}. {a.name:<24} {pct_text(o['p_alive_60'])} "
-                         f"({pct_text(o['p_alive_60_low'])} to {pct_text(o['p_alive_60_high'])}); "
+            lines.append(f"  {i}. {a.name:<24} "
+                         f"{percent_interval(o['p_alive_60'], o['p_alive_60_low'], o['p_alive_60_high'])}; "
                          f"{o['rmst']:.1f} months")
         ranking = "\n".join(lines)
         atomic_write_text(out / "ranking.txt", ranking + "\n")

@@ -17,13 +17,12 @@ from experiments.analysis.sensitivity import (
     screened_factors,
 )
 from experiments.errors import ExperimentError
+from experiments.reports.formatters import interval, number
 from experiments.reports.html import save_figure
 from experiments.reports.sensitivity import (
     explain_text,
-    fmt_number,
     format_table,
     header_text,
-    interval_text,
     noise_text,
     output_digits,
     plot_convergence,
@@ -119,7 +118,7 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
     for a in analyses:
         key = a.output.key
         mean = float(ro.table[key].mean())
-        lines.append(f"== {a.output.label} (mean over rows {fmt_number(mean, output_digits(a.output))}; "
+        lines.append(f"== {a.output.label} (mean over rows {number(mean, output_digits(a.output))}; "
                      f"{noise_text(a.noise)})")
         if a.table is None:
             lines.append("   The output does not vary over the design: no indices.\n")
@@ -141,7 +140,7 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
             if s2 is not None and len(s2):
                 atomic_write_csv(s2, out / f"second_order_{key}.csv", index=False, float_format="%.6g")
                 lines.append("   Strongest pairwise interactions (S2, 95% CI): " + "; ".join(
-                    f"{r.a} x {r.b} {interval_text(r.S2, r.S2 - r.S2_conf, r.S2 + r.S2_conf)}"
+                    f"{r.a} x {r.b} {interval(r.S2, r.S2 - r.S2_conf, r.S2 + r.S2_conf)}"
                     for r in s2.head(3).itertuples()))
         if a.stability is not None:
             lines.append("   Convergence: " + a.stability.text)

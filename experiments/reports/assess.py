@@ -9,8 +9,10 @@ import pandas as pd
 
 from experiments.analysis.factors import Factor
 from experiments.analysis.readiness import TIMES, YEARS, Assessment, Driver, risk_band
+from experiments.reports import formatters as fmt
 from experiments.reports.figures import subplots
-from experiments.reports.html import embed_png, escape, html_page, html_table, save_figure, short_label
+from experiments.reports.html import save_figure, short_label
+from experiments.reports.templating import figure, render_page
 
 
 def direction_text(d: Driver) -> str:
@@ -29,8 +31,8 @@ def direction_text(d: Driver) -> str:
     if abs(d.months_per_step) < 0.5 * d.months_star:
         return f"{up}: effect depends on the rest (mixed sign)"
     verb = "adds" if d.months_per_step > 0 else "removes"
-    return (f"{up} {verb} about {abs(d.months_per_step):.1f} months of service "
-            f"({d.points_per_step * 100:+.0f} points 5-year survival)")
+    return (f"{up} {verb} about {fmt.months(abs(d.months_per_step))} months of service "
+            f"({fmt.points(d.points_per_step)} points 5-year survival)")
 
 
 def own_value_text(f: Factor) -> str:
@@ -38,21 +40,8 @@ def own_value_text(f: Factor) -> str:
     if f.kind in ("partners", "leaders"):
         return "as described"
     if f.name == "looked_after_children":
-        return f"{f.base:,.0f}"
+        return fmt.count(f.base)
     return f.describe(f.base)
-
-
-def pct_text(x: float) -> str:
-    """A probability as a whole percentage."""
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.0%}"
-
-
-def points_text(x: float) -> str:
-    """A difference in probability as signed percentage points."""
-    if not np.isfinite(x):
-        return "n/a"
-    text = f"{x * 100:+.0f}"
-    return "0" if text in ("+0", "-0") else text
 
 
 def main_cause_text(outlook: pd.Series) -> str:
@@ -64,7 +53,11 @@ def main_cause_text(outlook: pd.Series) -> str:
     if not shares or max(shares.values()) == 0:
         return "none (no closures)"
     c = max(shares, key=shares.get)
-    return f"{cause_label(c).lower()} ({shares[c]:.0%} of runs)"
+    return f"{cause_label(c).lower()} ({fmt.percent(shares[c])} of runs)"
+
+
+def _p_alive(o: pd.Series, t: int) -> str:
+    return fmt.percent_interval(o[f"p_alive_{t}"], o[f"p_alive_{t}_low"], o[f"p_alive_{t}_high"])
 
 
 def format_assessment(a: Assessment, replicates: int) -> str:
@@ -76,31 +69,29 @@ def format_assessment(a: Assessment, replicates: int) -> str:
              "", "Outlook:"]
     for t in TIMES:
         if t <= h:
-            lines.append(f"  still running at {t // 12:>2} years: "
-                         f"{pct_text(o[f'p_alive_{t}'])} ({pct_text(o[f'p_alive_{t}_low'])} to "
-                         f"{pct_text(o[f'p_alive_{t}_high'])})")
-    med = "not reached within the horizon" if not np.isfinite(o["median_months"]) \
-        else f"{o['median_months']:.0f} months"
-    lines += [f"  median time to closure: {med}",
-              f"  average months running in the first {h}: {o['rmst']:.1f} "
-              f"({o['rmst_low']:.1f} to {o['rmst_high']:.1f})",
+            lines.append(f"  still running at {t // 12:>2} years: {_p_alive(o, t)}")
+    med = fmt.median_months(o["median_months"], h)
+    lines += [f"  median time to closure: {med}" + ("" if fmt.is_missing(o["median_months"])
+                                                    else " months"),
+              f"  average months running in the first {h}: "
+              f"{fmt.months_interval(o['rmst'], o['rmst_low'], o['rmst_high'])}",
               f"  main closure cause: {main_cause_text(o)}",
               f"  => {risk_band(float(o['p_alive_60']))}", "",
               "Five most influential risk drivers here (local screening, one rubric step either "
               "side of your own values):"]
     for d in a.drivers[:5]:
         lines.append(f"  {d.rank}. {d.factor.label} (yours: {own_value_text(d.factor)})")
-        lines.append(f"     {direction_text(d)}; size {d.months_star:.1f} months per step "
-                     f"(95% CI {d.months_low:.1f} to {d.months_high:.1f})")
+        lines.append(f"     {direction_text(d)}; size {fmt.months(d.months_star)} months per step "
+                     f"(95% CI {fmt.months(d.months_low)} to {fmt.months(d.months_high)})")
     lines += ["", f"Levers ranked by how much each raises {YEARS}-year survival "
                   "(paired comparison with your authority as described):"]
     if len(a.levers) and float(a.levers["diff"].abs().max()) < 0.01:
         lines.append(f"  ({YEARS}-year survival hardly moves with any lever here; they are "
                      "ranked by months of service gained.)")
     for r in a.levers.itertuples():
-        lines.append(f"  {r.rank:>2}. {r.description:<58} {points_text(r.diff):>4} points "
-                     f"({points_text(r.diff_low)} to {points_text(r.diff_high)}); "
-                     f"{r.rmst_diff:+.1f} months of service")
+        lines.append(f"  {r.rank:>2}. {r.description:<58} {fmt.points(r.diff):>4} points "
+                     f"({fmt.points(r.diff_low)} to {fmt.points(r.diff_high)}); "
+                     f"{fmt.signed(r.rmst_diff)} months of service")
     for name, why in a.skipped.items():
         lines.append(f"      {name}: not tried ({why})")
     return "\n".join(lines)
@@ -156,76 +147,42 @@ def write_assessment_page(a: Assessment, replicates: int, trajectories: int,
 
     o = a.outlook
     h = int(o["horizon"])
-    body = [f"<h1>Readiness assessment: {escape(a.name)}</h1>",
-            f'<p class="lede">Will an MST team survive here, what puts it at risk, and what '
-            f"would help? {replicates} simulated histories per option.</p>",
-            "<h2>At a glance</h2><ul class=\"headline\">"
-            f"<li>Chance the service is still running at 5 years: <strong>"
-            f"{pct_text(o['p_alive_60'])}</strong> ({pct_text(o['p_alive_60_low'])} to "
-            f"{pct_text(o['p_alive_60_high'])}): {escape(risk_band(float(o['p_alive_60'])))}.</li>"]
-    if a.drivers:
-        body.append(f"<li>Biggest local risk driver: {escape(a.drivers[0].factor.label)}.</li>")
+    glance = {"p_alive": fmt.percent(o["p_alive_60"]),
+              "interval": f"({fmt.percent(o['p_alive_60_low'])} to {fmt.percent(o['p_alive_60_high'])})",
+              "band": risk_band(float(o["p_alive_60"])),
+              "driver": a.drivers[0].factor.label if a.drivers else None, "lever": None}
     if len(a.levers):
         r = a.levers.iloc[0]
-        body.append(f"<li>Most helpful lever: {escape(r.description)} ({points_text(r['diff'])} points "
-                    f"5-year survival, 95% CI {points_text(r.diff_low)} to {points_text(r.diff_high)}).</li>")
-    body.append("</ul>")
-    body.append("""<div class="note"><p><strong>How to read this.</strong> Each simulated
-history is one possible course of events for the service in this authority (staff leaving,
-senior leaders changing, budget rounds). Figures in brackets are 95% intervals: how much the
-numbers would move with another set of histories, not how uncertain the model itself is.
-The <em>risk drivers</em> come from a local screening: each of the authority's descriptors was
-moved one rubric step either way (e.g. collaboration history from "low" to "very low" or
-"medium"), many combinations at once, and the drivers are ranked by how much a one-step change
-moves the months the service runs. The <em>levers</em> were each switched on alone and compared
-history by history with the authority as described. The model describes mechanisms found in
-three English authorities; read the numbers as a structured comparison, not a forecast.</p>
-</div>""")
-    rows = [[f"still running at {t // 12} years",
-             f"{pct_text(o[f'p_alive_{t}'])} ({pct_text(o[f'p_alive_{t}_low'])} to "
-             f"{pct_text(o[f'p_alive_{t}_high'])})"] for t in TIMES if t <= h]
-    med = "not reached" if not np.isfinite(o["median_months"]) else f"{o['median_months']:.0f}"
-    rows += [["median months to closure", med],
-             [f"average months running (first {h})",
-              f"{o['rmst']:.1f} ({o['rmst_low']:.1f} to {o['rmst_high']:.1f})"],
-             ["main closure cause", escape(main_cause_text(o))]]
+        glance["lever"] = {"description": r.description, "points": fmt.points(r["diff"]),
+                           "low": fmt.points(r.diff_low), "high": fmt.points(r.diff_high)}
+    outlook = [[f"still running at {t // 12} years", _p_alive(o, t)] for t in TIMES if t <= h]
+    outlook += [["median months to closure", fmt.median_months(o["median_months"], h)],
+                [f"average months running (first {h})",
+                 fmt.months_interval(o["rmst"], o["rmst_low"], o["rmst_high"])],
+                ["main closure cause", main_cause_text(o)]]
     kms = kaplan_meier(a.runs[a.runs.variant == a.stem], horizon=h)
-    body.append("<h2>Outlook</h2>" + html_table(["measure", "estimate (95% CI)"], rows)
-                + embed_png(save_figure(plot_survival(kms), a.out / "survival.png"),
-                       "survival curve"))
-    d_rows = [[str(d.rank), escape(d.factor.label), escape(own_value_text(d.factor)),
-               escape(f"{d.factor.describe(d.factor.low)} to {d.factor.describe(d.factor.high)}"),
-               f"{d.months_per_step:+.1f}",
-               f"{d.months_star:.1f} ({d.months_low:.1f} to {d.months_high:.1f})",
-               points_text(d.points_per_step)] for d in a.drivers]
-    body.append(
-        "<h2>Risk drivers for this authority</h2><p>Local Morris screening "
-        f"({trajectories} trajectories x {screen_replicates} replicates, {a.screening_runs:,} "
-        "runs). A positive effect means one step up adds months of service; the size column "
-        "is the typical absolute effect (mu*) with its 95% interval. The top five are the "
-        "authority's most influential risk drivers.</p>"
-        + html_table(["rank", "driver", "yours", "range screened", "months per step up",
-                      "size (95% CI)", "5-year survival, points per step"], d_rows,
-                     numeric_from=4)
-        + embed_png(save_figure(plot_drivers(a), a.out / "drivers.png"), "risk drivers"))
-    l_rows = [[str(r.rank), escape(r.description), f"{pct_text(r.p_alive)}",
-               f"{points_text(r.diff)} ({points_text(r.diff_low)} to {points_text(r.diff_high)})",
-               f"{r.rmst_diff:+.1f} ({r.rmst_diff_low:+.1f} to {r.rmst_diff_high:+.1f})"]
+    drivers = [[d.rank, d.factor.label, own_value_text(d.factor),
+                f"{d.factor.describe(d.factor.low)} to {d.factor.describe(d.factor.high)}",
+                fmt.signed(d.months_per_step),
+                fmt.months_interval(d.months_star, d.months_low, d.months_high),
+                fmt.points(d.points_per_step)] for d in a.drivers]
+    levers = [[r.rank, r.description, fmt.percent(r.p_alive),
+               fmt.points_interval(r.diff, r.diff_low, r.diff_high),
+               fmt.months_interval(r.rmst_diff, r.rmst_diff_low, r.rmst_diff_high, sign=True)]
               for r in a.levers.itertuples()]
-    skipped = "".join(f"<li>{escape(k)}: {escape(v)}</li>" for k, v in a.skipped.items())
-    body.append(
-        f"<h2>Levers ranked by their effect on {YEARS}-year survival</h2>"
-        + html_table(["rank", "lever", f"running at {YEARS} years with it",
-                      "change, points (95% CI)", "months of service (95% CI)"], l_rows,
-                     numeric_from=2)
-        + (embed_png(save_figure(plot_levers(a), a.out / "levers.png"), "levers")
-           if len(a.levers) else "")
-        + (f"<p>Not tried:</p><ul>{skipped}</ul>" if skipped else ""))
-    body.append("<h2>Limits</h2><p>Mechanism parameters are shared by every authority and set "
-                "from the three-site study and national figures; the drivers here are the "
-                "authority's own descriptors only. Levers are tried one at a time; their "
-                "effects need not add up. Co-funding carries a risk that the partner "
-                "withdraws. See <code>docs/sensitivity.md</code>.</p>")
+    figures = {"survival": figure(save_figure(plot_survival(kms), a.out / "survival.png"),
+                                  "survival curve"),
+               "drivers": figure(save_figure(plot_drivers(a), a.out / "drivers.png"),
+                                 "risk drivers"),
+               "levers": (figure(save_figure(plot_levers(a), a.out / "levers.png"), "levers")
+                          if len(a.levers) else None)}
+    page = render_page("assess.html.j2", title=f"Readiness assessment: {a.name}",
+                       provenance="",
+                       replicates=replicates, glance=glance, outlook=outlook,
+                       trajectories=trajectories, screen_replicates=screen_replicates,
+                       screening_runs=fmt.count(a.screening_runs), drivers=drivers,
+                       years=YEARS, levers=levers, figures=figures,
+                       skipped=list(a.skipped.items()))
     path = a.out / "report.html"
-    atomic_write_text(path, html_page(f"Readiness assessment: {a.name}", body))
+    atomic_write_text(path, page)
     return path

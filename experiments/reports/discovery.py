@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,8 +10,10 @@ import pandas as pd
 from experiments.analysis.discovery import Rule
 from experiments.analysis.factors import FACTORS
 from experiments.files import atomic_write_text
+from experiments.reports import formatters as fmt
 from experiments.reports.figures import subplots
-from experiments.reports.html import embed_png, html_page, html_table, save_figure
+from experiments.reports.html import save_figure
+from experiments.reports.templating import figure, render_page
 
 
 def plot_tradeoff(trajectories: list[pd.DataFrame], title: str):
@@ -51,30 +52,22 @@ def write_discovery_report(out: Path, name: str, lede: Sequence[str], rules: Seq
         The report's path.
 
     """
-    trajs = trajectories
-    body = [f"<h1>Scenario discovery: {html.escape(name)}</h1>",
-            f'<p class="lede">{html.escape(lede[0])} {html.escape(lede[1])}</p>',
-            "<div class=\"note\"><p><strong>How to read this.</strong> Each rule is a box: "
-            "ranges of a few inputs inside which the outcome is concentrated. "
-            "<em>Coverage</em> is the share of all such outcomes that happen inside the box; "
-            "<em>density</em> is how often the outcome happens for runs inside the box, to "
-            "compare with the base rate over all runs. A rule with high density and high "
-            "coverage is a good summary of where the risk lies. The rules describe the model "
-            "over the ranges sampled; they are associations found in simulated data, checked "
-            "for chance with quasi-p values and by re-running PRIM on random halves.</p></div>"]
-    for k, r in enumerate(rules, 1):
-        body.append(f"<h2>Box {k}</h2><p><strong>{html.escape(r.text)}</strong></p>")
-        body.append(html_table(["factor", "range in the box", "quasi-p", "reproduced"], [
-            [html.escape(FACTORS[nm].label),
-             html.escape(f"{FACTORS[nm].describe(lo) if lo is not None else 'any'} to "
-                         f"{FACTORS[nm].describe(hi) if hi is not None else 'any'}"),
-             f"{r.qp.get(nm, float('nan')):.2g}",
-             f"{r.reproducibility.get(nm, float('nan')):.0f}%"]
-            for nm, lo, hi in r.conditions]))
-    if trajs:
-        fig = save_figure(plot_tradeoff(trajs, f"{name}: PRIM peeling trajectories"),
-                        out / "prim_trajectory.png")
-        body.append("<h2>Coverage and density along the peeling trajectory</h2>"
-                    + embed_png(fig, "PRIM trade-off"))
-    atomic_write_text(out / "report.html", html_page(f"Scenario discovery: {name}", body))
+    boxes = []
+    for r in rules:
+        rows = []
+        for nm, lo, hi in r.conditions:
+            f = FACTORS[nm]
+            span = (f"{f.describe(lo) if lo is not None else 'any'} to "
+                    f"{f.describe(hi) if hi is not None else 'any'}")
+            rows.append([f.label, span, fmt.p_value(r.qp.get(nm, float("nan"))),
+                         fmt.percent(r.reproducibility.get(nm, float("nan")) / 100)])
+        boxes.append({"text": r.text, "rows": rows})
+    tradeoff = None
+    if trajectories:
+        png = save_figure(plot_tradeoff(list(trajectories), f"{name}: PRIM peeling trajectories"),
+                          out / "prim_trajectory.png")
+        tradeoff = figure(png, "PRIM trade-off")
+    page = render_page("discovery.html.j2", title=f"Scenario discovery: {name}", provenance="",
+                       lede=list(lede[:2]), boxes=boxes, tradeoff=tradeoff)
+    atomic_write_text(out / "report.html", page)
     return out / "report.html"

@@ -6,27 +6,26 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 
+from experiments.reports import formatters as fmt
 from experiments.reports.figures import subplots
-from experiments.reports.html import escape, html_table, save_figure
+from experiments.reports.html import save_figure
+from experiments.reports.templating import render_fragment
 
 
-def _pct(x: float) -> str:
-    if not np.isfinite(x):
-        return "n/a"
-    text = f"{x * 100:+.1f}"
-    return "0.0" if text in ("+0.0", "-0.0") else text
+def _effect_cells(r, points: bool) -> list[str]:
+    """Estimate, ``low to high`` and p of one effect: points (1 decimal) or signed months."""
+    f = (lambda x: fmt.points(x, 1)) if points else (lambda x: fmt.signed(x, 1))
+    p = "" if fmt.is_missing(r.p) else fmt.p_value(r.p)
+    return [f(r.estimate), f"{f(r.low)}{fmt.INTERVAL_SEP}{f(r.high)}", p]
 
 
 def format_effects(effects: pd.DataFrame, what: str, points: bool = True) -> str:
     """Fixed-width text of an effects table (percentage points or months)."""
     lines = [f"{'effect on ' + what:<66} {'estimate':>9} {'95% CI':>19} {'p':>7}"]
     for r in effects.itertuples():
-        if points:
-            est, ci = _pct(r.estimate), f"{_pct(r.low)} to {_pct(r.high)}"
-        else:
-            est, ci = f"{r.estimate:+.1f}", f"{r.low:+.1f} to {r.high:+.1f}"
-        p = "" if not np.isfinite(r.p) else ("<0.001" if r.p < 0.001 else f"{r.p:.3f}")
+        est, ci, p = _effect_cells(r, points)
         lines.append(f"{r.effect:<66} {est:>9} {ci:>19} {p:>7}")
     return "\n".join(lines)
 
@@ -39,47 +38,31 @@ def verdict_text(effects: pd.DataFrame, together_risk: float) -> str:
     r = ex.iloc[0]
     if r.low > 0:
         text = (f"The stressors interact: together they raise the risk of closure by "
-                f"{r.estimate * 100:.1f} points MORE than the sum of their separate effects "
-                f"(95% CI {r.low * 100:.1f} to {r.high * 100:.1f}): synergy.")
+                f"{fmt.number(r.estimate * 100, 1)} points MORE than the sum of their separate effects "
+                f"(95% CI {fmt.number(r.low * 100, 1)} to {fmt.number(r.high * 100, 1)}): synergy.")
     elif r.high < 0:
         text = (f"The stressors interact negatively: together they add "
-                f"{-r.estimate * 100:.1f} points LESS than the sum of their separate effects "
-                f"(95% CI {-r.high * 100:.1f} to {-r.low * 100:.1f}).")
+                f"{fmt.number(-r.estimate * 100, 1)} points LESS than the sum of their separate effects "
+                f"(95% CI {fmt.number(-r.high * 100, 1)} to {fmt.number(-r.low * 100, 1)}).")
         if together_risk > 0.9:
             text += (" With the joint risk above 90% this mostly reflects saturation (a risk "
                      "cannot exceed 100%), not protection.")
     else:
         text = (f"No interaction detected: the joint effect equals the sum of the separate "
-                f"effects within the interval (excess {r.estimate * 100:+.1f} points, 95% CI "
-                f"{r.low * 100:.1f} to {r.high * 100:.1f}).")
+                f"effects within the interval (excess {fmt.points(r.estimate, 1)} points, 95% CI "
+                f"{fmt.number(r.low * 100, 1)} to {fmt.number(r.high * 100, 1)}).")
     return text
 
 
 def effects_html(risk: pd.DataFrame, rmst: pd.DataFrame, cells: pd.DataFrame, years: int,
-                  verdict: str) -> str:
-    """The HTML section of the interaction effects and cells."""
-
-    def rows(t, points):
-        out = []
-        for r in t.itertuples():
-            f = (lambda x: _pct(x)) if points else (lambda x: f"{x:+.1f}")
-            p = "" if not np.isfinite(r.p) else ("<0.001" if r.p < 0.001 else f"{r.p:.3f}")
-            out.append([escape(r.effect), f(r.estimate), f"{f(r.low)} to {f(r.high)}", p])
-        return out
-
-    cell_rows = [[escape(c.cell), f"{c.closed_by:.0%} ({c.closed_low:.0%} to {c.closed_high:.0%})",
-                  f"{c.rmst:.1f}"] for c in cells.itertuples()]
-    return (f"<p><strong>{escape(verdict)}</strong></p>"
-            f"<h3>Each combination of stressors</h3>"
-            + html_table(["stressors present", f"closed within {years} years (95% CI)",
-                          "average months running"], cell_rows)
-            + f"<h3>Effects on the chance of closing within {years} years (points)</h3>"
-            + html_table(["effect", "estimate", "95% CI", "p"], rows(risk, True))
-            + "<h3>Effects on the average months running</h3>"
-            + html_table(["effect", "estimate", "95% CI", "p"], rows(rmst, False))
-            + "<p>Intervals are paired over replicates (common random numbers). The "
-              "interaction is on the additive scale: a positive excess means the stressors "
-              "do more harm together than the sum of their separate effects.</p>")
+                 verdict: str) -> Markup:
+    """The HTML section of the interaction effects and cells (rendered, safe HTML)."""
+    cell_rows = [[c.cell, fmt.percent_interval(c.closed_by, c.closed_low, c.closed_high),
+                  fmt.months(c.rmst)] for c in cells.itertuples()]
+    return render_fragment(
+        "interactions.html.j2", verdict=verdict, years=years, cells=cell_rows,
+        risk=[[r.effect, *_effect_cells(r, True)] for r in risk.itertuples()],
+        rmst=[[r.effect, *_effect_cells(r, False)] for r in rmst.itertuples()])
 
 
 def plot_cells(cells: pd.DataFrame, years: int, path: Path, name: str) -> Path:

@@ -9,21 +9,24 @@ import numpy as np
 import pandas as pd
 
 from experiments.analysis.sensitivity import PAWN_SLIDES, TOP, Analysis, Design, Output, RowOutputs
+from experiments.reports import formatters as fmt
 from experiments.reports.figures import subplots
-from experiments.reports.html import embed_png, escape, html_page, html_table, short_label
+from experiments.reports.html import short_label
+from experiments.reports.templating import figure, provenance, render_page
 
-# Formatting
+# Formatting (numbers: experiments.reports.formatters)
 # ---------------------------------------------------------------------------------------------
 
 
-def fmt_number(x: float, digits: int = 2) -> str:
-    """A number with ``digits`` decimals, or ``n/a``."""
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
-
-
-def interval_text(est: float, lo: float, hi: float, digits: int = 2) -> str:
-    """An estimate with its interval: ``est (lo to hi)``."""
-    return f"{fmt_number(est, digits)} ({fmt_number(lo, digits)} to {fmt_number(hi, digits)})"
+def _indices(r, design: Design, out: Output) -> list[str]:
+    """The formatted index cells of one driver's row (as in the terminal table)."""
+    if design.method == "sobol":
+        return [fmt.interval(r.S1, r.S1_low, r.S1_high), fmt.interval(r.ST, r.ST_low, r.ST_high)]
+    if design.method == "morris":
+        d = output_digits(out)
+        return [fmt.interval(r.mu_star, r.mu_star_low, r.mu_star_high, d), fmt.number(r.mu, d),
+                fmt.number(r.sigma, d)]
+    return [fmt.interval(r["median"], r.median_low, r.median_high)]
 
 
 def output_digits(out: Output) -> int:
@@ -50,7 +53,6 @@ def format_table(table: pd.DataFrame, design: Design, out: Output, *, limit: int
     if design.method == "sobol":
         head = f"{'S1 first-order (95% CI)':>26} {'ST total-order (95% CI)':>26}"
     elif design.method == "morris":
-        d = output_digits(out)
         head = f"{'mu* (95% CI)':>24} {'mu':>8} {'sigma':>8}"
     else:
         head = f"{'PAWN median KS (95% CI)':>26}"
@@ -58,14 +60,13 @@ def format_table(table: pd.DataFrame, design: Design, out: Output, *, limit: int
     for _, r in rows.iterrows():
         label = str(r["label"])
         label = label if len(label) <= width else label[:width - 1] + "…"
+        cells = _indices(r, design, out)
         if design.method == "sobol":
-            vals = (f"{interval_text(r.S1, r.S1_low, r.S1_high):>26} "
-                    f"{interval_text(r.ST, r.ST_low, r.ST_high):>26}")
+            vals = f"{cells[0]:>26} {cells[1]:>26}"
         elif design.method == "morris":
-            vals = (f"{interval_text(r.mu_star, r.mu_star_low, r.mu_star_high, d):>24} "
-                    f"{fmt_number(r.mu, d):>8} {fmt_number(r.sigma, d):>8}")
+            vals = f"{cells[0]:>24} {cells[1]:>8} {cells[2]:>8}"
         else:
-            vals = f"{interval_text(r['median'], r.median_low, r.median_high):>26}"
+            vals = f"{cells[0]:>26}"
         lines.append(f"{int(r['rank']):>4}  {label:<{width}} {r['group']:<11} {vals}")
     return "\n".join(lines)
 
@@ -74,10 +75,10 @@ def noise_text(noise: dict) -> str:
     """One sentence on the share of variance that is seed noise."""
     if not np.isfinite(noise.get("single", math.nan)):
         return "seed noise: not measurable (needs at least 2 replicates per row)"
-    return (f"seed noise: {noise['single']:.0%} of the variance between single runs, "
-            f"{noise['mean']:.0%} of the variance of the replicate means analysed"
+    return (f"seed noise: {fmt.percent(noise['single'])} of the variance between single runs, "
+            f"{fmt.percent(noise['mean'])} of the variance of the replicate means analysed"
             if np.isfinite(noise.get("mean", math.nan)) else
-            f"seed noise: {noise['single']:.0%} of the variance between single runs")
+            f"seed noise: {fmt.percent(noise['single'])} of the variance between single runs")
 
 
 def explain_text(design: Design) -> str:
@@ -194,23 +195,8 @@ def header_text(design: Design, base_name: str, replicates: int, runs: int, wall
     units = f"{len(design.units)} groups of {len(design.factors)} factors" if design.groups \
         else f"{len(design.factors)} factors"
     return (f"{design.method.capitalize()} sensitivity analysis of {base_name}: {units}, "
-            f"{what}.\n{design.rows:,} design rows x {replicates} replicates (common random "
-            f"numbers) = {runs:,} runs in {wall:.0f} s ({workers_text}).")
-
-
-HOW_TO_READ = """<div class="note"><p><strong>How to read this.</strong> Sensitivity analysis
-asks which uncertain inputs move the model's answer most. Every input (a <em>factor</em>) was
-varied over its plausible range at the same time, and each combination was simulated several
-times with the same sets of chance events (common random numbers). A Sobol' <em>total-order
-index</em> (ST) is the share of the variation in the answer that would disappear if we knew that
-input exactly; the <em>first-order index</em> (S1) is the share it causes on its own, so ST minus
-S1 is what it does only in combination with other inputs. Morris's mu* is the typical change in
-the answer when the input moves across its range. Bars show 95% intervals from resampling.
-<strong>Limits:</strong> the ranking depends on the ranges chosen for each input (a wider range
-makes an input look more important); it describes the model, not the world; it holds for this
-authority's description; and "seed noise" (luck of the draw) is counted separately below. A
-factor near zero is one whose uncertainty does not matter for this answer, not one that cannot
-matter anywhere.</p></div>"""
+            f"{what}.\n{fmt.count(design.rows)} design rows x {replicates} replicates (common random "
+            f"numbers) = {fmt.count(runs)} runs in {wall:.0f} s ({workers_text}).")
 
 
 def write_sensitivity_report(out: Path, name: str, design: Design, analyses: list[Analysis],
@@ -219,59 +205,41 @@ def write_sensitivity_report(out: Path, name: str, design: Design, analyses: lis
     """Write ``report.html`` for a sensitivity analysis (plots embedded, self-contained)."""
     from experiments.files import atomic_write_text
 
-    title = f"What drives the risk? {design.method.capitalize()} sensitivity analysis: {escape(name)}"
-    body = [f"<h1>{title}</h1>",
-            f'<p class="lede">{len(design.factors)} factors, {design.rows:,} design rows x '
-            f"{replicates} replicates = {design.rows * replicates:,} runs.</p>"]
+    heading = f"What drives the risk? {design.method.capitalize()} sensitivity analysis: {name}"
     first = analyses[0]
+    glance = None
     if first.table is not None:
-        top = first.table.head(TOP)
-        items = "".join(f"<li>{escape(r.label)} <em>({escape(r.group)})</em></li>"
-                        for r in top.itertuples())
-        body.append(f"<h2>At a glance</h2><p>The inputs that most change the "
-                    f"{escape(first.output.label.lower())}, most influential first:</p>"
-                    f"<ol>{items}</ol>")
-        if first.stability is not None:
-            body.append(f"<p><strong>Is the ranking settled?</strong> "
-                        f"{escape(first.stability.text)}</p>")
-    body.append(HOW_TO_READ)
+        glance = {"output": first.output.label.lower(),
+                  "top": [(r.label, r.group) for r in first.table.head(TOP).itertuples()],
+                  "stability": first.stability.text if first.stability is not None else None}
+    sections = []
     for a in analyses:
-        body.append(f"<h2>{escape(a.output.label)}</h2>")
-        body.append(f"<p>{escape(noise_text(a.noise)).capitalize()}.</p>")
-        if a.table is None:
-            body.append("<p>The output does not vary over the design: no indices.</p>")
-            continue
-        rows = []
-        for _, r in a.table.iterrows():
-            if design.method == "sobol":
-                vals = [interval_text(r.S1, r.S1_low, r.S1_high), interval_text(r.ST, r.ST_low, r.ST_high)]
-            elif design.method == "morris":
-                d = output_digits(a.output)
-                vals = [interval_text(r.mu_star, r.mu_star_low, r.mu_star_high, d), fmt_number(r.mu, d),
-                        fmt_number(r.sigma, d)]
-            else:
-                vals = [interval_text(r["median"], r.median_low, r.median_high)]
-            rows.append([str(int(r["rank"])), escape(r.label), escape(r.group), *map(escape, vals)])
-        head = {"sobol": ["S1 (95% CI)", "ST (95% CI)"],
-                "morris": ["mu* (95% CI)", "mu", "sigma"],
-                "pawn": ["median KS (95% CI)"]}[design.method]
-        body.append(html_table(["rank", "driver", "group", *head], rows, numeric_from=3))
-        for fig in figures:
-            if fig.endswith(f"_{a.output.key}.png"):
-                body.append(embed_png(out / fig, fig))
-        if a.stability is not None:
-            body.append(f"<p><strong>Convergence.</strong> {escape(a.stability.text)}</p>")
+        noise = noise_text(a.noise)
+        section = {"label": a.output.label, "noise": noise[:1].upper() + noise[1:], "rows": None,
+                   "figures": [], "stability": None}
+        if a.table is not None:
+            section["rows"] = [[int(r["rank"]), r.label, r.group, *_indices(r, design, a.output)]
+                               for _, r in a.table.iterrows()]
+            section["figures"] = [figure(out / f, f) for f in figures
+                                  if f.endswith(f"_{a.output.key}.png")]
+            section["stability"] = a.stability.text if a.stability is not None else None
+        sections.append(section)
+    head = {"sobol": ["S1 (95% CI)", "ST (95% CI)"],
+            "morris": ["mu* (95% CI)", "mu", "sigma"],
+            "pawn": ["median KS (95% CI)"]}[design.method]
     exp = manifest.get("experiment", {})
-    body.append("<h2>What was run</h2>" + html_table(
-        ["item", "value"],
-        [["command", f"<code>{escape(manifest.get('command', ''))}</code>"],
-         ["method", escape(exp.get("sampler", design.method))],
-         ["root seed", escape(manifest.get("root_seed"))],
-         ["ensemble wall time", escape(f"{exp.get('ensemble_wall_time_s', '?')} s")],
-         ["git commit", escape(manifest.get("git_commit"))],
-         ["factors", "<br>".join(escape(f"{f.name}: {f.label} [{f.low:g} .. {f.high:g}] "
-                                    f"({f.group})") for f in design.factors)]],
-        numeric_from=9))
+    what = [["command", {"code": manifest.get("command", "")}],
+            ["method", exp.get("sampler", design.method)],
+            ["root seed", manifest.get("root_seed")],
+            ["ensemble wall time", f"{exp.get('ensemble_wall_time_s', '?')} s"],
+            ["git commit", manifest.get("git_commit")],
+            ["factors", [f"{f.name}: {f.label} [{f.low:g} .. {f.high:g}] ({f.group})"
+                         for f in design.factors]]]
+    lede = (f"{len(design.factors)} factors, {fmt.count(design.rows)} design rows x {replicates} "
+            f"replicates = {fmt.count(design.rows * replicates)} runs.")
+    page = render_page("sensitivity.html.j2", title=f"Sensitivity analysis: {name}",
+                       heading=heading, provenance=provenance(manifest), lede=lede,
+                       glance=glance, analyses=sections, head=head, what_was_run=what)
     path = out / "report.html"
-    atomic_write_text(path, html_page(f"Sensitivity analysis: {name}", body))
+    atomic_write_text(path, page)
     return path

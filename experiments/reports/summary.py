@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from experiments.reports.formatters import median_short, money, percent, probability_interval, years_decimal
 from sim.simulate import RunResult
 
 CAUSE_TEXT = {
@@ -16,15 +17,6 @@ CAUSE_TEXT = {
     "licence": "closed after two failed implementation reviews (licence at risk)",
     "co_funder_withdrawal": "closed when a co-funding partner withdrew",
 }
-
-
-def money(x: float) -> str:
-    """Format pounds compactly, e.g. £1.23m or £450k."""
-    sign = "-" if x < 0 else ""
-    x = abs(x)
-    if x >= 1e6:
-        return f"{sign}£{x / 1e6:.2f}m"
-    return f"{sign}£{x / 1e3:.0f}k"
 
 
 def _month_label(result: RunResult, month: float) -> str:
@@ -42,7 +34,7 @@ def format_run_summary(result: RunResult) -> str:
                      f"team(s) (peak {o['teams_peak']}).")
     else:
         m = int(o["closure_month"])
-        lines.append(f"  Closed in month {m} ({_month_label(result, m)}, {m / 12:.1f} years): "
+        lines.append(f"  Closed in month {m} ({_month_label(result, m)}, {years_decimal(m)} years): "
                      f"{CAUSE_TEXT.get(o['closure_cause'], o['closure_cause'])}.")
         lines.append(f"  Teams at peak: {o['teams_peak']}.")
     lines.append(f"  Phase reached: {o['phase_reached'].replace('_', ' ')}.")
@@ -51,7 +43,7 @@ def format_run_summary(result: RunResult) -> str:
     lines.append(f"  Families: {o['families_referred']} referred, {o['families_treated']} treated, "
                  f"{o['families_succeeded']} succeeded, {o['families_usual_care']} to usual care "
                  f"in the trial, {o['families_lost_waiting']} lost from the waiting list.")
-    lines.append(f"  Utilisation of caseload slots: {o['utilisation']:.0%}.")
+    lines.append(f"  Utilisation of caseload slots: {percent(o['utilisation'])}.")
     lines.append(f"  Cost {money(o['cost'])}, placement savings {money(o['savings'])}, "
                  f"net cost {money(o['net_cost'])}.")
     lines.append(f"  Leader changes: {o['leader_changes']}; supervisor changes: "
@@ -80,11 +72,9 @@ def format_survival_table(table: pd.DataFrame) -> str:
     from experiments.analysis.survival import cause_label
 
     def cell(r, t):
-        p = getattr(r, f"p_alive_{t}", math.nan)
-        if p is None or (isinstance(p, float) and math.isnan(p)):
-            return "n/a"
-        low, high = getattr(r, f"p_alive_{t}_low"), getattr(r, f"p_alive_{t}_high")
-        return f"{p:.2f} ({low:.2f}-{high:.2f})"
+        return probability_interval(getattr(r, f"p_alive_{t}", math.nan),
+                                    getattr(r, f"p_alive_{t}_low", math.nan),
+                                    getattr(r, f"p_alive_{t}_high", math.nan), sep="-")
 
     width = max([28] + [len(str(v)) for v in table.index])
     lines = [f"{'scenario':<{width}} {'runs':>5} {'P(alive) 2y':>16} {'5y':>16} {'10y':>16} "
@@ -95,7 +85,7 @@ def format_survival_table(table: pd.DataFrame) -> str:
         cause = "none"
         if shares and row[shares].astype(float).max() > 0:
             best = row[shares].astype(float).idxmax()
-            cause = f"{cause_label(best.removeprefix('share_'))} ({row[best]:.0%} of runs)"
+            cause = f"{cause_label(best.removeprefix('share_'))} ({percent(row[best])} of runs)"
         lines.append(f"{str(variant):<{width}} {int(r.n):>5} {cell(r, 24):>16} {cell(r, 60):>16} "
-                     f"{cell(r, 120):>16} {str(r.median):>7}  {cause}")
+                     f"{cell(r, 120):>16} {median_short(r.median_months, r.horizon):>7}  {cause}")
     return "\n".join(lines)
