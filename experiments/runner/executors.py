@@ -18,6 +18,7 @@ module-level, picklable chunk function of :mod:`experiments.runner.tasks`.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import re
@@ -412,6 +413,51 @@ def open_executor(workers: int = 1, dask_scheduler: str | None = None) -> Iterat
         yield backend.executor
 
 
+DASK_LOGGERS = ("distributed", "tornado", "asyncio")
+"""Loggers silenced while our Dask client runs (see :func:`quiet_dask_logs`)."""
+
+
+class _DropAll(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextmanager
+def quiet_dask_logs(names: tuple[str, ...] = DASK_LOGGERS) -> Iterator[None]:
+    """Silence Dask's own log records (and their tracebacks) while our client runs.
+
+    A lost or unreachable scheduler makes ``distributed`` log tracebacks from its event-loop
+    thread before our runner notices and reports the problem in one line; the user should see
+    only that line. Every existing logger of the ``names`` families and every handler they
+    hold gets a filter that drops all records, and the family roots stop propagating (so a
+    handler of the root logger does not print them either). Everything is restored on exit.
+
+    Args:
+        names: The logger families, e.g. ``("distributed",)``.
+
+    Yields:
+        Nothing; the loggers are quiet inside the ``with`` block.
+
+    """
+    drop = _DropAll()
+    loggers = [logging.getLogger(n) for n in names]
+    loggers += [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)
+                if any(n.startswith(f"{root}.") for root in names)]
+    handlers = {h for lg in loggers for h in lg.handlers}
+    propagate = [(lg, lg.propagate) for lg in loggers[:len(names)]]
+    for item in (*loggers, *handlers):
+        item.addFilter(drop)
+    for lg, _ in propagate:
+        lg.propagate = False
+    try:
+        yield
+    finally:
+        for item in (*loggers, *handlers):
+            item.removeFilter(drop)
+        for lg, was in propagate:
+            lg.propagate = was
+
+
 @contextmanager
 def _dask_backend(address: str) -> Iterator[Backend]:
     address = check_scheduler_address(address)
@@ -420,6 +466,13 @@ def _dask_backend(address: str) -> Iterator[Backend]:
     except ImportError:
         raise _error("a Dask scheduler was given but the 'distributed' package is not "
                      "installed; install it with: pip install -e .[distributed]") from None
+    with quiet_dask_logs():
+        with _dask_client(distributed, address) as backend:
+            yield backend
+
+
+@contextmanager
+def _dask_client(distributed, address: str) -> Iterator[Backend]:
     try:
         client = distributed.Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
