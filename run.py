@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--seed", type=_seed, default=1, help="starting seed (default 1)")
     dash.add_argument("--port", type=_positive_int("port", 0, 65535), default=8765,
                       help="port on 127.0.0.1 (default 8765; 0 picks a free one)")
+    dash.add_argument("--host", type=_listen_host, default="127.0.0.1",
+                      help="address to listen on (default 127.0.0.1, this computer only); "
+                           "requests must name localhost, 127.0.0.1, [::1] or this host")
     dash.add_argument("--open", action="store_true", help="open the page in a browser")
     _add_analysis_commands(sub)
     return parser
@@ -117,6 +120,22 @@ def _months(text: str) -> tuple[int, ...]:
     if not all(parts):
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of months, e.g. 24,60")
     return tuple(parse(p) for p in parts)
+
+
+def _listen_host(text: str) -> str:
+    """A listen address for ``dashboard --host``: a host name or an IP address."""
+    import ipaddress
+    import re
+
+    h = text.strip()
+    try:
+        return str(ipaddress.ip_address(h.strip("[]")))
+    except ValueError:
+        pass
+    if not re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+                        r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*", h):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a host name or IP address")
+    return h
 
 
 def _version() -> str:
@@ -279,7 +298,8 @@ def cmd_dashboard(args: argparse.Namespace, argv: list[str]) -> int:
     """Serve the seminar dashboard on localhost; exit 2 if the viz extra is missing."""
     from dashboard.dashboard import launch
 
-    return launch(args.scenario, seed=args.seed, port=args.port, open_browser=args.open)
+    return launch(args.scenario, seed=args.seed, port=args.port, open_browser=args.open,
+                  host=args.host)
 
 
 def _analysis_options(p: argparse.ArgumentParser, replicates: str) -> None:
