@@ -140,3 +140,21 @@ def test_report_of_mixed_horizons(tmp_path):
     page = write_report(tmp_path, mixed_runs(), None, {}, "Mixed").read_text(encoding="utf-8")
     assert "not reached (&gt;60)" in page and "not reached (&gt;120)" in page
     assert "not compared" not in page
+
+
+def test_fan_of_a_short_variant_stops_at_its_horizon():
+    from experiments.reports.ensemble_plots import plot_fan
+
+    runs = mixed_runs()
+    rows = []
+    for r in runs.itertuples():
+        for m in range(int(r.end_month) + 1):
+            open_ = m < r.end_month or r.survived
+            rows.append({"run_id": r.run_id, "month": m, "variable": "teams",
+                         "value": 1.0 if open_ else 0.0})
+    fig = plot_fan(pd.DataFrame(rows), "teams", runs, after_closure="zero")
+    lines = {line.get_label(): np.asarray(line.get_ydata(), dtype=float)
+             for line in fig.axes[0].get_lines()}
+    short, long = lines["short"], lines["long"]
+    assert short[60] == 1 and np.isnan(short[61:]).all()  # unknown after month 60, not closed
+    assert (long == 1).all() and len(long) == 121
