@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO")
     cmp.add_argument("--lever", action="append", default=[], metavar="NAME=VALUE",
                      help="a lever to switch, e.g. succession_planning=true (repeatable)")
+    cmp.add_argument("--months", type=_months, default=None, metavar="M,M,...",
+                     help="months of the paired differences (default 24,60,72,120, those "
+                          "within the shortest run.horizon_months)")
     _ensemble_options(cmp, replicates=300)
     val = sub.add_parser("validate", help="check every calibration pattern of the three sites",
                          parents=[ensemble_parent])
@@ -89,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     dash.add_argument("--seed", type=_seed, default=1, help="starting seed (default 1)")
     dash.add_argument("--port", type=_positive_int("port", 0, 65535), default=8765,
                       help="port on 127.0.0.1 (default 8765; 0 picks a free one)")
+    dash.add_argument("--host", type=_listen_host, default="127.0.0.1",
+                      help="address to listen on (default 127.0.0.1, this computer only); "
+                           "requests must name localhost, 127.0.0.1, [::1] or this host")
     dash.add_argument("--open", action="store_true", help="open the page in a browser")
     _add_analysis_commands(sub)
     return parser
@@ -105,6 +111,31 @@ def _positive_int(name: str, low: int, high: int):
         return value
     parse.__name__ = name
     return parse
+
+
+def _months(text: str) -> tuple[int, ...]:
+    """Parse ``--months 24,60``: whole months from 1 to 360 (the longest horizon)."""
+    parse = _positive_int("months", 1, 360)
+    parts = [p.strip() for p in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of months, e.g. 24,60")
+    return tuple(parse(p) for p in parts)
+
+
+def _listen_host(text: str) -> str:
+    """A listen address for ``dashboard --host``: a host name or an IP address."""
+    import ipaddress
+    import re
+
+    h = text.strip()
+    try:
+        return str(ipaddress.ip_address(h.strip("[]")))
+    except ValueError:
+        pass
+    if not re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+                        r"(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*", h):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a host name or IP address")
+    return h
 
 
 def _version() -> str:
@@ -226,7 +257,8 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
     """What-if comparison."""
     from experiments.jobs.ensemble import compare_job
 
-    text, _ = compare_job(args.scenarios, args.lever, _job_options(args, argv))
+    text, _ = compare_job(args.scenarios, args.lever, _job_options(args, argv),
+                          months=args.months)
     print(text)
     return 0
 
@@ -266,7 +298,8 @@ def cmd_dashboard(args: argparse.Namespace, argv: list[str]) -> int:
     """Serve the seminar dashboard on localhost; exit 2 if the viz extra is missing."""
     from dashboard.dashboard import launch
 
-    return launch(args.scenario, seed=args.seed, port=args.port, open_browser=args.open)
+    return launch(args.scenario, seed=args.seed, port=args.port, open_browser=args.open,
+                  host=args.host)
 
 
 def _analysis_options(p: argparse.ArgumentParser, replicates: str) -> None:
@@ -442,8 +475,50 @@ COMMANDS = {"simulate": cmd_simulate, "ensemble": cmd_ensemble, "compare": cmd_c
             "calibrate": cmd_calibrate}
 
 
+def _quiet_broken_pipe() -> int:
+    """The reader of our output went away (``run.py ... | head -1``): stop quietly, status 1.
+
+    As the Python documentation's "Note on SIGPIPE" recommends: point standard output at
+    ``os.devnull`` so that the interpreter's final flush does not raise again, and exit with
+    status 1 (the results folder is complete: output is printed after it is written).
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (e.g. captured)
+        pass
+    return 1
+
+
+def _os_error_text(exc: OSError) -> str:
+    """One line for an operating-system error while writing outputs, naming the file."""
+    where = exc.filename or ""
+    reason = exc.strerror or str(exc)
+    text = f"cannot write {where}: {reason}" if where else f"{reason}"
+    from experiments.runner.store import STORE_NAME
+
+    out = Path(where).parent if where else None
+    if out is not None and (out / STORE_NAME).exists():
+        text += (f" (the finished runs are kept in {out}: free some space and add --resume "
+                 f"to finish)")
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python run.py`` and the ``mst-sustain`` console script."""
+    try:
+        try:
+            code = _dispatch(argv)
+        except SystemExit:  # --help, --version: flush now, so a closed pipe is caught here
+            sys.stdout.flush()
+            raise
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
     from experiments.errors import ExperimentError
     from sim.scenario import ScenarioError
 
@@ -459,8 +534,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 0
         return COMMANDS[args.command](args, argv)
+    except BrokenPipeError:
+        raise
     except (UsageError, ScenarioError, ExperimentError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line, always
+        return EXIT_USAGE
+    except OSError as exc:  # a full disk, no permission: one line naming the file
+        print(f"error: {_os_error_text(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted (an ensemble with --out keeps its finished runs: add --resume to "

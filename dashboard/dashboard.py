@@ -16,6 +16,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from dashboard.hosts import LocalHostsOnly, allowed_hosts, normalise_host
 from sim.model import PHASES, LocalAuthority
 from sim.processes.events import LeaderDeparts
 from sim.scenario import STANCES, Event, Levers, load_scenario
@@ -492,15 +493,38 @@ def server_environment(scenario: str | Path, seed: int) -> dict[str, str]:
             "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/", "MPLBACKEND": "Agg"}
 
 
+def guard_hosts(app: str, host: str) -> None:
+    """Make solara's ASGI app answer only local ``Host`` headers (and ``host``).
+
+    ``solara run`` serves ``solara.server.starlette:app``; it is imported here first (with
+    the ``SOLARA_APP`` the command sets anyway) and given :class:`dashboard.hosts.LocalHostsOnly`
+    as its outermost middleware, through starlette's public ``add_middleware``.
+
+    Args:
+        app: The dashboard's app script, as passed to ``solara run``.
+        host: The listen address, accepted as a host name too.
+
+    """
+    os.environ["SOLARA_APP"] = app
+    from solara.server.starlette import app as asgi_app
+
+    asgi_app.add_middleware(LocalHostsOnly, hosts=allowed_hosts([host]))
+
+
 def launch(scenario: str | Path | None, seed: int = 1, port: int = 8765,
-           open_browser: bool = False) -> int:
+           open_browser: bool = False, host: str = "127.0.0.1") -> int:
     """Serve the dashboard on localhost until interrupted.
+
+    Only requests whose ``Host`` header names ``localhost``, ``127.0.0.1``, ``[::1]`` (any
+    port) or ``host`` are answered; others get 400 (:mod:`dashboard.hosts`, against DNS
+    rebinding).
 
     Args:
         scenario: A scenario label or TOML path (validated before the server starts).
         seed: The starting seed.
-        port: TCP port on 127.0.0.1 (0 picks a free one).
+        port: TCP port (0 picks a free one).
         open_browser: Open the page in the default browser once the server is up.
+        host: The address to listen on (default 127.0.0.1, this computer only).
 
     Returns:
         The exit status: 0 after a clean stop, 2 if the viz extra is missing.
@@ -524,8 +548,10 @@ def launch(scenario: str | Path | None, seed: int = 1, port: int = 8765,
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
 
     app = str(Path(__file__).with_name("dashboard_app.py"))
-    print(f"Dashboard for {label} at http://127.0.0.1:{port}  (Ctrl-C to stop)", flush=True)
-    args = ["run", app, "--host", "127.0.0.1", "--port", str(port), "--production",
+    guard_hosts(app, host)
+    shown = normalise_host(host)
+    print(f"Dashboard for {label} at http://{shown}:{port}  (Ctrl-C to stop)", flush=True)
+    args = ["run", app, "--host", host, "--port", str(port), "--production",
             "--no-check-version", "--log-level", "warning",
             "--open" if open_browser else "--no-open"]
     try:

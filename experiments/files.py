@@ -83,6 +83,11 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
     Returns:
         ``path``.
 
+    Raises:
+        OSError: If the file cannot be written (a full disk, no permission); its
+            ``filename`` is ``path``, never the temporary name (which is removed), so the
+            one-line message of the command line names the file the user knows.
+
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +96,9 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
         write(tmp)
         fsync_file(tmp)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

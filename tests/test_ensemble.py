@@ -126,8 +126,8 @@ def test_series_long_format(serial, tasks):
 
 
 # Python 3.12 warns on any fork of a process with threads, native ones included (OpenBLAS,
-# jemalloc); the runner itself falls back to spawn when Python threads are running.
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+# jemalloc): the suite turns that warning into an error (pyproject.toml), and the runner's
+# workers come from a single-threaded fork server instead.
 def test_parallel_equals_serial_byte_for_byte(serial, tasks, tmp_path):
     out1, r1 = serial
     r2 = run_ensemble(tasks, workers=2, out_dir=tmp_path, series=True, progress=False)

@@ -383,8 +383,6 @@ class PoisonTask(Task):
         return super().seed
 
 
-# Python 3.12 warns on any fork of a process with threads (see test_ensemble.py).
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_run_that_kills_its_worker_is_isolated_and_recorded(design, reference, tmp_path):
     tasks = [PoisonTask(t.run_id, t.variant, t.replicate, t.scenario, t.root_seed,
                         poison=t.run_id == 9) for t in design]
@@ -412,7 +410,6 @@ def test_parse_and_select_shards(design):
         run_ensemble(design[:2], shard=(3, 4), progress=False)
 
 
-@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_shards_merge_into_the_unsharded_result(design, reference, tmp_path):
     ref_dir, ref = reference
     dirs = [tmp_path / f"shard{i}" for i in range(3)]

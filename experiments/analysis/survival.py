@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,6 +109,43 @@ def _horizon(runs: pd.DataFrame, horizon: int | None) -> int:
     if horizon is not None:
         return int(horizon)
     return int(math.ceil(float(pd.to_numeric(runs["end_month"]).max())))
+
+
+Horizons = int | Mapping[str, int] | None
+"""A horizon argument: one for every variant, one per variant label, or None (inferred)."""
+
+
+def variant_horizons(runs: pd.DataFrame, horizon: Horizons = None) -> dict[str, int]:
+    """The follow-up horizon of each variant, in months.
+
+    An ensemble may mix scenarios of different ``run.horizon_months``; each variant is then
+    read up to its own horizon (its median "not reached (>60)", its RMST over 60 months, no
+    survival probability beyond month 60).
+
+    Args:
+        runs: The ensemble's runs.
+        horizon: An int for every variant; a mapping ``{variant: months}`` (variants missing
+            from it are inferred); or None to infer them all. Inferred: the largest
+            ``end_month`` of the variant's surviving runs' (they are censored at the horizon),
+            or, for a variant where every run closed (whose horizon the runs cannot tell), the
+            largest ``end_month`` of the whole ensemble.
+
+    Returns:
+        ``{variant: months}`` in order of first appearance in ``runs``.
+
+    """
+    if horizon is not None and not isinstance(horizon, Mapping):
+        return {v: int(horizon) for v in _variants(runs)}
+    given = dict(horizon or {})
+    overall = _horizon(runs, None)
+    out = {}
+    for v in _variants(runs):
+        if v in given:
+            out[v] = int(given[v])
+            continue
+        time, event = _time_event(_subset(runs, v))
+        out[v] = int(math.ceil(float(time[~event].max()))) if (~event).any() else overall
+    return out
 
 
 def _censored(time: np.ndarray, event: np.ndarray) -> stats.CensoredData:
@@ -221,14 +258,15 @@ def _km_one(variant: str, time: np.ndarray, event: np.ndarray, horizon: int,
               method=method)
 
 
-def kaplan_meier(runs: pd.DataFrame, horizon: int | None = None, *, confidence: float = 0.95,
+def kaplan_meier(runs: pd.DataFrame, horizon: Horizons = None, *, confidence: float = 0.95,
                  method: str = "log-log") -> dict[str, KM]:
     """Kaplan-Meier survival curve with a pointwise 95% band, per variant.
 
     Args:
         runs: The ensemble's runs (one row per run).
-        horizon: Last month to evaluate; default the largest ``end_month`` in ``runs`` (the
-            same for every variant, so curves are comparable).
+        horizon: Last month to evaluate, for every variant or per variant; default each
+            variant's own horizon (see :func:`variant_horizons`), so a 60-month scenario's
+            curve stops at month 60 next to a 120-month one's.
         confidence: Confidence level of the band.
         method: ``"log-log"`` (default; stays inside [0, 1], better coverage in small
             ensembles) or ``"linear"`` (scipy's default, Greenwood clipped to [0, 1]).
@@ -243,11 +281,11 @@ def kaplan_meier(runs: pd.DataFrame, horizon: int | None = None, *, confidence: 
     _check_runs(runs)
     if runs.empty:
         raise ValueError("runs is empty")
-    h = _horizon(runs, horizon)
+    hs = variant_horizons(runs, horizon)
     out = {}
     for v in _variants(runs):
         time, event = _time_event(_subset(runs, v))
-        out[v] = _km_one(v, time, event, h, method, confidence)
+        out[v] = _km_one(v, time, event, hs[v], method, confidence)
     return out
 
 
@@ -292,12 +330,13 @@ def _rmst_ci(est: float, se: float, horizon: float) -> tuple[float, float]:
     return max(0.0, est - Z95 * se), min(float(horizon), est + Z95 * se)
 
 
-def rmst(runs: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
+def rmst(runs: pd.DataFrame, horizon: Horizons = None) -> pd.DataFrame:
     """Restricted mean survival time per variant with a 95% Greenwood-type interval.
 
     Args:
         runs: The ensemble's runs.
-        horizon: Restriction time in months; default the largest ``end_month``.
+        horizon: Restriction time in months, for every variant or per variant; default each
+            variant's own horizon (:func:`variant_horizons`).
 
     Returns:
         DataFrame indexed by variant with ``rmst``, ``rmst_se``, ``rmst_low``, ``rmst_high``
@@ -305,9 +344,10 @@ def rmst(runs: pd.DataFrame, horizon: int | None = None) -> pd.DataFrame:
 
     """
     _check_runs(runs)
-    h = _horizon(runs, horizon)
+    hs = variant_horizons(runs, horizon)
     rows = []
     for v in _variants(runs):
+        h = hs[v]
         time, event = _time_event(_subset(runs, v))
         est, se = _rmst(time, event, h)
         lo, hi = _rmst_ci(est, se, h)
@@ -388,30 +428,34 @@ def closure_causes(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def survival_table(runs: pd.DataFrame, times: Sequence[int] = (24, 60, 120),
-                   horizon: int | None = None) -> pd.DataFrame:
+                   horizon: Horizons = None) -> pd.DataFrame:
     """One row per variant: how many closed, P(alive) at given months, median, RMST, causes.
 
     Args:
         runs: The ensemble's runs.
         times: Months at which to report P(alive) (default 2, 5 and 10 years). Months beyond
-            the follow-up give NaN (unknown) unless every run had closed by then (0).
-        horizon: Restriction time for the RMST and the last month of the curves; default the
-            largest ``end_month`` in ``runs``.
+            a variant's follow-up give NaN (not available) unless every run had closed by
+            then (0).
+        horizon: Restriction time for the RMST and the last month of the curves, for every
+            variant or per variant; default each variant's own horizon
+            (:func:`variant_horizons`), so in an ensemble mixing 60- and 120-month scenarios
+            the 60-month one's median reads ``">60"`` and its RMST covers 60 months.
 
     Returns:
         DataFrame indexed by variant with columns ``n``, ``closed``, ``p_alive_<t>``,
         ``p_alive_<t>_low``, ``p_alive_<t>_high`` per t, ``median_months`` (NaN if the curve
         never reaches 50%), ``median_low``, ``median_high``, ``median`` (text: a number of
-        months or ``">H"``), ``rmst``, ``rmst_low``, ``rmst_high`` (months, Greenwood-type
-        interval; see module docstring), ``horizon`` and ``share_<cause>`` per cause (share of
+        months or ``">H"``, H the variant's horizon), ``rmst``, ``rmst_low``, ``rmst_high``
+        (months, Greenwood-type interval; see module docstring), ``horizon`` (the variant's) and
+        ``share_<cause>`` per cause (share of
         all runs).
 
     """
     kms = kaplan_meier(runs, horizon)
-    h = next(iter(kms.values())).horizon
     causes = closure_causes(runs)
     rows = []
     for v, km in kms.items():
+        h = km.horizon
         row: dict = {"variant": v, "n": km.n, "closed": km.closed}
         for t in times:
             est, lo, hi = _p_alive(km, int(t))
@@ -570,7 +614,8 @@ def paired_difference(runs: pd.DataFrame, baseline: str, variant: str, month: in
         baseline: Baseline variant label.
         variant: Variant label compared with the baseline.
         month: Month at which "alive" is assessed (alive = not closed by the end of it).
-        horizon: RMST restriction time; default the largest ``end_month`` of the two variants.
+        horizon: RMST restriction time; default the shorter of the two variants' horizons
+            (:func:`variant_horizons`).
         n_resamples: Bootstrap resamples for the RMST interval.
         seed: Seed of the numpy Generator used by the bootstrap.
 
@@ -601,7 +646,10 @@ def paired_difference(runs: pd.DataFrame, baseline: str, variant: str, month: in
         lo = hi = math.nan
     mcnemar = float(stats.binomtest(b, b + c, 0.5).pvalue) if b + c else 1.0
 
-    h = int(horizon) if horizon is not None else int(math.ceil(max(tb.max(), tv.max())))
+    if horizon is None:  # the shorter of the two variants' horizons (a common restriction)
+        h = min(variant_horizons(pd.concat([bb, vv], ignore_index=True)).values())
+    else:
+        h = int(horizon)
     rb, _ = _rmst(tb, eb, h)
     rv, _ = _rmst(tv, ev, h)
     rdiff = rv - rb

@@ -35,14 +35,12 @@ def assess_one(path: str, opts, out: Path, *, trajectories: int = 10,
     """
     from experiments.analysis.sensitivity import design_variants, make_design, row_outputs
     from experiments.analysis.survival import paired_difference, survival_table
-    from experiments.jobs.common import run_recorded
+    from experiments.jobs.common import check_horizon, run_recorded
     from experiments.runner.manifest import build_manifest
     from sim.scenario import load_scenario
 
     base = load_scenario(path)
-    if base.horizon_months < 12 * YEARS:
-        raise ExperimentError(f"{path}: the assessment needs a horizon of at least "
-                              f"{12 * YEARS} months (run.horizon_months)")
+    check_horizon(path, base.horizon_months, 12 * YEARS, f"assess (survival at {YEARS} years)")
     stem = Path(path).stem
     out.mkdir(parents=True, exist_ok=True)
     variants, tried, skipped = lever_variants(base, stem)
@@ -127,7 +125,7 @@ def assess_job(paths: Sequence[str], opts, *, trajectories: int = 10,
 
     """
     from experiments.files import atomic_write_text
-    from experiments.jobs.common import prepare_out_dir
+    from experiments.jobs.common import check_horizon, prepare_out_dir
 
     if not paths:
         raise ExperimentError("assess needs at least one scenario file")
@@ -137,8 +135,9 @@ def assess_job(paths: Sequence[str], opts, *, trajectories: int = 10,
                               "name")
     from sim.scenario import load_scenario
 
-    for p in paths:  # fail fast on a bad file, before any simulation
-        load_scenario(p)
+    for p in paths:  # fail fast on a bad file or a short horizon, before any simulation
+        check_horizon(p, load_scenario(p).horizon_months, 12 * YEARS,
+                      f"assess (survival at {YEARS} years)")
     out = prepare_out_dir(opts.out, "assess", opts.force,
                           getattr(opts, "resume", False))
     texts, results = [], []

@@ -56,6 +56,29 @@ def site_path(name: str) -> Path:
     return ROOT / "scenarios" / f"{name}.toml"
 
 
+def check_horizon(where: str, horizon_months: int, month: int, option: str) -> None:
+    """Refuse, before any run, an analysis month beyond a scenario's horizon.
+
+    Shared by every job that reads survival at a fixed month (``compare``, ``interact``,
+    ``assess``, ``sensitivity``, ``discover``), so that a short ``run.horizon_months`` is
+    reported in one line at once instead of failing after the runs.
+
+    Args:
+        where: The scenario (its file or label), for the message.
+        horizon_months: The scenario's ``run.horizon_months``.
+        month: The month the analysis needs (at least 1).
+        option: What asked for that month, e.g. ``"--years 6"`` or ``"compare"``.
+
+    Raises:
+        ExperimentError: If ``month`` is below 1 or beyond ``horizon_months``.
+
+    """
+    if month < 1 or month > horizon_months:
+        raise ExperimentError(f"{option}: month {month} is beyond the scenario's horizon of "
+                              f"{horizon_months} months in {where} (run.horizon_months); "
+                              f"allowed 1..{horizon_months}")
+
+
 def prepare_out_dir(out: str | None, job: str, force: bool, resume: bool = False) -> Path:
     """Choose and create the output folder; never overwrite an existing one without ``force``.
 

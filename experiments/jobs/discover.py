@@ -41,7 +41,7 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
     require_prim()
     from experiments.analysis.sensitivity import design_variants, make_design
     from experiments.files import atomic_write_csv, atomic_write_text
-    from experiments.jobs.common import prepare_out_dir, run_recorded
+    from experiments.jobs.common import check_horizon, prepare_out_dir, run_recorded
     from experiments.runner.manifest import build_manifest
     from sim.scenario import load_scenario
 
@@ -51,9 +51,7 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
         raise ExperimentError(f"--min-coverage: {min_coverage} is not in (0, 1]")
     base = load_scenario(path)
     month = 12 * years
-    if not 1 <= years or month > base.horizon_months:
-        raise ExperimentError(f"--years: {years} years is beyond the scenario's horizon of "
-                              f"{base.horizon_months} months")
+    check_horizon(path, base.horizon_months, month, f"--years {years}")
     chosen = select_factors(factors)
     design = make_design(chosen, "pawn", n, opts.seed)  # a Latin hypercube sample
     variants = design_variants(base, design)

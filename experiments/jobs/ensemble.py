@@ -14,6 +14,7 @@ runs the analysis of the job they came from, so the merged folder is the unshard
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ import pandas as pd
 
 from experiments.errors import ExperimentError
 from experiments.files import atomic_write_text
-from experiments.jobs.common import ROOT, JobOptions, prepare_out_dir, site_path
+from experiments.jobs.common import ROOT, JobOptions, check_horizon, prepare_out_dir, site_path
 from experiments.reports.summary import format_survival_table
 from experiments.runner.execute import run_ensemble
 from experiments.runner.folders import check_resume, folder_in_use, folder_state, merge_results
@@ -212,10 +213,11 @@ def _compare_pairs(labels: list[str], levers: list[str]) -> list[tuple[str, str]
     return [(baselines[0], b) for b in baselines[1:]]
 
 
-def _analyse_compare(run: _Run, months: tuple[int, ...] = (24, 60, 72, 120)
-                     ) -> tuple[str, bool]:
+def _analyse_compare(run: _Run, months: Sequence[int] | None = None) -> tuple[str, bool]:
     from experiments.analysis.survival import paired_difference, survival_table
 
+    if months is None:  # after a merge of shards: the months recorded by the job
+        months = run.manifest.get("job", {}).get("args", {}).get("months", COMPARE_MONTHS)
     result = run.result
     runs = result.runs
     table = survival_table(runs)
@@ -312,16 +314,65 @@ def compare_variants(paths: list[str], levers: list[str]) -> list[tuple[str, Sce
     return variants
 
 
+COMPARE_MONTHS = (24, 60, 72, 120)
+"""Months of the paired differences of ``compare`` (those within every horizon, by default)."""
+
+
+def compare_months(paths: list[str], variants: list[tuple[str, Scenario]],
+                   months: Sequence[int] | None = None) -> tuple[int, ...]:
+    """The months of a comparison's paired differences, checked against every horizon.
+
+    Args:
+        paths: The scenario files (for messages), in the order of their base variants.
+        variants: The variants of :func:`compare_variants`.
+        months: Months asked for; None takes those of :data:`COMPARE_MONTHS` within the
+            shortest horizon (or that horizon alone when it is shorter than all of them).
+
+    Returns:
+        The months, in increasing order without repeats.
+
+    Raises:
+        ExperimentError: If a month asked for is beyond a scenario's horizon (checked before
+            any run, by :func:`experiments.jobs.common.check_horizon`).
+
+    """
+    shortest = min(sc.horizon_months for _, sc in variants)
+    if months is None:
+        return tuple(m for m in COMPARE_MONTHS if m <= shortest) or (shortest,)
+    bases = [sc for label, sc in variants if " +" not in label]
+    for m in months:
+        for p, sc in zip(paths, bases, strict=True):
+            check_horizon(p, sc.horizon_months, int(m), f"--months {m}")
+    return tuple(sorted(set(int(m) for m in months)))
+
+
 def compare_job(paths: list[str], levers: list[str], opts: JobOptions,
-                months: tuple[int, ...] = (24, 60, 72, 120)) -> tuple[str, Path]:
-    """What-if comparison over common random numbers with paired differences."""
+                months: Sequence[int] | None = None) -> tuple[str, Path]:
+    """What-if comparison over common random numbers with paired differences.
+
+    Args:
+        paths: The scenario files.
+        levers: ``NAME=VALUE`` levers to switch.
+        opts: The job's options.
+        months: Months of the paired differences (see :func:`compare_months`).
+
+    Returns:
+        ``(terminal text, output folder)``.
+
+    Raises:
+        ExperimentError: On bad levers or options, or a month beyond a scenario's horizon
+            (before any run).
+
+    """
     if not levers and len(paths) < 2:
         raise ExperimentError("compare needs at least one --lever or two scenario files")
     variants = compare_variants(paths, levers)
-    run = _run(variants, opts, "compare", series=True, args={"levers": list(levers)})
+    chosen = compare_months(paths, variants, months)
+    run = _run(variants, opts, "compare", series=True,
+               args={"levers": list(levers), "months": list(chosen)})
     if run.message:
         return run.message, run.out
-    return _analyse_compare(run, months)[0], run.out
+    return _analyse_compare(run, chosen)[0], run.out
 
 
 def validate_job(opts: JobOptions) -> tuple[str, Path, bool]:

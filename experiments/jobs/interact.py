@@ -42,7 +42,7 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
     """
     from experiments.analysis.survival import survival_table
     from experiments.files import atomic_write_csv, atomic_write_text
-    from experiments.jobs.common import prepare_out_dir, run_recorded
+    from experiments.jobs.common import check_horizon, prepare_out_dir, run_recorded
     from experiments.reports.report import write_report
     from experiments.runner.manifest import build_manifest
     from sim.scenario import load_scenario
@@ -57,9 +57,7 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
                               f"({2 ** MAX_STRESSORS} cells at most)")
     base = load_scenario(path)
     month = 12 * years
-    if not 1 <= years or month > base.horizon_months:
-        raise ExperimentError(f"--years: {years} years is beyond the scenario's horizon of "
-                              f"{base.horizon_months} months")
+    check_horizon(path, base.horizon_months, month, f"--years {years}")
     variants, levels = factorial_variants(base, stressors)
     out = prepare_out_dir(opts.out, "interact", opts.force,
                           getattr(opts, "resume", False))

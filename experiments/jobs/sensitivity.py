@@ -62,7 +62,7 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
 
     """
     from experiments.files import atomic_write_csv, atomic_write_text
-    from experiments.jobs.common import prepare_out_dir, run_recorded
+    from experiments.jobs.common import check_horizon, prepare_out_dir, run_recorded
     from experiments.runner.manifest import build_manifest, write_manifest
     from sim.scenario import load_scenario
 
@@ -72,9 +72,7 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
     n = DEFAULTS[method][0] if n is None else n
     replicates = DEFAULTS[method][1] if opts.replicates is None else opts.replicates
     base = load_scenario(path)
-    if not 1 <= years or 12 * years > base.horizon_months:
-        raise ExperimentError(f"--years: {years} years is beyond the scenario's horizon of "
-                              f"{base.horizon_months} months")
+    check_horizon(path, base.horizon_months, 12 * years, f"--years {years}")
     chosen = select_factors(factors)
     design = make_design(chosen, method, n, opts.seed, groups=groups, second_order=second_order,
                          num_levels=num_levels)

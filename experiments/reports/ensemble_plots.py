@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MultipleLocator, PercentFormatter
 
-from experiments.analysis.survival import KM, cause_label, closure_causes
+from experiments.analysis.survival import KM, cause_label, closure_causes, variant_horizons
 from experiments.reports.figures import subplots
 
 ZERO_AFTER_CLOSURE = frozenset({"teams", "staff", "therapists", "referrals_month", "caseload",
@@ -119,10 +119,12 @@ def _run_variants(series_long: pd.DataFrame, runs: pd.DataFrame | None) -> pd.Se
     return pd.Series("all runs", index=ids)
 
 
-def _matrix(series_long: pd.DataFrame, run_ids, horizon: int, zero_after: bool) -> np.ndarray:
+def _matrix(series_long: pd.DataFrame, run_ids, horizon: int, zero_after: bool,
+            own: int | None = None) -> np.ndarray:
     """Return a runs x months (0..horizon) array of one variable, closed months 0 or NaN.
 
-    ``series_long`` must already be restricted to that one variable.
+    ``series_long`` must already be restricted to that one variable; months beyond the
+    variant's ``own`` horizon stay NaN (nothing is known there, not even a closure).
     """
     sub = series_long[series_long["run_id"].isin(run_ids)]
     wide = sub.pivot_table(index="run_id", columns="month", values="value", aggfunc="first")
@@ -132,7 +134,8 @@ def _matrix(series_long: pd.DataFrame, run_ids, horizon: int, zero_after: bool) 
         seen = ~np.isnan(v)
         last = v.shape[1] - 1 - np.argmax(seen[:, ::-1], axis=1)
         last[~seen.any(axis=1)] = -1
-        v[np.arange(v.shape[1])[None, :] > last[:, None]] = 0.0
+        months = np.arange(v.shape[1])[None, :]
+        v[(months > last[:, None]) & (months <= (horizon if own is None else own))] = 0.0
     return v
 
 
@@ -146,10 +149,10 @@ def _fan(v: np.ndarray, quantiles, min_open: int):
 
 
 def _draw_fan(ax, series_long, variable, groups, colours, horizon, zero_after, quantiles,
-              min_open, label=None, colour=None):
+              min_open, label=None, colour=None, horizons=None):
     one = series_long[series_long["variable"] == variable]
     for variant, ids in groups.items():
-        v = _matrix(one, ids, horizon, zero_after)
+        v = _matrix(one, ids, horizon, zero_after, (horizons or {}).get(variant))
         if not v.size:
             continue
         q = _fan(v, quantiles, 1 if zero_after else min_open)
@@ -195,8 +198,9 @@ def plot_fan(series_long: pd.DataFrame, variable: str, runs: pd.DataFrame | None
     colours = _colours(groups)
     horizon = int(series_long["month"].max()) if len(series_long) else 0
     fig, ax = subplots(figsize=(9, 4.5))
+    own = variant_horizons(runs) if runs is not None and len(runs) else None  # mixed horizons
     _draw_fan(ax, series_long, variable, groups, colours, horizon, after_closure == "zero",
-              quantiles, min_open)
+              quantiles, min_open, horizons=own)
     label = VARIABLE_LABELS.get(variable, variable.replace("_", " "))
     ax.set_ylabel(label)
     _month_axis(ax, horizon)

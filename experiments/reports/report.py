@@ -20,6 +20,7 @@ from experiments.analysis.survival import (
     logrank,
     paired_difference,
     survival_table,
+    variant_horizons,
 )
 from experiments.files import atomic_save_figure, atomic_write_text
 from experiments.reports import formatters as fmt
@@ -70,16 +71,18 @@ def _headline(table: pd.DataFrame, times: Sequence[int]) -> list[dict]:
 
 
 def _survival_section(table: pd.DataFrame, times: Sequence[int]) -> dict:
-    h = int(table["horizon"].iloc[0])
+    hs = set(table["horizon"].astype(int))  # one per variant (mixed horizons: each its own)
+    of = f"of first {hs.pop()}" if len(hs) == 1 else "of each option's horizon"
     header = (["Option", "Runs", "Closed"]
               + [f"Still running after {fmt.years(t)}" for t in times]
-              + ["Median lifetime, months", f"Average months running (of first {h})"])
+              + ["Median lifetime, months", f"Average months running ({of})"])
     rows = []
     for v, r in table.iterrows():
         row = [v, fmt.count(r["n"]), fmt.count(r["closed"])]
         row += [fmt.percent_interval(r[f"p_alive_{t}"], r[f"p_alive_{t}_low"], r[f"p_alive_{t}_high"])
                 for t in times]
-        row.append(fmt.median_months(r["median_months"], h, r["median_low"], r["median_high"]))
+        row.append(fmt.median_months(r["median_months"], int(r["horizon"]), r["median_low"],
+                                     r["median_high"]))
         row.append(fmt.months_interval(r["rmst"], r["rmst_low"], r["rmst_high"]))
         rows.append(row)
     return {"header": header, "rows": rows}
@@ -89,9 +92,10 @@ def _comparison_section(runs: pd.DataFrame, variants: list[str], horizon: int) -
     if len(variants) < 2:
         return None
     base = variants[0]
-    month = COMPARISON_MONTH if COMPARISON_MONTH <= horizon else horizon
+    hs = variant_horizons(runs)
     items = []
     for v in variants[1:]:
+        month = min(COMPARISON_MONTH, horizon, hs[base], hs[v])  # within both horizons
         try:
             d = paired_difference(runs, base, v, month)
         except ValueError as err:
@@ -207,7 +211,7 @@ def write_report(out_dir: Path | str, runs: pd.DataFrame, series_long: pd.DataFr
     variants = list(map(str, pd.unique(runs["variant"])))
     runs = runs.assign(variant=runs["variant"].astype(str))
     kms = kaplan_meier(runs)
-    horizon = next(iter(kms.values())).horizon
+    horizon = max(k.horizon for k in kms.values())  # the longest; each variant has its own
     times = tuple(t for t in SURVIVAL_TIMES if t <= horizon) or (horizon,)
     table = survival_table(runs, times=times)
     files: list[str] = []

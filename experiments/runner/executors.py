@@ -4,7 +4,8 @@ Every ensemble goes through one :class:`concurrent.futures.Executor`, chosen by
 :func:`open_backend` (or :func:`open_executor`, which yields the bare executor):
 
 - ``workers=1``: :class:`InlineExecutor`, which runs each call at once in this process;
-- ``workers>1``: a :class:`~concurrent.futures.ProcessPoolExecutor` on this machine, whose
+- ``workers>1``: a :class:`~concurrent.futures.ProcessPoolExecutor` on this machine (workers
+  started by a fork server, never forked from this process; :func:`process_context`), whose
   workers die with the main process (even after ``kill -9``) and which is replaced by a fresh
   pool if a worker crashes (:meth:`Backend.restart`);
 - ``dask_scheduler="tcp://host:port"``: a :class:`DaskExecutor` over a Dask
@@ -18,6 +19,7 @@ module-level, picklable chunk function of :mod:`experiments.runner.tasks`.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import re
@@ -179,6 +181,8 @@ def check_workers(workers) -> int:
 
 def _process_pool(workers: int) -> ProcessPoolExecutor:
     ctx = process_context()
+    if ctx.get_start_method() == "forkserver":
+        start_forkserver()
     # A forked worker's parent is this process; a forkserver's is the server, itself a child.
     parent = os.getpid() if ctx.get_start_method() == "fork" else None
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
@@ -210,29 +214,65 @@ def _worker_started(parent: int | None) -> None:
         os._exit(1)
 
 
+FORKSERVER_PRELOAD = ["experiments.runner.tasks"]
+"""Modules the fork server imports once, so that its workers start in milliseconds (the model,
+numpy, pandas and scipy: everything the chunk function of :mod:`experiments.runner.tasks`
+needs)."""
+
+SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                   "JE_ARROW_MALLOC_CONF": "background_thread:false"}
+"""Environment of the fork server: no native thread pools (OpenBLAS, OpenMP, MKL, pyarrow's
+jemalloc), so that the one process that forks runs a single thread. The workers inherit it,
+which suits processes that each run one model at a time."""
+
+_server_lock = threading.Lock()
+
+
+def start_forkserver() -> None:
+    """Start the fork server (once; again if it died) single-threaded, with the model loaded.
+
+    It is started with :data:`SINGLE_THREADED` in its environment (set only while it starts,
+    then restored in this process) and imports :data:`FORKSERVER_PRELOAD`, so each worker it
+    forks is ready at once and no process with other threads running is ever forked.
+    """
+    from multiprocessing import forkserver
+
+    with _server_lock:
+        forkserver.set_forkserver_preload(FORKSERVER_PRELOAD)
+        saved = {k: os.environ.get(k) for k in SINGLE_THREADED}
+        os.environ.update(SINGLE_THREADED)
+        try:
+            forkserver.ensure_running()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
 def process_context() -> multiprocessing.context.BaseContext:
     """Choose the start method for local worker processes.
 
-    - ``fork`` on Linux when this process runs no other Python thread: workers start in
-      milliseconds and inherit the imported model.
-    - ``forkserver`` on Linux when other threads run (a Dask client, a progress monitor):
-      forking a threaded process can deadlock (Python 3.12 warns about it), so workers are
-      forked from a clean server process instead, which preloads the model once (its first
-      pool takes about a second, later pools milliseconds).
-    - ``spawn`` elsewhere (macOS, Windows).
+    - ``forkserver`` on Linux: workers are forked from a small server process (started by
+      :func:`start_forkserver`, single-threaded, with the model preloaded), never from this
+      process, which may run threads of its own (numpy's OpenBLAS pool, pyarrow's allocator,
+      a Dask client, a progress bar): forking a multi-threaded process can deadlock the child
+      (Python 3.12 warns about it, and 3.14 makes ``forkserver`` the default for this reason).
+      Its first pool takes a fraction of a second to start the server, later pools
+      milliseconds.
+    - ``spawn`` elsewhere (macOS, Windows) or where ``forkserver`` is missing.
+
+    Results do not depend on the start method: every run's seed is explicit.
 
     Returns:
         A multiprocessing context.
 
     """
-    methods = multiprocessing.get_all_start_methods()
-    if sys.platform.startswith("linux"):
-        if "fork" in methods and threading.active_count() == 1:
-            return multiprocessing.get_context("fork")
-        if "forkserver" in methods:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["experiments.runner.tasks"])
-            return ctx
+    if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
+        return ctx
     return multiprocessing.get_context("spawn")
 
 
@@ -412,6 +452,51 @@ def open_executor(workers: int = 1, dask_scheduler: str | None = None) -> Iterat
         yield backend.executor
 
 
+DASK_LOGGERS = ("distributed", "tornado", "asyncio")
+"""Loggers silenced while our Dask client runs (see :func:`quiet_dask_logs`)."""
+
+
+class _DropAll(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+@contextmanager
+def quiet_dask_logs(names: tuple[str, ...] = DASK_LOGGERS) -> Iterator[None]:
+    """Silence Dask's own log records (and their tracebacks) while our client runs.
+
+    A lost or unreachable scheduler makes ``distributed`` log tracebacks from its event-loop
+    thread before our runner notices and reports the problem in one line; the user should see
+    only that line. Every existing logger of the ``names`` families and every handler they
+    hold gets a filter that drops all records, and the family roots stop propagating (so a
+    handler of the root logger does not print them either). Everything is restored on exit.
+
+    Args:
+        names: The logger families, e.g. ``("distributed",)``.
+
+    Yields:
+        Nothing; the loggers are quiet inside the ``with`` block.
+
+    """
+    drop = _DropAll()
+    loggers = [logging.getLogger(n) for n in names]
+    loggers += [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)
+                if any(n.startswith(f"{root}.") for root in names)]
+    handlers = {h for lg in loggers for h in lg.handlers}
+    propagate = [(lg, lg.propagate) for lg in loggers[:len(names)]]
+    for item in (*loggers, *handlers):
+        item.addFilter(drop)
+    for lg, _ in propagate:
+        lg.propagate = False
+    try:
+        yield
+    finally:
+        for item in (*loggers, *handlers):
+            item.removeFilter(drop)
+        for lg, was in propagate:
+            lg.propagate = was
+
+
 @contextmanager
 def _dask_backend(address: str) -> Iterator[Backend]:
     address = check_scheduler_address(address)
@@ -420,6 +505,13 @@ def _dask_backend(address: str) -> Iterator[Backend]:
     except ImportError:
         raise _error("a Dask scheduler was given but the 'distributed' package is not "
                      "installed; install it with: pip install -e .[distributed]") from None
+    with quiet_dask_logs():
+        with _dask_client(distributed, address) as backend:
+            yield backend
+
+
+@contextmanager
+def _dask_client(distributed, address: str) -> Iterator[Backend]:
     try:
         client = distributed.Client(address, timeout="10s")
     except (OSError, TimeoutError, ValueError) as exc:
