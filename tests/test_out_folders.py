@@ -239,7 +239,7 @@ VARYING = ("started", "finished", "wall_time_s", "command", "argv", "attempts", 
            "artefacts")
 
 
-MANIFEST_ROW = re.compile(r"<tr><td>(?:%s)</td>.*?</tr>\n?" % "|".join(VARYING), re.S)
+MANIFEST_ROW = re.compile(r"<tr><td>(?:" + "|".join(VARYING) + r")</td>.*?</tr>\n?", re.S)
 """Rows of the report's manifest table that differ between attempts."""
 
 
@@ -290,6 +290,11 @@ def kill_then_resume(reference: Path, folder: Path, n: int) -> bool:
         return False
     assert done.returncode == -signal.SIGKILL, done.stderr
     state = folder_state(folder)
+    if state.state == "complete":  # killed right after its last write, the manifest's
+        resumed = run_cli([*COMPARE, "--out", str(folder), "--resume"])
+        assert resumed.returncode == 0 and "already complete" in resumed.stdout
+        assert_same_folder(reference, folder)  # and the left-over run store is gone
+        return True
     assert state.state == "unfinished", (n, state)
     again = run_cli([*COMPARE, "--out", str(folder)])
     assert again.returncode == 2 and "--resume" in again.stderr  # not "already complete"
@@ -303,8 +308,10 @@ def kill_then_resume(reference: Path, folder: Path, n: int) -> bool:
 def test_killed_after_the_runs_table_or_in_the_report_resume_finishes_it(compare_reference,
                                                                           tmp_path):
     writes = json.loads((compare_reference / "manifest.json").read_text())["artefacts"]
-    # Writes: manifest, runs.csv, paired_differences.csv, figures..., report.html, manifest.
-    for n in (2, 4, len(writes) + 1):  # after runs.csv, among the figures, before the last
+    # Writes: manifest, runs.csv, manifest, paired_differences.csv, figures, report, manifest.
+    # After runs.csv; after paired_differences.csv; after the figures, before report.html;
+    # after the last write (the complete manifest), before the run store is removed.
+    for n in (2, 4, len(writes) + 1, len(writes) + 3):
         assert kill_then_resume(compare_reference, tmp_path / f"k{n}", n), n
 
 
@@ -314,7 +321,8 @@ def test_kill_9_after_every_write_of_a_compare_then_resume_is_identical(compare_
     n = 1
     while kill_then_resume(compare_reference, tmp_path / f"k{n}", n):
         n += 1
-    assert n > 5  # the compare writes its manifest, tables, figures, report and manifest
+    writes = json.loads((compare_reference / "manifest.json").read_text())["artefacts"]
+    assert n == len(writes) + 4  # every artefact and 3 manifests (running, finishing, complete)
 
 
 def test_complete_folder_missing_an_artefact_is_not_complete(results, tmp_path, capsys):
@@ -343,3 +351,21 @@ def test_two_processes_on_one_folder_one_wins_the_other_gets_one_line(tmp_path):
         assert loser.count("\n") == 1 and "Traceback" not in loser, loser
         assert folder_state(out).state == "complete" and siblings(out) == []
 
+
+
+def test_assess_of_two_authorities_is_complete_and_can_be_forced(tmp_path, capsys):
+    """Each authority's subfolder is complete without its store; --force replaces the whole."""
+    for name in ("north", "south"):
+        (tmp_path / f"{name}.toml").write_text(Path(TEMPLATE).read_text())
+    out = tmp_path / "both"
+    argv = ["assess", str(tmp_path / "north.toml"), str(tmp_path / "south.toml"),
+            "--replicates", "2", "--trajectories", "2", "--screen-replicates", "1",
+            "--no-progress", "--out", str(out)]
+    code, _, err = cli(argv, capsys)
+    assert code == 0, err
+    assert not list(out.rglob("runs.sqlite*")) and foreign_entry(out) is None
+    for name in ("north", "south"):
+        assert folder_state(out / name).state == "complete"
+    code, _, err = cli([*argv, "--force"], capsys)
+    assert code == 0, err
+    assert (out / "ranking.txt").is_file() and siblings(out) == []

@@ -108,8 +108,11 @@ class Claim:
 
         """
         try:
-            if complete_folder(self.work) and not _sharded(self.work):
-                discard_store(self.work)
+            complete_folder(self.work)
+            parts = [self.work, *(p for p in self.work.iterdir() if p.is_dir())]
+            for folder in parts:  # assess of several authorities: one store per subfolder
+                if (folder / MANIFEST_NAME).is_file() and not _sharded(folder):
+                    discard_store(folder)
             if self.work != self.final:
                 full = Path(os.path.abspath(self.final))
                 parent = full.parent

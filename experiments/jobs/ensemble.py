@@ -385,9 +385,7 @@ def merge_job(dirs: list[str], out: str, force: bool = False, progress: bool | N
     fmt = options.get("format", "csv")
     folder = prepare_out_dir(out, "merge", force)
     started = _now()
-    result = merge_results(dirs, folder, fmt=fmt, series=True,
-                           write_series=bool(options.get("series")), progress=progress)
-    manifest = {k: v for k, v in first.items() if k not in ("shard", "attempts")}
+    manifest = {k: v for k, v in first.items() if k not in ("shard", "attempts", "artefacts")}
     manifest.update(command=" ".join(map(str, command)), argv=[str(a) for a in command],
                     started=started, finished=None, status="running",
                     merged_from=[{"folder": str(d), "shard": m["shard"],
@@ -397,6 +395,9 @@ def merge_job(dirs: list[str], out: str, force: bool = False, progress: bool | N
                                   "platform": m.get("platform")}
                                  for d, m in sorted(zip(dirs, manifests, strict=True),
                                                     key=lambda p: p[1]["shard"]["index"])])
+    write_manifest(folder / "manifest.json", manifest)  # before the tables: not complete yet
+    result = merge_results(dirs, folder, fmt=fmt, series=True,
+                           write_series=bool(options.get("series")), progress=progress)
     finish_manifest(manifest, result)
     manifest["wall_time_s"] = round(sum(m.get("wall_time_s") or 0 for m in manifests), 3)
     write_manifest(folder / "manifest.json", manifest)
