@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=_seed, default=1, help="random seed (default 1)")
     sim.add_argument("--out", metavar="DIR", type=_out_dir,
                      help="write series.csv, summary.txt and series.png to DIR")
+    sim.add_argument("--force", action="store_true",
+                     help="replace an existing --out folder of this tool's results")
     ens = sub.add_parser("ensemble", help="run scenarios as an ensemble with survival analysis",
                          parents=[ensemble_parent])
     ens.add_argument("scenarios", nargs="+", metavar="SCENARIO")
@@ -276,7 +278,8 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     """Run one scenario and print the summary."""
     from experiments.jobs.ensemble import simulate_job
 
-    text, paths = simulate_job(args.scenario, args.seed, args.out)
+    text, paths = simulate_job(args.scenario, args.seed, args.out, force=args.force,
+                               command=tuple(["run.py", *argv]))
     print(text)
     if paths:
         print("\nWrote " + ", ".join(str(p) for p in paths))

@@ -20,6 +20,26 @@ from pathlib import Path
 TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
 """Names of the temporary files of :func:`atomic_write` (see :func:`temporary_name`)."""
 
+KILL_AFTER_WRITES = "MST_TEST_KILL_AFTER_WRITES"
+"""Test-only: with this environment variable set to N, the process kills itself (SIGKILL)
+right after its N-th completed atomic write, so tests can crash a job at every point of its
+finishing (tables, figures, report, manifest). Never set outside the test suite."""
+
+_writes = 0
+
+
+def count_write() -> None:
+    """Count one completed atomic write (and apply the test-only :data:`KILL_AFTER_WRITES`)."""
+    global _writes
+    limit = os.environ.get(KILL_AFTER_WRITES)
+    if not limit:
+        return
+    _writes += 1
+    if _writes == int(limit):
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
+
 
 def temporary_name(path: Path) -> Path:
     """Return a unique hidden name next to ``path`` for an atomic write.
@@ -103,6 +123,7 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+    count_write()
     return path
 
 

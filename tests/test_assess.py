@@ -66,3 +66,4 @@ def test_assess_ranks_the_three_sites(tmp_path, capsys):
     ranking = (tmp_path / "ranking.txt").read_text().splitlines()
     assert "Metro City" in ranking[1] and "Isolated Coastal" in ranking[3]
     assert text.count("Five most influential risk drivers") == 3
+    assert not list(tmp_path.rglob("runs.sqlite*"))  # each authority's store went when complete

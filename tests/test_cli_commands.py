@@ -30,7 +30,8 @@ def test_simulate_prints_the_summary_and_writes_series_and_plot(repo_root, site_
     summary = (out / "summary.txt").read_text(encoding="utf-8")
     assert text.startswith(summary.rstrip("\n"))  # the file is what was printed
     assert f"Wrote {out / 'series.csv'}, {out / 'summary.txt'}, {out / 'series.png'}" in text
-    assert sorted(p.name for p in out.iterdir()) == ["series.csv", "series.png", "summary.txt"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "series.csv", "series.png",
+                                                     "summary.txt"]
     series = pd.read_csv(out / "series.csv")
     result = simulate(load_scenario(site_file("metro_city")), 3)
     assert list(series.columns) == list(result.series.columns)

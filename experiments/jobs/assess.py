@@ -13,6 +13,7 @@ from experiments.analysis.factors import local_factors
 from experiments.analysis.readiness import TIMES, YEARS, Assessment, driver_table, lever_variants
 from experiments.errors import ExperimentError
 from experiments.files import atomic_write_csv
+from experiments.jobs.common import output_job
 from experiments.reports.assess import format_assessment, write_assessment_page
 from experiments.reports.formatters import percent_interval
 from experiments.runner.tasks import make_tasks
@@ -110,6 +111,7 @@ def assess_one(path: str, opts, out: Path, *, trajectories: int = 10,
 # ---------------------------------------------------------------------------------------------
 
 
+@output_job
 def assess_job(paths: Sequence[str], opts, *, trajectories: int = 10,
                screen_replicates: int = 20) -> tuple[str, Path]:
     """Assess one or more authorities; rank them when there are several.

@@ -27,7 +27,7 @@ from scipy.stats import qmc
 from experiments.analysis.calibration import SITES, check_patterns, loss
 from experiments.errors import ExperimentError
 from experiments.files import atomic_write_text
-from experiments.jobs.common import ROOT, JobOptions, prepare_out_dir
+from experiments.jobs.common import ROOT, JobOptions, output_job, prepare_out_dir
 from experiments.runner.execute import run_ensemble
 from experiments.runner.manifest import build_manifest, write_manifest
 from experiments.runner.tasks import make_tasks
@@ -77,6 +77,7 @@ def check_options(points: int, runs: int, shrink: float, params: Sequence[str] |
                               f"docs/ODD.md (parameters)")
 
 
+@output_job
 def calibrate_job(opts: JobOptions, *, points: int = 200, runs: int = 120, shrink: float = 0.5,
                   params: Sequence[str] | None = None,
                   root: int = CALIBRATION_ROOT_SEED) -> tuple[str, Path]:

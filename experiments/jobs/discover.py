@@ -9,10 +9,12 @@ import pandas as pd
 from experiments.analysis.discovery import find_rules, require_prim
 from experiments.analysis.factors import FACTORS, row_frame, select_factors
 from experiments.errors import ExperimentError
+from experiments.jobs.common import output_job
 from experiments.reports.discovery import write_discovery_report
 from experiments.runner.tasks import make_tasks
 
 
+@output_job
 def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
                  factors: str | None = None, find: str = "closure", max_boxes: int = 2,
                  max_dims: int = 3, min_coverage: float = 0.5) -> tuple[str, Path]:

@@ -13,7 +13,6 @@ runs the analysis of the job they came from, so the merged folder is the unshard
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,11 +22,19 @@ import pandas as pd
 
 from experiments.errors import ExperimentError
 from experiments.files import atomic_write_text
-from experiments.jobs.common import ROOT, JobOptions, check_horizon, prepare_out_dir, site_path
+from experiments.jobs.common import (
+    ROOT,
+    JobOptions,
+    check_horizon,
+    output_job,
+    prepare_out_dir,
+    site_path,
+)
 from experiments.reports.summary import format_survival_table
 from experiments.runner.execute import run_ensemble
-from experiments.runner.folders import check_resume, folder_in_use, folder_state, merge_results
+from experiments.runner.folders import check_resume, folder_state, merge_results
 from experiments.runner.manifest import build_manifest, finish_manifest, read_manifest, write_manifest
+from experiments.runner.store import STORE_NAME
 from experiments.runner.tables import EnsembleResult
 from experiments.runner.tasks import make_tasks, select_shard
 from sim.scenario import Levers, Scenario, ScenarioError, load_scenario
@@ -95,22 +102,8 @@ def _run(variants: list[tuple[str, Scenario]], opts: JobOptions, job: str, serie
     if opts.shard is not None and not select_shard(tasks, opts.shard):
         raise ExperimentError(f"--shard {opts.shard[0]}/{opts.shard[1]}: this shard has no runs "
                               f"(the design has {len(tasks)}); use at most {len(tasks)} shards")
-    fresh = opts.out is None or folder_state(opts.out).state in ("absent", "empty")
     out = prepare_out_dir(opts.out, job, opts.force, resume=opts.resume)
-    try:
-        return _run_in(out, tasks, variants, opts, job, series, args)
-    except ExperimentError:
-        _discard_if_untouched(out, fresh)
-        raise
-
-
-def _discard_if_untouched(out: Path, fresh: bool) -> None:
-    """Remove a folder this job created if the job failed before any run finished."""
-    if not fresh:
-        return
-    state = folder_state(out)
-    if state.state in ("empty", "unfinished") and state.done == 0 and not folder_in_use(out):
-        shutil.rmtree(out, ignore_errors=True)
+    return _run_in(out, tasks, variants, opts, job, series, args)
 
 
 def _run_in(out: Path, tasks, variants, opts: JobOptions, job: str, series: bool,
@@ -124,6 +117,11 @@ def _run_in(out: Path, tasks, variants, opts: JobOptions, job: str, series: bool
                                   f"experiment, not {job!r}; use its original command")
     if opts.resume:
         check_resume(out, tasks, series=series, shard=opts.shard)  # before the manifest changes
+    if opts.resume and state.state == "unfinished" and not (out / STORE_NAME).exists() \
+            and ((out / "runs.csv").is_file() or (out / "runs.parquet").is_file()):
+        raise ExperimentError(f"--resume: {out} has its runs table but lacks files its "
+                              f"manifest lists, and its run store is gone, so they cannot be "
+                              f"rebuilt; run it again with --force")
     if opts.resume and state.state == "complete":
         manifest = previous or {}
         n = manifest.get("runs", "all")
@@ -148,7 +146,9 @@ def _run_in(out: Path, tasks, variants, opts: JobOptions, job: str, series: bool
     result = run_ensemble(tasks, workers=opts.workers, dask_scheduler=opts.dask_scheduler,
                           out_dir=out, series=series, fmt=opts.fmt, progress=opts.progress,
                           write_series=opts.series, resume=opts.resume, shard=opts.shard,
-                          retry_failed=opts.retry_failed)
+                          retry_failed=opts.retry_failed, keep_store=True)
+    if opts.shard is None:
+        result.files.pop("store", None)  # removed once the folder is complete (output_job)
     finish_manifest(manifest, result)
     write_manifest(out / "manifest.json", manifest)
     if result.runs.empty:
@@ -266,6 +266,7 @@ ANALYSES = {"sites": _analyse_sites, "ensemble": _analyse_ensemble,
 
 
 
+@output_job
 def main_job(opts: JobOptions) -> tuple[str, Path]:
     """The main job: the three sites as an ensemble, survival table and report folder."""
     variants = [(name, load_scenario(site_path(name))) for name in SITE_FILES]
@@ -275,6 +276,7 @@ def main_job(opts: JobOptions) -> tuple[str, Path]:
     return _analyse_sites(run)[0], run.out
 
 
+@output_job
 def ensemble_job(paths: list[str], opts: JobOptions) -> tuple[str, Path]:
     """Any scenario files as an ensemble."""
     variants = [(_label(sc, p), sc) for p in paths for sc in [load_scenario(p)]]
@@ -346,6 +348,7 @@ def compare_months(paths: list[str], variants: list[tuple[str, Scenario]],
     return tuple(sorted(set(int(m) for m in months)))
 
 
+@output_job
 def compare_job(paths: list[str], levers: list[str], opts: JobOptions,
                 months: Sequence[int] | None = None) -> tuple[str, Path]:
     """What-if comparison over common random numbers with paired differences.
@@ -375,6 +378,7 @@ def compare_job(paths: list[str], levers: list[str], opts: JobOptions,
     return _analyse_compare(run, chosen)[0], run.out
 
 
+@output_job
 def validate_job(opts: JobOptions) -> tuple[str, Path, bool]:
     """Run the three sites and the neutral template and check every calibration pattern."""
     from experiments.analysis.calibration import SITES
@@ -387,6 +391,7 @@ def validate_job(opts: JobOptions) -> tuple[str, Path, bool]:
     return text, run.out, ok
 
 
+@output_job
 def merge_job(dirs: list[str], out: str, force: bool = False, progress: bool | None = None,
               command: tuple[str, ...] = ()) -> tuple[str, Path, bool]:
     """Join the folders of the K shards of one job into the folder of the unsharded job.
@@ -436,16 +441,9 @@ def merge_job(dirs: list[str], out: str, force: bool = False, progress: bool | N
                                   f"another folder")
     options = first.get("options", {})
     fmt = options.get("format", "csv")
-    fresh = folder_state(out).state in ("absent", "empty")
     folder = prepare_out_dir(out, "merge", force)
     started = _now()
-    try:
-        result = merge_results(dirs, folder, fmt=fmt, series=True,
-                               write_series=bool(options.get("series")), progress=progress)
-    except ExperimentError:
-        _discard_if_untouched(folder, fresh)
-        raise
-    manifest = {k: v for k, v in first.items() if k not in ("shard", "attempts")}
+    manifest = {k: v for k, v in first.items() if k not in ("shard", "attempts", "artefacts")}
     manifest.update(command=" ".join(map(str, command)), argv=[str(a) for a in command],
                     started=started, finished=None, status="running",
                     merged_from=[{"folder": str(d), "shard": m["shard"],
@@ -455,6 +453,9 @@ def merge_job(dirs: list[str], out: str, force: bool = False, progress: bool | N
                                   "platform": m.get("platform")}
                                  for d, m in sorted(zip(dirs, manifests, strict=True),
                                                     key=lambda p: p[1]["shard"]["index"])])
+    write_manifest(folder / "manifest.json", manifest)  # before the tables: not complete yet
+    result = merge_results(dirs, folder, fmt=fmt, series=True,
+                           write_series=bool(options.get("series")), progress=progress)
     finish_manifest(manifest, result)
     manifest["wall_time_s"] = round(sum(m.get("wall_time_s") or 0 for m in manifests), 3)
     write_manifest(folder / "manifest.json", manifest)
@@ -466,13 +467,21 @@ def merge_job(dirs: list[str], out: str, force: bool = False, progress: bool | N
     return f"merged {len(dirs)} shards into {folder}\n{text}", folder, ok
 
 
-def simulate_job(path: str, seed: int = 1, out: str | None = None) -> tuple[str, list[Path]]:
+@output_job
+def simulate_job(path: str, seed: int = 1, out: str | None = None, force: bool = False,
+                 command: tuple[str, ...] = ()) -> tuple[str, list[Path]]:
     """One run of one scenario: its readable summary and, with ``out``, CSV, text and PNG.
+
+    With ``out`` the folder follows the rules of every job (:func:`prepare_out_dir`): absent
+    or empty, or replaced with ``force`` when it holds this tool's results; a manifest
+    records the run.
 
     Args:
         path: The scenario file.
         seed: The run's seed.
         out: Folder for ``series.csv``, ``summary.txt`` and ``series.png`` (None writes nothing).
+        force: Replace an existing folder of this tool's results.
+        command: The command line, for the manifest.
 
     Returns:
         ``(summary text, paths written)``.
@@ -482,7 +491,14 @@ def simulate_job(path: str, seed: int = 1, out: str | None = None) -> tuple[str,
     from experiments.reports.summary import format_run_summary
     from sim import simulate
 
-    result = simulate(load_scenario(path), seed)
+    scenario = load_scenario(path)
+    folder = prepare_out_dir(out, "simulate", force) if out else None
+    if folder is not None:
+        manifest = build_manifest(list(command), [(_label(scenario, path), scenario)], seed,
+                                  1, 1, None)
+        manifest["job"] = {"name": "simulate", "args": {}}
+        write_manifest(folder / "manifest.json", manifest)
+    result = simulate(scenario, seed)
     text = format_run_summary(result)
-    paths = write_single_run(result, Path(out), text) if out else []
+    paths = write_single_run(result, folder, text) if folder is not None else []
     return text, paths

@@ -18,11 +18,13 @@ from experiments.analysis.interactions import (
     parse_stressor,
 )
 from experiments.errors import ExperimentError
+from experiments.jobs.common import output_job
 from experiments.reports.html import embed_png
 from experiments.reports.interactions import effects_html, format_effects, plot_cells, verdict_text
 from experiments.runner.tasks import make_tasks
 
 
+@output_job
 def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
                     years: int = 5) -> tuple[str, Path]:
     """Run the factorial experiment and write its folder.

@@ -17,6 +17,7 @@ from experiments.analysis.sensitivity import (
     screened_factors,
 )
 from experiments.errors import ExperimentError
+from experiments.jobs.common import output_job
 from experiments.reports.formatters import interval, number
 from experiments.reports.html import save_figure
 from experiments.reports.sensitivity import (
@@ -33,6 +34,7 @@ from experiments.reports.sensitivity import (
 from experiments.runner.tasks import make_tasks
 
 
+@output_job
 def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = None,
                     factors: str | None = None, groups: bool = False,
                     second_order: bool = False, years: int = 5, num_levels: int = 4,
@@ -62,7 +64,7 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
 
     """
     from experiments.files import atomic_write_csv, atomic_write_text
-    from experiments.jobs.common import check_horizon, prepare_out_dir, run_recorded
+    from experiments.jobs.common import check_horizon, final_path, prepare_out_dir, run_recorded
     from experiments.runner.manifest import build_manifest, write_manifest
     from sim.scenario import load_scenario
 
@@ -161,7 +163,7 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
         atomic_write_text(out / "screened_factors.txt",
                           f"# Factors kept by the Morris screening of {base.name} "
                           f"({primary.output.short}: mu* interval reaches 10% of the "
-                          f"largest mu*).\n# Use with --factors @{out / 'screened_factors.txt'}"
+                          f"largest mu*).\n# Use with --factors @{final_path(out / 'screened_factors.txt')}"
                           "\n" + "\n".join(keep) + "\n")
         lines.append(f"Screening: {len(keep)} of {len(design.factors)} factors can move "
                      f"{primary.output.short} by at least a tenth of the strongest one; "

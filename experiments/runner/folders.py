@@ -33,8 +33,9 @@ import pandas as pd
 
 from experiments.errors import ExperimentError
 from experiments.files import TEMPORARY as _TMP
-from experiments.files import fsync_dir, remove_stale_temporaries, temporary_name
+from experiments.files import count_write, fsync_dir, remove_stale_temporaries, temporary_name
 from experiments.files import fsync_file as _fsync_file
+from experiments.runner.manifest import STORE_FILES, folder_complete
 from experiments.runner.store import (
     STORE_NAME,
     MemoryStore,
@@ -70,6 +71,18 @@ def store_errors():
         yield
     except StoreError as exc:
         raise ExperimentError(str(exc)) from None
+
+
+def discard_store(folder: str | Path) -> None:
+    """Delete the run store of a complete, unsharded folder (its tables hold every run).
+
+    Args:
+        folder: The output folder (not in use).
+
+    """
+    for name in STORE_FILES:
+        (Path(folder) / name).unlink(missing_ok=True)
+    fsync_dir(Path(folder))
 
 
 def folder_in_use(folder: str | Path) -> bool:
@@ -139,14 +152,16 @@ def folder_state(folder: str | Path) -> FolderState:
         except StoreError:
             return FolderState("unfinished")  # damaged: --resume says so on one line
         shard = info["shard"]
-        return FolderState("complete" if info["complete"] and _final_tables(folder)
-                           else "unfinished",
+        whole = info["complete"] and _final_tables(folder) and folder_complete(folder) is not False
+        return FolderState("complete" if whole else "unfinished",
                            done=info["done"], planned=info["planned"], failed=info["failed"],
                            shard=tuple(shard) if shard else None)
     if OLD_JOURNAL_NAME in names and not _final_tables(folder):
         return FolderState("unfinished")  # the old journal format: --resume says to re-run
     if _final_tables(folder):
-        return FolderState("complete")
+        # Complete only once the manifest says so and every artefact it lists exists (a
+        # folder killed while writing its report is unfinished); old folders have no status.
+        return FolderState("complete" if folder_complete(folder) is not False else "unfinished")
     if names == {"manifest.json"}:
         return FolderState("unfinished")  # killed before the first run finished
     return FolderState("other")
@@ -198,6 +213,7 @@ class SeriesWriter:
         _fsync_file(self.tmp)
         os.replace(self.tmp, self.path)
         fsync_dir(self.path.parent)
+        count_write()
         return self.path
 
     def abort(self) -> None:

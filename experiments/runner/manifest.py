@@ -9,8 +9,10 @@ re-run the ensemble and get the same tables.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import platform
+import re
 import subprocess
 import sys
 from dataclasses import asdict
@@ -18,7 +20,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from experiments.files import atomic_write_text
+from experiments.files import TEMPORARY, atomic_write_text
 from experiments.runner.tasks import SEED_SCHEME
 from sim.scenario import Scenario
 
@@ -28,6 +30,167 @@ PACKAGES = ("mesa", "numpy", "scipy", "pandas", "SALib", "matplotlib", "mst-sust
 """Distributions whose versions the manifest records (those not installed are left out)."""
 
 MANIFEST_VERSION = 1
+
+MANIFEST_NAME = "manifest.json"
+
+OUTPUT_PATTERNS = (
+    MANIFEST_NAME, "runs.csv", "runs.parquet", "series.csv", "series.parquet", "failures.csv",
+    "runs.sqlite", "runs.sqlite-wal", "runs.sqlite-shm", "runs.sqlite.lock", "runs.journal",
+    "report.html", "*.png", "summary.txt", "ranking.txt", "screened_factors.txt",
+    "calibration_search.jsonl", "paired_differences.csv", "patterns.csv", "levers.csv",
+    "drivers.csv", "outlook.csv", "design.csv", "discovery_data.csv", "rules.csv",
+    "effects.csv", "cells.csv", "indices_*.csv", "convergence_*.csv", "second_order_*.csv",
+)
+"""Every name a command of this project writes into an output folder (globs), besides the
+temporary files of :data:`experiments.files.TEMPORARY`. ``--force`` replaces only a folder
+holding a manifest and nothing else (:func:`foreign_entry`), and clean-up deletes only these
+(:func:`remove_outputs`)."""
+
+STORE_FILES = ("runs.sqlite", "runs.sqlite-wal", "runs.sqlite-shm", "runs.sqlite.lock")
+"""The run store's files (not artefacts: removed when an unsharded folder is complete)."""
+
+SIBLING = re.compile(r"^\.(?P<name>.+)\.(?:(?:new|old)-[0-9a-f]{12}|claim)$")
+"""Entries the commands make *beside* an output folder ``NAME``: ``.NAME.new-<12 hex>`` (a
+``--force`` run's new folder until it is swapped in), ``.NAME.old-<12 hex>`` (the replaced
+folder while it is removed) and ``.NAME.claim`` (the lock that claims ``NAME``)."""
+
+
+def is_output_name(name: str) -> bool:
+    """Whether a file name is one our commands write (:data:`OUTPUT_PATTERNS`, temporaries)."""
+    return bool(TEMPORARY.match(name)) or any(fnmatch.fnmatchcase(name, g)
+                                              for g in OUTPUT_PATTERNS)
+
+
+def foreign_entry(folder: str | Path) -> str | None:
+    """The first entry of ``folder`` that this project's commands did not write, if any.
+
+    A folder is ours when it holds our manifest and only files of :data:`OUTPUT_PATTERNS`
+    (and temporaries), or only subfolders that are ours (``assess`` of several authorities)
+    besides such files. Symbolic links are always foreign (never followed).
+
+    Args:
+        folder: An existing folder.
+
+    Returns:
+        None if the folder is ours (or empty), else the name of the first foreign entry (or
+        of the folder's own manifest, missing).
+
+    """
+    folder = Path(folder)
+    entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    if not entries:
+        return None
+    has_manifest = (folder / MANIFEST_NAME).is_file() and not (folder / MANIFEST_NAME).is_symlink()
+    has_sub = False
+    for p in entries:
+        if p.is_symlink():
+            return p.name
+        if p.is_dir():
+            if not (p / MANIFEST_NAME).is_file() or foreign_entry(p) is not None:
+                return p.name
+            has_sub = True
+        elif not p.is_file() or not is_output_name(p.name):
+            return p.name
+    if not has_manifest and not has_sub:
+        return f"{MANIFEST_NAME} (missing)"
+    return None
+
+
+def remove_outputs(folder: str | Path) -> bool:
+    """Delete what our commands wrote in ``folder`` (never through a link), then the folder.
+
+    Args:
+        folder: A folder of ours (see :func:`foreign_entry`).
+
+    Returns:
+        True if the folder is gone; False if something else was left in it (kept).
+
+    """
+    folder = Path(folder)
+    for p in folder.iterdir():
+        if p.is_dir() and not p.is_symlink():
+            remove_outputs(p)
+        elif p.is_file() and not p.is_symlink() and is_output_name(p.name):
+            p.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:
+        return False
+    return True
+
+
+def artefacts(folder: str | Path) -> list[str]:
+    """The files a finished folder holds: everything but the manifest, store and temporaries.
+
+    Args:
+        folder: The output folder.
+
+    Returns:
+        Sorted paths relative to ``folder`` (``/``-separated).
+
+    """
+    folder = Path(folder)
+    names = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if not p.is_file() or p.name in (MANIFEST_NAME, *STORE_FILES) or TEMPORARY.match(p.name):
+            continue
+        names.append(rel.as_posix())
+    return names
+
+
+def folder_complete(folder: str | Path) -> bool | None:
+    """Whether a folder's manifest says it is complete and every artefact it lists exists.
+
+    Args:
+        folder: The output folder.
+
+    Returns:
+        None without a readable manifest; else True only when ``status`` is ``"complete"``
+        and every file of ``artefacts`` exists.
+
+    """
+    folder = Path(folder)
+    try:
+        data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    if data.get("status") != "complete":
+        return False
+    return all((folder / name).is_file() for name in data.get("artefacts") or ())
+
+
+def complete_folder(folder: str | Path) -> bool:
+    """Mark a folder complete, once every artefact is written: the very last write of a job.
+
+    The manifest (and that of every subfolder with one) gets ``status: "complete"``, the
+    ``finished`` time and ``artefacts``, the files the folder promises (see
+    :func:`folder_complete`). A folder already complete is left as it is.
+
+    Args:
+        folder: The output folder.
+
+    Returns:
+        True if a manifest was completed or already complete.
+
+    """
+    folder = Path(folder)
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()):
+        if (sub / MANIFEST_NAME).is_file():
+            complete_folder(sub)
+    path = folder / MANIFEST_NAME
+    if not path.is_file():
+        return False
+    manifest = read_manifest(path)
+    if manifest.get("status") == "complete" and folder_complete(folder):
+        return True
+    manifest["status"] = "complete"
+    manifest["finished"] = _now()
+    manifest["artefacts"] = artefacts(folder)
+    write_manifest(path, manifest)
+    return True
 
 
 def _now() -> str:
@@ -149,13 +312,14 @@ def finish_manifest(manifest: dict, result) -> dict:
         result: The :class:`experiments.runner.tables.EnsembleResult`.
 
     Returns:
-        The same manifest, with ``finished``, ``status`` (``"complete"``), ``wall_time_s``,
+        The same manifest, with ``finished``, ``status`` (``"finishing"``: the runs are done;
+        :func:`complete_folder` makes it ``"complete"`` after the last artefact), ``wall_time_s``,
         ``runs`` (rows in the runs table), ``failed``, ``reused_runs`` (taken from an
         interrupted attempt's run store) and ``files``.
 
     """
     manifest["finished"] = _now()
-    manifest["status"] = "complete"
+    manifest["status"] = "finishing"
     manifest["wall_time_s"] = round(float(result.wall_time), 3)
     manifest["runs"] = int(len(result.runs))
     manifest["failed"] = int(getattr(result, "n_failed", 0))
