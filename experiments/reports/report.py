@@ -153,8 +153,10 @@ def _appendix(runs: pd.DataFrame, manifest: dict, variants: list[str], horizon: 
                     for v in manifest.get("variants") or [] if isinstance(v, dict)]
     versions = manifest.get("versions") or {}
     version_rows = [[k, v] for k, v in versions.items()] if isinstance(versions, dict) else []
+    # The folder's own bookkeeping (status, artefact list) is not a fact about the runs: the
+    # report is written while the folder is still "finishing".
     known = {"command", "git_commit", "root_seed", "replicates", "started", "finished",
-             "variants", "versions"}
+             "variants", "versions", "status", "artefacts"}
     other_rows = [[k, {"code": json.dumps(v, default=str)[:300]}]
                   for k, v in manifest.items() if k not in known]
     logrank_rows = []
