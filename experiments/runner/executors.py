@@ -251,6 +251,16 @@ def start_forkserver() -> None:
                     os.environ[k] = v
 
 
+def start_forkserver_early() -> None:
+    """Start the fork server now if local pools use one (see :func:`process_context`).
+
+    For a command that will open a process pool: the server's import of the model then runs
+    beside this process's own start-up instead of delaying the first pool.
+    """
+    if process_context().get_start_method() == "forkserver":
+        start_forkserver()
+
+
 def process_context() -> multiprocessing.context.BaseContext:
     """Choose the start method for local worker processes.
 
