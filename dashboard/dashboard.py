@@ -3,7 +3,7 @@
 Which scenarios it offers, the model it runs, injecting events at the current month, and
 plain-data views of the model for the page.
 
-Nothing here imports solara: the page lives in :mod:`experiments.dashboard_app` (needs the
+Nothing here imports solara: the page lives in :mod:`dashboard.dashboard_app` (needs the
 optional ``viz`` extra) and :func:`launch` starts it. Everything the page shows comes from the
 functions below, so they can be tested without a browser.
 """

@@ -1,4 +1,4 @@
-"""The seminar dashboard's model side (experiments/dashboard.py) and the seminar pack, without a
+"""The seminar dashboard's model side (dashboard/dashboard.py) and the seminar pack, without a
 browser: injecting events through the model's own code, the views the page shows, the
 ``dashboard`` command's exit status without the viz extra, and every seminar file."""
 
