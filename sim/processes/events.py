@@ -6,7 +6,7 @@ at the start of their month, in file order, after the calendar (§3, step 1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import override
 
 from sim.numeric import clip
@@ -21,8 +21,12 @@ class ScriptedEvent:
 
     @classmethod
     def from_record(cls, record) -> ScriptedEvent:
-        """Build the event from a scenario event record."""
-        return cls()
+        """Build the event from a scenario event record: each field from its namesake.
+
+        Fields the record does not carry (``LeaderDeparts.leader``) keep their defaults.
+        """
+        return cls(**{f.name: getattr(record, f.name) for f in fields(cls)
+                      if f.init and hasattr(record, f.name)})
 
     def apply(self, model) -> None:  # pragma: no cover - every kind overrides it
         """Change the model now."""
@@ -37,11 +41,6 @@ class LeaderDeparts(ScriptedEvent):
     successor_stance: float | None = None
     leader: object = None
     kind = "leader_departs"
-
-    @classmethod
-    @override
-    def from_record(cls, record) -> LeaderDeparts:
-        return cls(record.role, record.successor_stance)
 
     @override
     def apply(self, model) -> None:
@@ -72,11 +71,6 @@ class BudgetCut(ScriptedEvent):
     fraction: float
     kind = "budget_cut"
 
-    @classmethod
-    @override
-    def from_record(cls, record) -> BudgetCut:
-        return cls(record.fraction)
-
     @override
     def apply(self, model) -> None:
         model.scripted_budget_factor *= 1.0 - self.fraction
@@ -89,11 +83,6 @@ class PartnerWithdraws(ScriptedEvent):
 
     agency: str
     kind = "partner_withdraws"
-
-    @classmethod
-    @override
-    def from_record(cls, record) -> PartnerWithdraws:
-        return cls(record.agency)
 
     @override
     def apply(self, model) -> None:
@@ -124,11 +113,6 @@ class Inspection(ScriptedEvent):
     rating: str
     kind = "inspection"
 
-    @classmethod
-    @override
-    def from_record(cls, record) -> Inspection:
-        return cls(record.rating)
-
     @override
     def apply(self, model) -> None:
         model.ofsted = self.rating
@@ -140,11 +124,6 @@ class CompetingService(ScriptedEvent):
 
     strength: float
     kind = "competing_service"
-
-    @classmethod
-    @override
-    def from_record(cls, record) -> CompetingService:
-        return cls(record.strength)
 
     @override
     def apply(self, model) -> None:
