@@ -116,8 +116,8 @@ def test_succession_planning_gives_a_short_vacancy_instead_of_a_review():
     assert new.system_leadership >= 0.8 * 0.9 - 1e-12  # system leadership handed over
 
 
-def test_interim_made_permanent_keeps_vacancy_timers_consistent_with_vacancies():
-    """After the interim returns to the team, the records must match the staff in post."""
+def _interim_made_permanent():
+    """A model whose supervisor left and whose interim was made permanent a year on."""
     m = make_model(levers={"protected_funding_years": 2})
     force(m, therapist_exit_rate=0.0, supervisor_exit_rate=0.0, dropout_rate=0.0)
     team = m.teams[0]
@@ -125,20 +125,19 @@ def test_interim_made_permanent_keeps_vacancy_timers_consistent_with_vacancies()
     team.supervisor_timer = 1
     for _ in range(12):
         workforce.team_month(m, team)
+    return m, team
+
+
+def test_interim_made_permanent_keeps_vacancy_timers_consistent_with_vacancies():
+    """After the interim returns to the team, the records must match the staff in post."""
+    m, team = _interim_made_permanent()
     assert not team.supervisor.interim
     assert team.vacancies == 0
     assert len(team.vacancy_timers) == team.vacancies
 
 
-
 def test_cutting_a_post_after_supervisor_turnover_reduces_staff():
-    m = make_model(levers={"protected_funding_years": 2})
-    force(m, therapist_exit_rate=0.0, supervisor_exit_rate=0.0, dropout_rate=0.0)
-    team = m.teams[0]
-    workforce.supervisor_exit(m, team)
-    team.supervisor_timer = 1
-    for _ in range(12):
-        workforce.team_month(m, team)
+    m, team = _interim_made_permanent()
     full = len(team.therapists)
     budget.cut_post(m, team)
     assert len(team.therapists) == full - 1
