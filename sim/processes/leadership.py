@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from agents import Leader
 from sim.numeric import clip
+from sim.processes import workforce
 
 
 def newcomer_culture(model) -> float:
@@ -97,7 +98,6 @@ def chair_succession(model, new: Leader) -> None:
     if heirs:
         max(heirs, key=lambda x: x.influence).chairs = True
     else:
-        from sim.processes import workforce
         model.steering.chair = "supervisor" if workforce.has_permanent_supervisor(model) else "none"
         model.note(f"steering group now chaired by: {model.steering.chair}")
 
@@ -119,7 +119,6 @@ def fill_chair(model) -> None:
         st.chair = "leader"
         model.note("a leader took the chair of the steering group")
     else:
-        from sim.processes import workforce
         if st.chair == "none" and workforce.has_permanent_supervisor(model):
             st.chair = "supervisor"
 

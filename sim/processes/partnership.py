@@ -8,6 +8,7 @@ from __future__ import annotations
 from agents import Partner
 from sim.numeric import clip
 from sim.processes import budget, leadership
+from sim.processes.referrals import REFERRER_AGENCIES
 
 HEALTH_AGENCIES = ("camhs", "mental_health_trust", "health")
 
@@ -100,8 +101,6 @@ def partners_learn(model) -> None:
     It rises with joint work and reported success and falls with their own agency's cuts and
     when referrals drift away from their client group (001:1997).
     """
-    from sim.processes.referrals import REFERRER_AGENCIES
-
     p = model.p
     ev = model.evidence()
     own_cuts = 1.0 - model.cal.budget_factor * model.scripted_budget_factor
