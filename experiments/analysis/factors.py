@@ -172,26 +172,26 @@ def _parameter_factor(name: str) -> Factor:
 SITE_FACTORS: tuple[Factor, ...] = (
     Factor("leadership_turnover_history", "Leadership turnover history (x national exit rates)",
            TURNOVER["stable"], TURNOVER["very high"], "leadership", "site",
-           "MODEL 3.1; 001:1752, 001:2086", scale="turnover"),
+           "ODD 5.2; 001:1752, 001:2086", scale="turnover"),
     Factor("leader_support", "Senior leaders' backing at go-live (shift of every stance)",
-           -0.4, 0.4, "leadership", "leaders", "MODEL 9 (initial people)", scale="shift"),
+           -0.4, 0.4, "leadership", "leaders", "ODD 9 (initial people)", scale="shift"),
     Factor("learning_climate", "Learning climate (masterclasses, evidence culture)",
            LEVELS["very low"], LEVELS["very high"], "leadership", "site",
-           "MODEL 3.1; 001:1462, 001:2345", scale="level"),
+           "ODD 5.2; 001:1462, 001:2345", scale="level"),
     Factor("collaboration_history", "Collaboration history of social care, CAMHS and YOS",
            LEVELS["very low"], LEVELS["very high"], "partnership", "site",
-           "MODEL 3.1; 001:1270-1278, 001:1677", scale="level"),
+           "ODD 5.2; 001:1270-1278, 001:1677", scale="level"),
     Factor("partner_commitment", "Partner agencies' commitment at go-live (shift of every "
-           "partner)", -0.4, 0.4, "partnership", "partners", "MODEL 9 (initial people)",
+           "partner)", -0.4, 0.4, "partnership", "partners", "ODD 9 (initial people)",
            scale="shift"),
     Factor("regional_network", "Regional network (nearby MST teams, joint boosters)",
            LEVELS["very low"], LEVELS["very high"], "workforce", "site",
-           "MODEL 3.1; 001:1818-1830", scale="level"),
+           "ODD 5.2; 001:1818-1830", scale="level"),
     Factor("supervisor_system_leadership", "Supervisor's system leadership",
            LEVELS["very low"], LEVELS["very high"], "workforce", "supervisor",
-           "MODEL 3.2 Supervisor; 001:1828", scale="level"),
+           "ODD 2.2; 001:1828", scale="level"),
     Factor("values_fit", "Fit between the host's culture and MST", LEVELS["very low"],
-           LEVELS["very high"], "referrals", "site", "MODEL 3.1; 001:1852, 001:5769",
+           LEVELS["very high"], "referrals", "site", "ODD 5.2; 001:1852, 001:5769",
            scale="level"),
 )
 """Descriptors of the authority and its people that a commissioner can observe (docs/ODD.md §5.2,
@@ -425,12 +425,12 @@ def local_factors(scenario: Scenario) -> list[Factor]:
     grade = OFSTED.index(s.ofsted_rating)
     lo, hi = max(0, grade - 1), min(len(OFSTED) - 1, grade + 1)
     out.append(Factor("ofsted_rating", "Inspection (Ofsted) rating", lo - 0.49, hi + 0.49,
-                      "leadership", "ofsted", "MODEL 3.1; 001:1225", scale="ofsted",
+                      "leadership", "ofsted", "ODD 5.2; 001:1225", scale="ofsted",
                       base=float(grade)))
     lac = s.looked_after_children
     out.append(Factor("looked_after_children", "Children looked after (need for MST)",
                       max(20, round(lac * 0.75)), min(20_000, round(lac * 1.25)), "referrals",
-                      "site", "MODEL 3.1 (Table 14)", integer=True, base=float(lac)))
+                      "site", "ODD 5.2 (Table 14)", integer=True, base=float(lac)))
     return out
 
 
