@@ -20,8 +20,11 @@ ROLE_INFLUENCE = {
 }
 # Roles whose exits respond to inspection pressure and hostility (docs/ODD.md §7.1).
 CHILDRENS_SERVICES = frozenset({"director_childrens_services", "assistant_director", "head_of_service"})
-REFERENCE_HOSTILITY = 0.35  # national-average climate behind the national exit rates (assumption)
 SENIOR_ROLES = ("chief_executive", "director_childrens_services", "assistant_director")
+# The council's line of management, most senior first (a partner agency's director is outside
+# it): a patron covers the roles below their own (MODEL.md §5.1, 001:1850).
+LINE_OF_MANAGEMENT = ("chief_executive", "director_childrens_services", "assistant_director",
+                      "head_of_service")
 
 
 class Leader(mesa.Agent):
@@ -29,7 +32,10 @@ class Leader(mesa.Agent):
 
     Attributes:
         role: One of ``ROLE_INFLUENCE``.
-        support: The leader's stance: backing for MST, -1 (hostile) to 1 (champion).
+        stance: The person's own stance on MST, -1 (hostile) to 1 (champion): sticky, set
+            early and moved only slowly by visible local evidence (001:2155).
+        support: Current backing, -1..1: the stance, pulled a little towards the coalition
+            and knocked down by released resentment, from which it recovers (001:1850).
         knowledge: Understanding of the service and the original funding commitment, 0-1.
         tenure: Months in post.
         interim: Whether this is an interim appointment.
@@ -48,6 +54,7 @@ class Leader(mesa.Agent):
                  influence_factor: float = 1.0, newcomer: bool = False):
         super().__init__(model)
         self.role = role
+        self.stance = support
         self.support = support
         self.knowledge = knowledge
         self.tenure = 0
@@ -65,9 +72,11 @@ class Leader(mesa.Agent):
         """Whether the role is in children's services leadership."""
         return self.role in CHILDRENS_SERVICES
 
-    def weight(self, patron_weight: float) -> float:
-        """Weight of this leader in the leadership score (patrons count extra)."""
-        return self.influence * (patron_weight if self.is_patron else 1.0)
+    def manages(self, other: Leader) -> bool:
+        """Whether ``other`` is below this leader in the council's line of management."""
+        line = LINE_OF_MANAGEMENT
+        return (self.role in line and other.role in line
+                and line.index(self.role) < line.index(other.role))
 
     def exit_hazard(self, model) -> float:
         """Monthly chance that this (permanent) leader leaves (docs/ODD.md §7.1).
@@ -84,8 +93,10 @@ class Leader(mesa.Agent):
         if self.childrens_services:
             if model.ofsted == "inadequate":
                 rate *= p.inadequate_exit_multiplier
+            # Relative to the national-average climate behind the national rates (an adequate
+            # authority's base hostility).
             k = p.hostility_exit_multiplier
-            rate *= (1.0 + k * model.hostility) / (1.0 + k * REFERENCE_HOSTILITY)
+            rate *= (1.0 + k * model.hostility) / (1.0 + k * p.ofsted_hostility_adequate)
         return min(0.9, rate / 12.0)
 
     def leaves(self, model, rng) -> bool:
@@ -112,10 +123,19 @@ class Leader(mesa.Agent):
         """
         self.knowledge += rate * briefing * (1.0 - self.knowledge)
 
-    def drift(self, rate: float, target: float) -> None:
-        """Move support slowly toward what the leader sees (evidence and coalition)."""
-        self.support += rate * (target - self.support)
-        if self.support > 1.0:
-            self.support = 1.0
-        elif self.support < -1.0:
-            self.support = -1.0
+    def reconsider(self, p, evidence: float, coalition: float) -> None:
+        """A month's change of view (docs/ODD.md §7.2).
+
+        The stance moves only with visible local evidence, in proportion to what the leader
+        knows; current support returns towards the stance, pulled a little towards the
+        coalition, over ``resentment_recovery_months``.
+
+        Args:
+            p: The mechanism parameters.
+            evidence: Locally visible evidence, -1..1.
+            coalition: Influence-weighted mean support of the leaders.
+        """
+        stance = self.stance + p.stance_evidence_rate * self.knowledge * evidence
+        self.stance = stance = 1.0 if stance > 1.0 else (-1.0 if stance < -1.0 else stance)
+        anchor = stance + p.coalition_pull * (coalition - stance)
+        self.support += (anchor - self.support) / p.resentment_recovery_months

@@ -4,7 +4,7 @@ Start it with ``python run.py dashboard [SCENARIO]`` (needs the optional ``viz``
 sidebar holds mesa's controls (Reset, play/pause, Step), the scenario, seed and levers (applied
 at Reset) and a card to inject events at the current month. The main area shows, month by
 month, the team, the leaders and partners, the steering group, referrals and caseload, and
-defence against pressure with the April budget rounds marked.
+the reserve against the pressure getting through the buffers, April budget rounds marked.
 """
 
 from __future__ import annotations
@@ -110,8 +110,10 @@ def StatusCard(model: DashboardModel):
         ("Service", f'<span class="{fate_cls} mst-fate">{_e(s["fate"])}</span>'),
         ("Next budget round", _e(s["next_budget_round"])),
         ("Grant share of cost", f'{s["grant_share"]:.0%}'),
-        ("Defence / pressure", f'{s["defence"]:.2f} / {s["pressure"]:.2f} '
-                               f'(margin {s["defence"] - s["pressure"]:+.2f})'),
+        ("Buffers", f'leadership {s["leadership_shield"]:.2f}, partnership '
+                    f'{s["partnership_shield"]:.2f}, system leadership {s["system_leadership"]:.2f}'),
+        ("Reserve / pressure", f'{s["reserve"]:.2f} / {s["pressure"]:.2f} getting through '
+                               f'(margin {s["margin"]:+.2f})'),
         ("Steering group", f'strength {s["partnership"]:.2f} {_bar(s["partnership"])}, '
                            f'chaired by {_e(s["chair"])}, memory of the commitment '
                            f'{s["memory"]:.0%}'),
@@ -207,8 +209,8 @@ def _mark_events(ax, model: DashboardModel, top: float) -> None:
                     va="top", ha="left")
 
 
-def defence_figure(model: DashboardModel) -> Figure:
-    """Defence against pressure by month, April budget rounds marked."""
+def margin_figure(model: DashboardModel) -> Figure:
+    """Reserve against the pressure getting through the buffers by month, budget rounds marked."""
     df = _series(model)
     fig = Figure(figsize=(4.6, 3.0), dpi=100, layout="constrained")
     ax = fig.subplots()
@@ -216,14 +218,16 @@ def defence_figure(model: DashboardModel) -> Figure:
     for i, m in enumerate(budget_round_months(model, xmax)):
         ax.axvline(m, color="#8a8f96", lw=1, ls="--", alpha=0.8 if m <= model.month else 0.35,
                    label="budget round (April)" if i == 0 else None)
-    ax.plot(df.index, df["defence"], color="#2e7d32", lw=2, label="defence")
-    ax.plot(df.index, df["pressure"], color="#c62828", lw=2, label="pressure")
-    top = max(1.0, float(df[["defence", "pressure"]].max().max()) * 1.1)
-    ax.set_ylim(min(0.0, float(df[["defence", "pressure"]].min().min()) * 1.1), top)
+    ax.plot(df.index, df["reserve"], color="#2e7d32", lw=2, label="reserve")
+    ax.plot(df.index, df["pressure_landing"], color="#c62828", lw=2,
+            label="pressure getting through")
+    cols = ["reserve", "pressure_landing"]
+    top = max(1.0, float(df[cols].max().max()) * 1.1)
+    ax.set_ylim(min(0.0, float(df[cols].min().min()) * 1.1), top)
     _mark_events(ax, model, top)
     ax.set_xlim(0, xmax)
     ax.set_xlabel("month")
-    ax.set_title("Defence against pressure", fontsize=10)
+    ax.set_title("Reserve against pressure getting through", fontsize=10)
     ax.legend(fontsize=7, loc="lower left", ncols=3)
     return fig
 
@@ -272,7 +276,7 @@ def ChartsCard(model: DashboardModel):
     update_counter.get()  # redraw after each step, reset or injection
     with solara.Card("Month by month", classes=["mst-charts"]):
         with solara.Columns([1, 1, 1]):
-            solara.FigureMatplotlib(defence_figure(model), format="png")
+            solara.FigureMatplotlib(margin_figure(model), format="png")
             solara.FigureMatplotlib(activity_figure(model), format="png")
             solara.FigureMatplotlib(leadership_figure(model), format="png")
 

@@ -31,9 +31,8 @@ from sim import calendar as _calendar  # noqa: E402
 from sim import model as _model  # noqa: E402
 from sim import steering as _steering  # noqa: E402
 from sim.parameters import PARAMETERS  # noqa: E402
-from sim.processes import climate as _climate  # noqa: E402
+from sim.processes import buffers as _buffers  # noqa: E402
 from sim.processes import closure as _closure  # noqa: E402
-from sim.processes import defence as _defence  # noqa: E402
 from sim.processes import partnership as _partnership  # noqa: E402
 from sim.processes import phase as _phase  # noqa: E402
 from sim.processes import referrals as _referrals  # noqa: E402
@@ -45,11 +44,10 @@ CONSTANTS_MARKERS = ("<!-- CONSTANTS:BEGIN -->", "<!-- CONSTANTS:END -->")
 # Fixed constants documented in the ODD: (module, attribute, kind, what it means).
 # kind: "value" (printed as is) or "month" (a calendar month index, printed as YYYY-MM).
 CONSTANTS = (
-    (_climate, "OFSTED_HOSTILITY", "value",
-     "Initial hostility and base of its target, by Ofsted rating"),
-    (_leader, "REFERENCE_HOSTILITY", "value",
-     "Hostility at which the hostility factor on leader exits equals 1 (national average)"),
-    (_defence, "HOST_EMBEDDING", "value", "Multiplier on embeddedness by host organisation"),
+    (_buffers, "UNDER_USE_TARGET", "value", "Utilisation below which a team counts as under-used"),
+    (_buffers, "REFERENCE_COST", "value", "Margin unit: the reference team cost (GBP a year)"),
+    (_buffers, "REFERENCE_POPULATION", "value", "Margin unit: the reference authority's population"),
+    (_leader, "LINE_OF_MANAGEMENT", "value", "The council's line of management (a patron covers those below)"),
     (_referrals, "REFERRER_AGENCIES", "value",
      "Referrer agencies and their shares (new referrers; expected referral shares)"),
     (_partnership, "HEALTH_AGENCIES", "value", "Agencies preferred as the co-funding partner"),

@@ -15,6 +15,7 @@ in the run's cause log as ``(month, kind)`` and each kind belongs to one group
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from math import factorial
 
@@ -132,3 +133,66 @@ def shapley(f: Callable[[Mapping[str, np.ndarray]], np.ndarray],
         without = idx[~masks[:, j]]
         out[name] = float(np.sum(weights[without] * (values[without | (1 << j)] - values[without])))
     return out
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why one service closed: the fall of its margin, by cause group (MODEL.md §5.5).
+
+    Attributes:
+        reference_month: Month of the reference decision (the last one before the closure at
+            which the margin was positive; 0 = go-live if there was none).
+        closure_month: Month of the fatal decision.
+        margin_reference: The margin at the reference decision.
+        margin_final: The margin at the fatal decision.
+        margin_fall: ``margin_reference - margin_final``.
+        causes: Cause group -> contribution to the fall (every group of ``CAUSE_GROUPS``;
+            positive pushed the margin down). They sum to ``margin_fall``.
+        events: ``(month, kind)`` of the cause log in the window (reference, closure].
+    """
+
+    reference_month: int
+    closure_month: int
+    margin_reference: float
+    margin_final: float
+    margin_fall: float
+    causes: dict[str, float]
+    events: list[tuple[int, str]] = field(default_factory=list)
+
+    def top(self, k: int = 2) -> list[str]:
+        """The ``k`` groups that pushed the margin down most (positive contributions only)."""
+        ranked = sorted(self.causes, key=lambda g: -self.causes[g])
+        return [g for g in ranked[:k] if self.causes[g] > 0]
+
+
+def explain(margin: Callable[[Mapping[str, np.ndarray]], np.ndarray],
+            reference: Mapping[str, float], final: Mapping[str, float],
+            input_groups: Mapping[str, str], *, reference_month: int, closure_month: int,
+            events: Sequence[tuple[int, str]] = ()) -> Explanation:
+    """Decompose the fall of ``margin`` from ``reference`` to ``final`` over the cause groups.
+
+    Args:
+        margin: The margin as a function of the inputs (arrays allowed).
+        reference: Inputs at the reference decision.
+        final: Inputs at the fatal decision.
+        input_groups: Input name -> cause group (each group of ``CAUSE_GROUPS`` owns its inputs).
+        reference_month: Month of the reference decision.
+        closure_month: Month of the fatal decision.
+        events: The cause log; only events in (reference_month, closure_month] are kept.
+    """
+    players = {g: [k for k, grp in input_groups.items() if grp == g] for g in CAUSE_GROUPS}
+    # A group without inputs (none today) contributes nothing; shapley needs every input owned.
+    players = {g: ks for g, ks in players.items() if ks}
+    gains = shapley(margin, reference, final, players)
+    m_ref = float(margin({k: np.asarray(v, dtype=float) for k, v in reference.items()}))
+    m_fin = float(margin({k: np.asarray(v, dtype=float) for k, v in final.items()}))
+    return Explanation(
+        reference_month=reference_month, closure_month=closure_month,
+        margin_reference=m_ref, margin_final=m_fin, margin_fall=m_ref - m_fin,
+        causes={g: -gains.get(g, 0.0) for g in CAUSE_GROUPS},
+        events=[(m, kind) for m, kind in events if reference_month < m <= closure_month])
+
+
+def format_events(events: Sequence[tuple[int, str]]) -> str:
+    """The cause log as ``kind@month`` joined by ``;`` (the run table's ``closure_events``)."""
+    return ";".join(f"{kind}@{month}" for month, kind in events)

@@ -19,9 +19,9 @@ from sim.numeric import clip
 from sim.parameters import mechanism_params
 from sim.processes import (
     budget,
+    buffers,
     climate,
     closure,
-    defence,
     events,
     leadership,
     partnership,
@@ -30,20 +30,20 @@ from sim.processes import (
     value_for_money,
     workforce,
 )
-from sim.processes.climate import OFSTED_HOSTILITY
 from sim.processes.closure import CLOSURE_CAUSES
-from sim.processes.defence import HOST_EMBEDDING
 from sim.processes.phase import PHASES
 from sim.scenario import Scenario
 from sim.steering import SteeringGroup
 
-__all__ = ["CLOSURE_CAUSES", "HOST_EMBEDDING", "PHASES", "STREAMS", "LocalAuthority"]
+__all__ = ["CLOSURE_CAUSES", "PHASES", "STREAMS", "LocalAuthority"]
 
-STREAMS = ("leaders", "partners", "referrers", "workforce", "cases", "decisions")
+STREAMS = ("leaders", "partners", "referrers", "workforce", "cases", "decisions",
+           "programme_manager")
 SNAPSHOT_MONTHS = (6, 36, 96)  # partnership at 6 and 36, teams at 96 (calibration patterns)
 # The monthly series: column name -> model attribute (read by the DataCollector).
-SERIES = {"teams": "teams_now", **{k: k for k in (
-    "staff", "therapists", "referrals_month", "caseload", "waiting_list", "defence", "pressure",
+SERIES = {"teams": "teams_now", "leadership_shield": "leadership_shield_now", **{k: k for k in (
+    "staff", "therapists", "referrals_month", "caseload", "waiting_list", "partnership_shield",
+    "system_leadership", "reserve", "exposure", "pressure", "pressure_landing", "margin",
     "partnership", "leader_support", "leader_knowledge", "referrer_awareness",
     "referrer_attitude", "hostility", "grant_share", "cost_month", "savings_month")}}
 # Counts of the past 12 months, one slot per calendar month (evidence, utilisation, climate).
@@ -116,7 +116,7 @@ class LocalAuthority(mesa.Model):
                    for c in (np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, i))
                              for i in range(len(STREAMS)))]
         (self.r_lead, self.r_part, self.r_ref, self.r_work, self.r_case,
-         self.r_dec) = streams
+         self.r_dec, self.r_pm) = streams
 
         self.spec = scenario
         self.site = site = scenario.site
@@ -132,10 +132,10 @@ class LocalAuthority(mesa.Model):
         self.network_base = clip(site.regional_network + (p.lever_network_boost if lv.regional_network else 0))
         self.ofsted = site.ofsted_rating
         self.collab_climate = site.collaboration_history
-        self.hostility = OFSTED_HOSTILITY[self.ofsted]
+        self.hostility = climate.base_hostility(p, self.ofsted)
         self.scripted_budget_factor = 1.0
         self.competition_extra = 0.0
-        self.base_budget = site.population * p.budget_per_resident
+        self.size = site.population / buffers.REFERENCE_POPULATION  # in reference populations
         self.cal = self.calendar.state(0, site.research_trial)
 
         # Records
@@ -154,6 +154,14 @@ class LocalAuthority(mesa.Model):
         self.first_expansion: int | None = None
         self.past_year = {k: [0] * 12 for k in PAST_YEAR}
         self.failed_reviews = 0  # consecutive failed implementation reviews (ODD §7.15)
+        self.last_cut_month: int | None = None
+        # Why a service closed (ODD §7.22): the cause log, the reference decision, the result.
+        self.cause_log: list[tuple[int, str]] = []
+        self.reference = None  # (month, Standing, margin) of the last positive decision
+        self.explanation = None
+        self.patron_left_month: int | None = None
+        self.shields_at_supervisor_exit: tuple[float, float] | None = None
+        self.year2_use: list[float] = []  # the first team's utilisation, months 13-24, no trial
         self.referrals_by_agency = {a: 0 for a, _ in referrals.REFERRER_AGENCIES}
 
         # People (ODD §5.1: the only site-specific inputs besides the descriptors)
@@ -177,22 +185,30 @@ class LocalAuthority(mesa.Model):
         first.supervisor = Supervisor(self, sup.clinical_skill, sup.system_leadership,
                                       prior_mst_experience=sup.prior_mst_experience,
                                       style=sup.style, first=True)
-        start_adherence = 0.6 if sup.prior_mst_experience else 0.45
+        start_adherence = p.prior_mst_adherence if sup.prior_mst_experience else p.start_adherence
         for _ in range(first.posts):
             first.therapists.append(Therapist(self, first, start_adherence))
         first.vacancy_timers.clear()
 
         n_ref = max(6, round(p.referrers_per_100_lac * site.looked_after_children / 100))
         self.referrers = [referrals.new_referrer(self, launch=True) for _ in range(n_ref)]
+        # The programme manager post (a lever; on by default at two or more teams) and its holder.
+        self.pm_in_post = True
+        self.pm_timer: int | None = None
         self.advocacy = self.advocacy_capacity()
         self.waiting = []
 
         # Monthly measures (read by the DataCollector and the dashboard)
-        self.defence = self.pressure = 0.0
+        self.buffers = None
+        self.margin = self.pressure = 0.0
+        self.leadership_shield_now = self.partnership_shield = self.system_leadership = 0.0
+        self.reserve = self.exposure = self.pressure_landing = 0.0
         self.referrals_month = 0
         self.cost_month = self.savings_month = 0.0
         self.utilisation = 1.0
         self.update_measures()
+        go_live = self.standing(self.cal.grant_share)
+        self.reference = (0, go_live, buffers.margin(self, go_live))
 
         self.datacollector = mesa.DataCollector(model_reporters=dict(SERIES))
         self.record_month()
@@ -211,7 +227,8 @@ class LocalAuthority(mesa.Model):
         slot = self.month % 12
         for counts in self.past_year.values():
             counts[slot] = 0
-        self.cal = self.calendar.state(self.month, self.site.research_trial)
+        before, self.cal = self.cal, self.calendar.state(self.month, self.site.research_trial)
+        events.national_events(self, before)
         phase.advance_phase(self)
         events.apply_scripted_events(self)
         workforce.update_advocacy(self)
@@ -284,8 +301,16 @@ class LocalAuthority(mesa.Model):
         self.caseload = sum(t.caseload for t in teams)
         self.waiting_list = len(self.waiting) if not self.closed else 0
         if not self.closed:
-            self.defence = self.compute_defence()
-            self.pressure = self.compute_pressure(self.cal.grant_share)
+            st = self.standing(self.cal.grant_share)
+            x = st.inputs()
+            self.buffers = st
+            self.leadership_shield_now, self.partnership_shield = st.leadership, st.partnership
+            self.system_leadership = st.system
+            self.reserve = buffers.reserve_of(x, self.p)
+            self.exposure = buffers.exposure_of(x, self.p)
+            self.pressure = buffers.pressure_of(x, self.p)
+            self.pressure_landing = self.pressure * self.exposure
+            self.margin = self.reserve - self.pressure_landing
         ls = self.leaders
         self.leader_support = sum(ld.support for ld in ls) / len(ls) if ls else 0.0
         self.leader_knowledge = sum(ld.knowledge for ld in ls) / len(ls) if ls else 0.0
@@ -298,10 +323,15 @@ class LocalAuthority(mesa.Model):
     # Read-only measures of the current state (ODD §7.10, §7.13, §7.17); their rules live in
     # sim.processes.defence and are bound here as methods.
     @property
-    def programme_manager(self) -> bool:
+    def programme_manager_post(self) -> bool:
         """Whether a programme manager post exists (lever; on by default at two or more teams)."""
         pm = self.levers.programme_manager
         return pm == "on" or (pm == "auto" and len(self.teams) >= 2)
+
+    @property
+    def programme_manager(self) -> bool:
+        """Whether a programme manager is in post: the post exists and is filled (ODD §7.10)."""
+        return self.pm_in_post and self.programme_manager_post
 
     @property
     def network(self) -> float:
@@ -310,12 +340,18 @@ class LocalAuthority(mesa.Model):
             return self.network_base * (1.0 - self.p.regional_support_loss)
         return self.network_base
 
-    leadership_score = defence.leadership_score
-    advocacy_capacity = defence.advocacy_capacity
-    evidence = defence.evidence
-    embeddedness = defence.embeddedness
-    compute_defence = defence.compute_defence
-    annual_cost = defence.annual_cost
-    co_funding_share = defence.co_funding_share
-    compute_pressure = defence.compute_pressure
-    unit_cost_excess = defence.unit_cost_excess
+    leadership_shield = buffers.leadership_shield
+    opposition = buffers.opposition
+    has_patron = buffers.has_patron
+    advocacy_capacity = buffers.advocacy_capacity
+    evidence = buffers.evidence
+    embeddedness = buffers.embeddedness
+    annual_cost = buffers.annual_cost
+    co_funding_share = buffers.co_funding_share
+    unit_cost_excess = buffers.unit_cost_excess
+    standing = buffers.standing
+    margin_at = buffers.margin
+
+    def cause(self, kind: str) -> None:
+        """Log a cause event of ``kind`` (a key of ``sim.explanation.EVENT_GROUP``) this month."""
+        self.cause_log.append((self.month, kind))

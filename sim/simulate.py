@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.explanation import CAUSE_GROUPS, format_events
 from sim.model import PHASES, LocalAuthority
 from sim.scenario import Scenario
 
 SERIES_COLUMNS = ("teams", "staff", "therapists", "referrals_month", "caseload", "waiting_list",
-                  "defence", "pressure", "partnership", "leader_support", "leader_knowledge",
+                  "leadership_shield", "partnership_shield", "system_leadership", "reserve",
+                  "exposure", "pressure", "pressure_landing", "margin", "partnership",
+                  "leader_support", "leader_knowledge",
                   "referrer_awareness", "referrer_attitude", "hostility", "grant_share",
                   "cost_month", "savings_month")
 
@@ -94,6 +97,7 @@ def simulate(scenario: Scenario, seed=0, *, series: bool = True) -> RunResult:
         "teams_96": snap[96][0] if 96 in snap else 0,
         "partnership_6": snap[6][1] if 6 in snap else math.nan,
         "partnership_36": snap[36][1] if 36 in snap else math.nan,
+        **explanation_outputs(model),
     }
     frame = pd.DataFrame()
     if series:
@@ -104,3 +108,32 @@ def simulate(scenario: Scenario, seed=0, *, series: bool = True) -> RunResult:
     seed_repr = seed if isinstance(seed, int) else getattr(seed, "entropy", seed)
     return RunResult(scenario=scenario.name, seed=seed_repr, outputs=outputs, series=frame,
                      log=list(model.log), start=model.calendar.label(0))
+
+
+def explanation_outputs(model: LocalAuthority) -> dict:
+    """The closure's explanation and the mechanism measures, as scalar outputs (ODD §7.22).
+
+    ``cause_<group>`` (each group's contribution to the fall of the margin), ``margin_fall``,
+    ``margin_reference_month`` and ``closure_events`` for a closure; NaN / "" otherwise (and
+    for a closure no decision took, which keeps only its window's events).
+    """
+    ex = model.explanation
+    out = {f"cause_{g}": ex.causes[g] if ex is not None else math.nan for g in CAUSE_GROUPS}
+    out["margin_fall"] = ex.margin_fall if ex is not None else math.nan
+    out["margin_reference_month"] = ex.reference_month if ex is not None else math.nan
+    if ex is not None:
+        events = ex.events
+    elif model.closed:
+        start = model.reference[0]
+        events = [(m, k) for m, k in model.cause_log if start < m <= model.closure_month]
+    else:
+        events = []
+    out["closure_events"] = format_events(events)
+    use = model.year2_use
+    out["utilisation_year2"] = (sum(use) / len(use) if use and model.month >= 24 else math.nan)
+    shields = model.shields_at_supervisor_exit
+    out["leadership_shield_at_supervisor_exit"] = shields[0] if shields else math.nan
+    out["partnership_shield_at_supervisor_exit"] = shields[1] if shields else math.nan
+    out["patron_left_month"] = (model.patron_left_month if model.patron_left_month is not None
+                                else math.nan)
+    return out

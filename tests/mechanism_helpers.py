@@ -5,7 +5,8 @@ functions of :mod:`sim.processes` and the agents' verbs. Parameter defaults are 
 no test relies on a default value: the parameters a test depends on are pinned with
 ``Scenario.with_parameters`` (inside their plausible range), or, where a mechanism has to be
 forced beyond that range (e.g. a certain exit), by replacing ``model.p`` on the test's own model
-(:func:`force`). Decision rules are isolated by fixing ``compute_defence`` on the instance.
+(:func:`force`). Decision rules are isolated by fixing the margin on the instance
+(:func:`fix_margin`).
 """
 
 from __future__ import annotations
@@ -53,9 +54,9 @@ def force(m: LocalAuthority, **params) -> None:
     m.p = dataclasses.replace(m.p, **params)
 
 
-def fix_defence(m: LocalAuthority, value: float) -> None:
-    """Isolate a decision rule: the defence the service can muster is ``value``."""
-    m.compute_defence = lambda: value
+def fix_margin(m: LocalAuthority, value: float) -> None:
+    """Isolate a decision rule: every decision's margin is ``value`` (``model.margin_at``)."""
+    m.margin_at = lambda standing: value
 
 
 def give_cases(m: LocalAuthority, team, per_therapist: int, referred: int = 0) -> None:

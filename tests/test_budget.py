@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mechanism_helpers import (
-    fix_defence,
+    fix_margin,
     force,
     give_cases,
     make_model,
@@ -12,7 +12,7 @@ from mechanism_helpers import (
 )
 
 from sim.cases import Case
-from sim.processes import budget, partnership, workforce
+from sim.processes import budget, buffers, partnership, workforce
 
 
 def test_cutting_a_post_reduces_posts_staff_and_cost_but_not_the_fixed_block():
@@ -23,7 +23,7 @@ def test_cutting_a_post_reduces_posts_staff_and_cost_but_not_the_fixed_block():
     lightest = team.therapists[2]
     cost = m.annual_cost()
     posts = team.posts
-    budget.cut_post(m, team)
+    workforce.cut_post(m, team)
     assert team.posts == posts - 1
     assert lightest not in team.therapists and len(team.therapists) == posts - 1
     assert len(m.waiting) == 1  # its family goes back to the panel
@@ -33,32 +33,37 @@ def test_cutting_a_post_reduces_posts_staff_and_cost_but_not_the_fixed_block():
     # A vacant post is cut before anyone is made to leave.
     workforce.therapist_exit(m, team, team.therapists[0])
     staff = len(team.therapists)
-    budget.cut_post(m, team)
+    workforce.cut_post(m, team)
     assert len(team.therapists) == staff and team.vacancies == 0 and team.vacancy_timers == []
+
+
+def pressure(m, grant_share):
+    """The pressure on ``m`` before the buffers, weighing ``grant_share`` of the cost."""
+    return buffers.pressure_of(m.standing(grant_share).inputs(), m.p)
 
 
 def test_pressure_rises_with_budget_cuts_and_falls_with_grant():
     m = make_model()
-    full = m.compute_pressure(0.0)
-    assert m.compute_pressure(1.0) < m.compute_pressure(0.67) < m.compute_pressure(0.33) < full
+    full = pressure(m, 0.0)
+    assert pressure(m, 1.0) < pressure(m, 0.67) < pressure(m, 0.33) < full
     m.scripted_budget_factor = 0.8
-    assert m.compute_pressure(0.0) > full
+    assert pressure(m, 0.0) > full
 
 
 def test_scripted_budget_cut_raises_pressure_and_cuts_a_post():
     # Go-live March 2009: month 1 is already the second financial year (grant share 0.67).
     m = make_model(run={"start": "2009-03"},
                    events=[{"month": 2, "kind": "budget_cut", "fraction": 0.5}],
-                   cut_margin=-0.1, close_margin=-0.7, decision_scale=0.03, cut_proposal_rate=0.0)
+                   close_margin=-0.7, decision_scale=0.03, cut_proposal_rate=0.0)
     force(m, therapist_exit_rate=0.0, supervisor_exit_rate=0.0)
     m.step()
     assert m.cal.grant_share == pytest.approx(0.67)
-    before = m.compute_pressure(m.cal.grant_share)
+    before = pressure(m, m.cal.grant_share)
     m.scripted_budget_factor = 0.5
-    after = m.compute_pressure(m.cal.grant_share)
+    after = pressure(m, m.cal.grant_share)
     m.scripted_budget_factor = 1.0
     assert after > before
-    fix_defence(m, after - 0.45)  # margin -0.45: in the cut band, far from closure
+    fix_margin(m, -0.1)  # a small negative margin, above the closure threshold: cut, not close
     capacity = sum(t.posts for t in m.teams) * m.p.caseload_cap
     m.step()
     assert (2, "scripted event: budget_cut") in m.log
@@ -69,21 +74,35 @@ def test_scripted_budget_cut_raises_pressure_and_cuts_a_post():
 
 
 def test_budget_decision_bands():
-    params = dict(cut_margin=-0.1, close_margin=-0.7, decision_scale=0.03, expand_margin=0.3)
+    params = dict(close_margin=-0.7, decision_scale=0.03, expand_margin=0.3)
     closing = make_model(**params)
-    fix_defence(closing, -10.0)
+    fix_margin(closing, -10.0)
     budget.budget_decision(closing, "budget_round", 0.0)
     assert closing.closed and closing.closure_cause == "budget_round"
     steady = make_model(**params)
-    fix_defence(steady, steady.compute_pressure(0.0) + 0.1)
+    fix_margin(steady, 0.1)
     budget.budget_decision(steady, "budget_round", 0.0)
     assert not steady.closed and steady.totals["cuts"] == 0 and len(steady.teams) == 1
+    # Cut before close: a small negative margin cuts; a second within 12 months cannot cut and
+    # is decided on closure (certain here: far below the threshold would close, -0.2 does not).
+    squeezed = make_model(**params)
+    fix_margin(squeezed, -0.2)
+    budget.budget_decision(squeezed, "budget_round", 0.0)
+    assert not squeezed.closed and squeezed.totals["cuts"] == 1
+    budget.budget_decision(squeezed, "budget_round", 0.0)
+    assert squeezed.totals["cuts"] == 1  # cut in the last 12 months: no second cut
+    squeezed.month += 12
+    budget.budget_decision(squeezed, "budget_round", 0.0)
+    assert squeezed.totals["cuts"] == 2 and squeezed.teams[0].posts == 2
+    squeezed.month += 12
+    budget.budget_decision(squeezed, "budget_round", 0.0)
+    assert squeezed.totals["cuts"] == 2  # at two posts nothing more is cut
 
 
 def test_expansion_needs_margin_demand_and_no_trial_protocol():
     def ready(site=None, run=None):
         m = make_model(site=site, run=run, expand_margin=0.0, decision_scale=0.03)
-        fix_defence(m, 10.0)
+        fix_margin(m, 10.0)
         m.waiting = [Case(None, 0) for _ in range(30)]
         return m
     m = ready()
@@ -104,7 +123,7 @@ def test_short_termist_newcomer_proposes_a_cut():
     force(m, cut_proposal_rate=50.0)
     ld = m.leaders[0]
     ld.short_termism = 1.0
-    fix_defence(m, -10.0)
+    fix_margin(m, -10.0)
     money_month(m)
     assert not m.closed  # a founding leader who agreed the launch does not
     ld.newcomer = True
@@ -116,7 +135,7 @@ def test_short_termist_newcomer_proposes_a_cut():
     m2.leaders[0].short_termism = 1.0
     m2.leaders[0].newcomer = True
     m2.leaders[0].tenure = 13
-    fix_defence(m2, -10.0)
+    fix_margin(m2, -10.0)
     money_month(m2)
     assert not m2.closed
 
@@ -127,13 +146,13 @@ def test_co_funding_lowers_pressure_and_withdrawal_triggers_a_decision(monkeypat
     camhs = cofunded.partners[0]
     assert camhs.agency == "camhs" and camhs.co_funding == 0.4
     assert cofunded.co_funding_share() == pytest.approx(0.4)
-    assert cofunded.compute_pressure(0.0) < plain.compute_pressure(0.0)
+    assert pressure(cofunded, 0.0) < pressure(plain, 0.0)
 
     calls = []
     original = budget.budget_decision
     monkeypatch.setattr(budget, "budget_decision", lambda model, cause, share: (
         calls.append(cause), original(model, cause, share)))
-    fix_defence(cofunded, -10.0)
+    fix_margin(cofunded, -10.0)
     partnership.partner_withdraws(cofunded, camhs, entirely=False)
     assert calls == ["co_funder_withdrawal"]
     assert cofunded.co_funding_share() == 0.0
@@ -163,24 +182,24 @@ def test_scripted_co_funding_end_triggers_a_decision(monkeypatch):
 def test_protected_funding_years_prevent_closure_at_budget_rounds():
     for month, closes in ((0, False), (12, False), (23, False), (24, True)):
         m = make_model(levers={"protected_funding_years": 1})
-        fix_defence(m, -10.0)
+        fix_margin(m, -10.0)
         m.month = month
         budget.budget_decision(m, "budget_round", 0.0)
         assert m.closed is closes
         assert m.totals["cuts"] == 0
     unprotected = make_model()
-    fix_defence(unprotected, -10.0)
+    fix_margin(unprotected, -10.0)
     budget.budget_decision(unprotected, "budget_round", 0.0)
     assert unprotected.closed
     review = make_model(levers={"protected_funding_years": 1})
-    fix_defence(review, -10.0)
+    fix_margin(review, -10.0)
     workforce.supervisor_exit(review, review.teams[0])
     assert not review.closed
 
 
 def test_an_in_year_cut_never_expands_the_service():
     m = make_model(expand_margin=0.0, decision_scale=0.03)
-    fix_defence(m, 10.0)
+    fix_margin(m, 10.0)
     m.waiting = [Case(None, 0) for _ in range(30)]
     budget.budget_decision(m, "in_year_cut", 0.0)
     assert len(m.teams) == 1 and m.totals["expansions"] == 0
@@ -192,5 +211,5 @@ def test_cutting_a_post_raises_unit_cost_pressure():
     m = make_model(team_cost=400_000.0, fixed_cost=100_000.0, unit_cost_penalty=0.5)
     m.utilisation = 1.0
     assert m.unit_cost_excess() == pytest.approx(0.0)
-    budget.cut_post(m, m.teams[0])
+    workforce.cut_post(m, m.teams[0])
     assert m.unit_cost_excess() > 0.05  # the fixed block now falls on fewer posts

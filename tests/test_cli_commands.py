@@ -61,11 +61,11 @@ def test_version(repo_root):
 def test_calibrate_writes_one_line_per_point_and_a_manifest(repo_root, tmp_path):
     out = tmp_path / "calibration"
     done = _run(repo_root, "calibrate", "--points", "1", "--runs", "2", "--params",
-                "w_leadership", "close_margin", "--out", str(out), "--no-progress")
+                "leader_shield", "close_margin", "--out", str(out), "--no-progress")
     assert done.returncode == 0, done.stderr
     lines = [json.loads(x) for x in (out / "calibration_search.jsonl").read_text().splitlines()]
     assert [x["point"] for x in lines] == [0, 1]
-    assert set(lines[0]["overrides"]) == {"w_leadership", "close_margin"}
+    assert set(lines[0]["overrides"]) == {"leader_shield", "close_margin"}
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["job"]["name"] == "calibrate" and manifest["root_seed"] == 1000
     assert "results:" in done.stdout

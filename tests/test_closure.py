@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mechanism_helpers import (
-    fix_defence,
+    fix_margin,
     force,
     make_model,
 )
@@ -75,7 +75,7 @@ def test_a_closure_ends_the_month():
     # referral pipeline of step 4 must not run, so its stream is untouched.
     m = make_model(levers={"co_funding": 0.4})
     force(m, co_funder_withdrawal_rate=1e6, partner_turnover_rate=0.0)
-    fix_defence(m, -10.0)
+    fix_margin(m, -10.0)
     referrers = m.r_ref.getstate()
     m.step()
     assert m.closed and m.closure_cause == "co_funder_withdrawal"

@@ -263,6 +263,6 @@ def test_page_parameters_and_charts_without_a_browser():
     assert model.totals["supervisor_changes"] >= 1
     frame = model.datacollector.get_model_vars_dataframe()
     assert len(frame) == model.month + 1 and frame["staff"].iloc[-1] == model.staff
-    for make in (app.defence_figure, app.activity_figure, app.leadership_figure):
+    for make in (app.margin_figure, app.activity_figure, app.leadership_figure):
         fig = make(model)
         assert fig.axes and fig.axes[0].get_xlim()[1] >= model.month

@@ -44,7 +44,7 @@ def test_prim_recovers_a_planted_region():
     n = 800
     x = pd.DataFrame({"supervisor_exit_rate": rng.uniform(0.08, 0.30, n),
                       "collaboration_history": rng.uniform(0.1, 0.9, n),
-                      "w_system": rng.uniform(0.1, 0.7, n)})
+                      "gamma_system": rng.uniform(0.1, 0.7, n)})
     inside = (x.supervisor_exit_rate > 0.2) & (x.collaboration_history < 0.4)
     y = np.where(inside, rng.random(n) < 0.9, rng.random(n) < 0.1)
     rules, trajs = find_rules(x, y, FACTORS, "closure within 5 years", max_boxes=1,
@@ -63,7 +63,7 @@ def test_prim_recovers_a_planted_region():
 @needs_ema
 def test_cli_discover_small(tmp_path, capsys):
     code = run.main(["discover", "scenarios/template.toml", "--n", "120", "--factors",
-                     "close_margin,pressure_weight,collaboration_history", "--no-progress",
+                     "close_margin,burden_elasticity,collaboration_history", "--no-progress",
                      "--out", str(tmp_path)])
     text = capsys.readouterr().out
     assert code == 0 and "Cases of interest: closure within 5 years" in text

@@ -46,7 +46,7 @@ def test_parse_stressor_factor_form_and_errors():
     assert sc.site.collaboration_history == 0.1
     p = parse_stressor("supervisor_exit_rate=0.3").apply(load_scenario("scenarios/template.toml"))
     assert dict(p.parameters)["supervisor_exit_rate"] == 0.3
-    for bad in ("nonsense", "nonsense=1", "collaboration_history=2", "w_system=x"):
+    for bad in ("nonsense", "nonsense=1", "collaboration_history=2", "gamma_system=x"):
         with pytest.raises(ExperimentError):
             parse_stressor(bad)
 

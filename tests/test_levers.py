@@ -77,7 +77,7 @@ def _snapshot(m: LocalAuthority) -> dict:
     sup = m.teams[0].supervisor
     return {
         "oversold": m.oversold, "learning": m.learning, "network_base": m.network_base,
-        "hostility": m.hostility, "collab_climate": m.collab_climate, "base_budget": m.base_budget,
+        "hostility": m.hostility, "collab_climate": m.collab_climate, "size": m.size,
         "partnership": m.partnership, "memory": m.steering.memory_of_commitment,
         "chair": m.steering.chair,
         "leaders": tuple((ld.role, ld.support, ld.knowledge, ld.is_patron, ld.chairs, ld.interim,
@@ -93,7 +93,7 @@ def _snapshot(m: LocalAuthority) -> dict:
         "referrer_attitude": tuple(r.attitude for r in m.referrers),
         "programme_manager": m.programme_manager, "advocacy": m.advocacy,
         "annual_cost": m.annual_cost(), "evidence": m.evidence(),
-        "defence": m.defence, "pressure": m.pressure,
+        "margin": m.margin, "pressure": m.pressure, "exposure": m.exposure,
         "streams": tuple(s.getstate() for s in (m.r_lead, m.r_part, m.r_ref, m.r_work, m.r_case,
                                                 m.r_dec)),
         "n": tuple(sorted(m.totals.items())), "waiting": len(m.waiting),
@@ -101,12 +101,14 @@ def _snapshot(m: LocalAuthority) -> dict:
 
 
 LEVER_EFFECTS = [
-    ({"balanced_launch": True}, {"oversold", "referrer_attitude", "evidence", "defence"}),
-    ({"learning_climate": True}, {"learning", "referrer_attitude", "evidence", "defence"}),
+    ({"balanced_launch": True}, {"oversold", "referrer_attitude", "evidence", "margin"}),
+    ({"learning_climate": True}, {"learning", "referrer_attitude", "evidence", "margin"}),
     ({"regional_network": True}, {"network_base"}),
     ({"co_funding": 0.3}, {"co_funding"}),
-    ({"programme_manager": "on"}, {"programme_manager", "advocacy", "annual_cost", "defence"}),
-    ({"local_outcome_feedback": True}, {"evidence", "defence"}),
+    # A programme manager in post: system leadership shields (less exposure), at a cost.
+    ({"programme_manager": "on"}, {"programme_manager", "advocacy", "annual_cost", "margin",
+                                   "exposure"}),
+    ({"local_outcome_feedback": True}, {"evidence", "margin"}),
     ({"succession_planning": True}, set()),
     ({"steering_group_induction": True}, set()),
     ({"champion_cultivation": True}, set()),

@@ -77,12 +77,12 @@ def pages(tmp_path_factory):
         "assess": ["assess", str(scenario), "--replicates", "3", "--trajectories", "2",
                    "--screen-replicates", "1"],
         "sensitivity": ["sensitivity", str(scenario), "--method", "morris", "--n", "3",
-                        "--replicates", "2", "--factors", "supervisor_exit_rate,w_system",
+                        "--replicates", "2", "--factors", "supervisor_exit_rate,gamma_system",
                         "--resamples", "20"],
     }
     if HAS_EMA:
         commands["discover"] = ["discover", str(scenario), "--n", "120", "--factors",
-                                "close_margin,pressure_weight,collaboration_history"]
+                                "close_margin,burden_elasticity,collaboration_history"]
     out = {}
     for name, argv in commands.items():
         folder = tmp / name

@@ -245,13 +245,13 @@ def test_factor_registry():
 
 
 def test_select_factors_forms(tmp_path):
-    assert [f.name for f in select_factors("w_system,collaboration_history")] == [
-        "w_system", "collaboration_history"]
+    assert [f.name for f in select_factors("gamma_system,collaboration_history")] == [
+        "gamma_system", "collaboration_history"]
     path = tmp_path / "f.txt"
-    path.write_text("# kept\nw_system\n\ncollaboration_history  # a comment\n")
+    path.write_text("# kept\ngamma_system\n\ncollaboration_history  # a comment\n")
     assert len(select_factors(f"@{path}")) == 2
     assert len(select_factors("all")) == len(FACTORS)
-    for bad in ("nonsense", "w_system", f"@{tmp_path / 'missing.txt'}"):
+    for bad in ("nonsense", "gamma_system", f"@{tmp_path / 'missing.txt'}"):
         with pytest.raises(ExperimentError):
             select_factors(bad)
 
@@ -294,7 +294,7 @@ def test_describe_value_uses_the_rubric():
 
 def test_design_rows_share_seeds_across_rows():
     base = load_scenario("scenarios/isolated_coastal.toml")
-    design = make_design(select_factors("w_system,collaboration_history"), "morris", 4)
+    design = make_design(select_factors("gamma_system,collaboration_history"), "morris", 4)
     variants = design_variants(base, design)
     assert len(variants) == design.rows == 12
     tasks = make_tasks(variants, 3, 7)
@@ -309,7 +309,7 @@ def test_design_rows_share_seeds_across_rows():
 def test_cli_morris_end_to_end_and_deterministic(tmp_path, capsys):
     argv = ["sensitivity", "scenarios/template.toml", "--method", "morris", "--n", "4",
             "--replicates", "2", "--factors",
-            "supervisor_exit_rate,collaboration_history,w_system", "--resamples", "50",
+            "supervisor_exit_rate,collaboration_history,gamma_system", "--resamples", "50",
             "--no-progress"]
     assert run.main([*argv, "--out", str(tmp_path / "a")]) == 0
     text = capsys.readouterr().out
@@ -324,7 +324,7 @@ def test_cli_morris_end_to_end_and_deterministic(tmp_path, capsys):
     assert manifest["experiment"]["rows"] == 16 and manifest["runs"] == 32
     assert len(manifest["experiment"]["factors"]) == 3
     # Same seed, same design and outputs: rebuild the design and rerun it in this process.
-    fs = select_factors("supervisor_exit_rate,collaboration_history,w_system")
+    fs = select_factors("supervisor_exit_rate,collaboration_history,gamma_system")
     design = make_design(fs, "morris", 4, seed=1)
     tasks = make_tasks(design_variants(load_scenario("scenarios/template.toml"), design), 2, 1)
     again = run_ensemble(tasks, progress=False).runs

@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 from experiments.analysis import survival as sv  # noqa: E402
 from experiments.reports.ensemble_plots import (  # noqa: E402
     plot_closure_causes,
-    plot_defence_pressure,
+    plot_reserve_pressure,
     plot_fan,
     plot_survival,
 )
@@ -232,7 +232,7 @@ def synthetic_series(runs):
         m = np.arange(last + 1)
         alive = (m < last) | bool(r.survived)
         vals = {"teams": alive.astype(float), "staff": 5.0 * alive,
-                "defence": 0.8 - 0.004 * m, "pressure": 0.1 + 0.004 * m}
+                "reserve": 0.8 - 0.004 * m, "pressure_landing": 0.1 + 0.004 * m}
         for var, v in vals.items():
             rows.append(pd.DataFrame({"run_id": r.run_id, "month": m, "variable": var,
                                       "value": v}))
@@ -251,7 +251,7 @@ def test_plots_return_figures():
     runs = ensemble()
     series = synthetic_series(runs)
     figs = [plot_survival(sv.kaplan_meier(runs)), plot_fan(series, "teams", runs),
-            plot_fan(series, "defence", runs), plot_defence_pressure(series, runs),
+            plot_fan(series, "reserve", runs), plot_reserve_pressure(series, runs),
             plot_closure_causes(runs)]
     for fig in figs:
         assert isinstance(fig, matplotlib.figure.Figure)
@@ -278,7 +278,7 @@ def test_report_is_written_and_self_contained(tmp_path):
     assert text.index("Caveats") < text.index("Technical appendix")
     assert "abc1234" in text and "3.5.1" in text
     for name in ("survival.png", "closure_causes.png", "fan_teams.png",
-                 "fan_defence_pressure.png"):
+                 "fan_reserve_pressure.png"):
         assert (path.parent / name).stat().st_size > 1000
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from mechanism_helpers import (
-    fix_defence,
+    fix_margin,
     force,
     give_cases,
     make_model,
 )
 
 from sim.cases import Case
-from sim.processes import budget, referrals, workforce
+from sim.processes import referrals, workforce
 
 
 def test_therapist_departure_loads_colleagues_and_vacancy_is_filled():
@@ -89,12 +89,12 @@ def test_supervisor_departure_triggers_viability_review_and_interim():
 
 def test_viability_review_closes_a_weakly_defended_service():
     m = make_model()
-    fix_defence(m, -10.0)
+    fix_margin(m, -10.0)
     workforce.supervisor_exit(m, m.teams[0])
     assert m.closed and m.closure_cause == "viability_review"
     assert m.review_survived_months == []
     strong = make_model()
-    fix_defence(strong, 10.0)
+    fix_margin(strong, 10.0)
     workforce.supervisor_exit(strong, strong.teams[0])
     assert not strong.closed
     assert strong.teams[0].supervisor_timer is not None  # recruit a permanent supervisor
@@ -139,7 +139,7 @@ def test_interim_made_permanent_keeps_vacancy_timers_consistent_with_vacancies()
 def test_cutting_a_post_after_supervisor_turnover_reduces_staff():
     m, team = _interim_made_permanent()
     full = len(team.therapists)
-    budget.cut_post(m, team)
+    workforce.cut_post(m, team)
     assert len(team.therapists) == full - 1
     assert len(team.therapists) <= team.posts
 
@@ -153,7 +153,7 @@ def test_family_displaced_by_a_cut_is_reallocated_not_lost():
     team.therapists[0].cases = [Case(None, 1, start=1, planned_end=999)]
     for th in team.therapists[1:]:
         th.cases = [Case(None, 1, start=1, planned_end=999) for _ in range(2)]
-    budget.cut_post(m, team)  # removes the therapist with the fewest cases
+    workforce.cut_post(m, team)  # removes the therapist with the fewest cases
     assert len(m.waiting) == 1
     m.month = 7
     referrals.allocate_waiting_list(m)

@@ -205,14 +205,14 @@ FACTORS: dict[str, Factor] = {f.name: f for f in (*SITE_FACTORS, *MECHANISM_FACT
 
 DRIVERS: tuple[str, ...] = (
     # leadership
-    "leadership_turnover_history", "leader_support", "w_leadership",
+    "leadership_turnover_history", "leader_support", "leader_shield",
     # partnership
-    "collaboration_history", "partner_commitment", "w_partnership",
+    "collaboration_history", "partner_commitment", "gamma_partnership",
     # money
-    "budget_per_resident", "pressure_weight", "close_margin",
+    "austerity_rate", "burden_elasticity", "close_margin",
     # workforce
     "supervisor_exit_rate", "supervisor_system_leadership", "therapist_exit_rate",
-    "regional_network", "w_system",
+    "regional_network", "gamma_system",
     # referrals and outcomes
     "eligible_per_lac", "base_success",
 )

@@ -40,13 +40,20 @@ CALIBRATION_ROOT_SEED = 1000  # validation (run.py validate) uses other seeds
 # The parameters searched: decision weights and thresholds, and the workforce and partnership
 # rates with the weakest evidence (assumptions).
 SEARCHED = (
-    "w_leadership", "w_partnership", "w_evidence", "w_system", "w_embedded", "pressure_weight",
-    "burden_elasticity", "close_margin", "decision_scale", "expand_margin", "review_strictness",
-    "unit_cost_penalty", "hostility_pressure", "culture_attraction", "hostile_newcomer_shift",
+    # buffers against pressure and the decision rule (ODD §7.13)
+    "leader_shield", "newcomer_shield", "patron_boost", "exposure_floor", "gamma_leadership",
+    "gamma_partnership", "gamma_system", "status_quo", "opposition_pressure", "under_use_weight",
+    "w_evidence", "w_embedded", "burden_elasticity", "hostility_pressure", "unit_cost_penalty",
+    "close_margin", "decision_scale", "expand_margin", "review_strictness", "embed_months",
+    "savings_evidence",
+    # leaders' views and patronage (ODD §7.2, §7.3)
+    "culture_attraction", "hostile_newcomer_shift", "stance_evidence_rate", "coalition_pull",
+    "patron_review_relief", "patron_strain_relief", "trial_credibility_cost",
+    # the workforce and partnership rates with the weakest evidence (assumptions)
     "supervisor_exit_rate", "advocacy_memory_months", "strain_exit_multiplier",
     "supervisor_strain_cap", "carrying_strain", "supervisor_churn_strain",
-    "partner_turnover_rate", "uninformed_attendance", "grant_pull", "embed_months",
-    "isolation_strain", "cut_margin", "churn_climate_erosion", "climate_adjust_rate",
+    "partner_turnover_rate", "uninformed_attendance", "grant_pull", "isolation_strain",
+    "churn_climate_erosion", "climate_adjust_rate", "eligible_per_lac",
 )
 
 def score(overrides: dict, runs: int, root: int, opts: JobOptions) -> tuple[float, pd.DataFrame]:

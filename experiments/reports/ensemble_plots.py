@@ -9,7 +9,7 @@ Months after a service closed are handled per variable in the fan charts:
   caseload, waiting list, monthly cost and savings): a closed service has no teams, no staff
   and no cases, so the run counts as 0 from closure to the horizon. The fan then describes
   *all* runs, and its median drops to 0 once more than half the services have closed.
-* **Excluded after closure** (every other variable, e.g. the defence, pressure and
+* **Excluded after closure** (every other variable, e.g. the buffers, reserve, pressure and
   partnership indices): an index has no meaning for a service that no longer exists, so the
   fan describes only the services *still open* in that month, and stops once fewer than
   ``min_open`` runs of a variant are open. Read it as "among the services still running".
@@ -37,8 +37,14 @@ VARIABLE_LABELS = {
     "referrals_month": "referrals per month",
     "caseload": "open cases",
     "waiting_list": "families waiting",
-    "defence": "defence index",
-    "pressure": "pressure index",
+    "leadership_shield": "leadership shield",
+    "partnership_shield": "partnership shield",
+    "system_leadership": "system leadership",
+    "reserve": "reserve (evidence, embeddedness, status quo)",
+    "exposure": "exposure (share of pressure getting through)",
+    "pressure": "pressure before the buffers",
+    "pressure_landing": "pressure getting through the buffers",
+    "margin": "margin (reserve minus pressure getting through)",
     "partnership": "partnership index",
     "leader_support": "leader support",
     "leader_knowledge": "leader knowledge",
@@ -216,12 +222,13 @@ def plot_fan(series_long: pd.DataFrame, variable: str, runs: pd.DataFrame | None
     return fig
 
 
-def plot_defence_pressure(series_long: pd.DataFrame, runs: pd.DataFrame | None = None, *,
+def plot_reserve_pressure(series_long: pd.DataFrame, runs: pd.DataFrame | None = None, *,
                           quantiles=(0.1, 0.5, 0.9), min_open: int = 10):
-    """Fans of the defence and pressure indices, one panel per variant.
+    """Fans of the reserve and of the pressure getting through the buffers, per variant.
 
     Only services still open in a month are included (indices are excluded after closure);
-    the service is at risk when pressure rises above defence.
+    the service is at risk when the pressure getting through rises above the reserve (a
+    negative margin, ODD §7.13).
 
     Args:
         series_long: Long series ``(run_id, month, variable, value)``.
@@ -243,10 +250,10 @@ def plot_defence_pressure(series_long: pd.DataFrame, runs: pd.DataFrame | None =
     horizon = int(series_long["month"].max()) if len(series_long) else 0
     for ax, (variant, ids) in zip(axes.flat, groups.items(), strict=False):
         one = {variant: ids}
-        _draw_fan(ax, series_long, "defence", one, {}, horizon, False, quantiles, min_open,
-                  label="defence", colour="tab:green")
-        _draw_fan(ax, series_long, "pressure", one, {}, horizon, False, quantiles, min_open,
-                  label="pressure", colour="tab:red")
+        _draw_fan(ax, series_long, "reserve", one, {}, horizon, False, quantiles, min_open,
+                  label="reserve", colour="tab:green")
+        _draw_fan(ax, series_long, "pressure_landing", one, {}, horizon, False, quantiles,
+                  min_open, label="pressure getting through", colour="tab:red")
         ax.set_title(str(variant), fontsize=10)
         _month_axis(ax, horizon)
         ax.grid(axis="y", color="0.92")
@@ -254,7 +261,7 @@ def plot_defence_pressure(series_long: pd.DataFrame, runs: pd.DataFrame | None =
     for ax in list(axes.flat)[len(groups):]:
         ax.set_visible(False)
     axes[0, 0].set_ylabel("index")
-    fig.suptitle(f"Defence and pressure among services still open (median, "
+    fig.suptitle(f"Reserve and pressure getting through, services still open (median, "
                  f"{quantiles[0]:.0%}-{quantiles[-1]:.0%} range)", fontsize=11)
     fig.tight_layout()
     return fig

@@ -15,7 +15,7 @@ def _mark_budget_rounds(ax, result: RunResult, last: int) -> None:
 
 
 def plot_single_run(result: RunResult):
-    """Three panels: teams and staff; referrals, caseload and waiting list; defence vs pressure."""
+    """Three panels: teams and staff; referrals, caseload and waiting list; buffers and margin."""
     s = result.series
     o = result.outputs
     fig, axes = subplots(3, 1, figsize=(9, 8), sharex=True)
@@ -37,9 +37,14 @@ def plot_single_run(result: RunResult):
     ax.set_ylabel("families")
     ax.legend(loc="upper right", fontsize=8)
     ax = axes[2]
-    ax.plot(s["month"], s["defence"], label="defence", color="tab:green")
-    ax.plot(s["month"], s["pressure"], label="pressure", color="tab:red")
-    ax.plot(s["month"], s["partnership"], label="partnership", color="tab:blue", lw=0.8, ls="--")
+    ax.plot(s["month"], s["reserve"], label="reserve", color="tab:green")
+    ax.plot(s["month"], s["pressure_landing"], label="pressure getting through", color="tab:red")
+    ax.plot(s["month"], s["leadership_shield"], label="leadership shield", color="tab:purple",
+            lw=0.8, ls="--")
+    ax.plot(s["month"], s["partnership_shield"], label="partnership shield", color="tab:blue",
+            lw=0.8, ls="--")
+    ax.plot(s["month"], s["system_leadership"], label="system leadership", color="tab:orange",
+            lw=0.8, ls="--")
     ax.set_ylabel("index")
     ax.set_xlabel("months since go-live (grey lines: April budget rounds)")
     ax.legend(loc="upper right", fontsize=8)

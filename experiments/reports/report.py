@@ -27,8 +27,8 @@ from experiments.reports import formatters as fmt
 from experiments.reports.ensemble_plots import (
     VARIABLE_LABELS,
     plot_closure_causes,
-    plot_defence_pressure,
     plot_fan,
+    plot_reserve_pressure,
     plot_survival,
 )
 from experiments.reports.templating import Figure, figure, provenance, render_page, trusted_html
@@ -243,9 +243,9 @@ def write_report(out_dir: Path | str, runs: pd.DataFrame, series_long: pd.DataFr
                 label = VARIABLE_LABELS.get(var, var)
                 fans.append(fig(plot_fan(series_long, var, runs), f"fan_{var}.png",
                                 f"Median and 10-90% range of {label} per option"))
-        if {"defence", "pressure"} <= present:
-            fans.append(fig(plot_defence_pressure(series_long, runs), "fan_defence_pressure.png",
-                            "Defence and pressure indices among services still open"))
+        if {"reserve", "pressure_landing"} <= present:
+            fans.append(fig(plot_reserve_pressure(series_long, runs), "fan_reserve_pressure.png",
+                            "Reserve and pressure getting through the buffers, services still open"))
     doc = render_page(
         "report.html.j2", title=title, provenance=provenance(manifest), lede=lede,
         headline=_headline(table, times), n_text=n_text, horizon=horizon,

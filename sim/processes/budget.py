@@ -1,15 +1,17 @@
 """The LA's budget: the budget round, cuts, cut proposals and expansion (docs/ODD.md §7.12-§7.14).
 
-Defence and pressure are measured in :mod:`sim.processes.defence` (read off the model as
-``model.compute_defence()`` and ``model.compute_pressure()``); the grant taper and austerity come from
-the calendar (:mod:`sim.calendar`). Decisions draw from the decisions' stream ``model.r_dec``.
+Buffers, reserve and pressure are read in :mod:`sim.processes.buffers` (``model.standing()``);
+every decision follows the cut-before-close rule of :mod:`sim.processes.closure`; the grant
+taper and austerity come from the calendar (:mod:`sim.calendar`). Decisions draw from the
+decisions' stream ``model.r_dec``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sim.numeric import fill_time, logistic
-from sim.processes import closure, referrals, workforce
-from sim.team import Team
+from sim.processes import closure, leadership, workforce
 
 
 def budget_round_or_cut_proposal(model) -> None:
@@ -18,10 +20,17 @@ def budget_round_or_cut_proposal(model) -> None:
         budget_round(model)
         return
     share = model.cal.grant_share
-    # Ad-hoc cut proposals from new, short-termist, unsupportive senior leaders (001:1557).
+    # Ad-hoc cut proposals from new, short-termist, unsupportive senior leaders (001:1557);
+    # a patron stops any from their line of management (001:1850).
     for ld in model.leaders:
         if ld.proposes_cut(model.p, model.r_dec):
-            model.note(f"new {ld.role.replace('_', ' ')} proposed cutting MST")
+            role = ld.role.replace("_", " ")
+            patron = leadership.patron_over(model, ld)
+            if patron is not None:
+                model.note(f"new {role} proposed cutting MST; the patron "
+                           f"({patron.role.replace('_', ' ')}) stopped it")
+                return
+            model.note(f"new {role} proposed cutting MST")
             budget_decision(model, "cut_proposal", share)
             return
 
@@ -37,10 +46,8 @@ def budget_round(model) -> None:
             team.supervisor_timer = fill_time(model.r_work, model.p.supervisor_fill_months)
 
 
-
-
 def budget_decision(model, cause: str, grant_share: float) -> None:
-    """A decision on the service's budget: close, cut a post, continue or (in April) expand.
+    """A decision on the service's budget: cut before close; in April perhaps expand (§7.13).
 
     Args:
         model: The model.
@@ -48,26 +55,20 @@ def budget_decision(model, cause: str, grant_share: float) -> None:
             ``in_year_cut`` or ``co_funder_withdrawal``); only a budget round can expand.
         grant_share: The grant's share of cost the decision weighs.
     """
-    p, r = model.p, model.r_dec
-    is_protected = closure.protected(model)
-    model.defence = model.compute_defence()
-    model.pressure = model.compute_pressure(grant_share)
-    margin = model.defence - model.pressure
-    if not is_protected and closure.decide_close(model, margin):
+    if closure.protected(model):
+        return  # ring-fenced: cost decisions cannot close or cut
+    team = max(model.teams, key=lambda t: (t.vacancies, t.index))
+    standing = model.standing(grant_share)
+    outcome, margin = closure.decide(model, standing, team)
+    if outcome == closure.CLOSE:
         closure.close_service(model, cause)
-        return
-    if is_protected:
-        return
-    if margin < p.cut_margin:
-        team = max(model.teams, key=lambda t: (t.vacancies, t.index))
-        if team.posts > 2 and r.random() < logistic((p.cut_margin - margin) / p.decision_scale):
-            cut_post(model, team)
-        return
-    if cause == "budget_round":
-        consider_expansion(model)
+    elif outcome == closure.CUT:
+        workforce.cut_post(model, team)
+    elif cause == "budget_round":
+        consider_expansion(model, standing)
 
 
-def consider_expansion(model) -> None:
+def consider_expansion(model, standing) -> None:
     """At a budget round with unmet demand and no trial protocol, perhaps add a team.
 
     A new team commits the LA beyond any grant: it is judged on the full, unsubsidised cost of
@@ -79,7 +80,8 @@ def consider_expansion(model) -> None:
     excess = lost + len(model.waiting) >= 0.2 * capacity
     if not excess or model.cal.trial_protocol:
         return
-    margin_after = model.defence - model.compute_pressure(0.0, p.team_cost)
+    after = replace(standing, grant_share=0.0, cost=standing.cost + p.team_cost)
+    margin_after = model.margin_at(after)
     if (margin_after > p.expand_margin
             and r.random() < logistic((margin_after - p.expand_margin) / p.decision_scale)):
         workforce.new_team(model)
@@ -89,19 +91,3 @@ def consider_expansion(model) -> None:
         if model.first_expansion is None:
             model.first_expansion = model.month
         model.note(f"expanded to {len(model.teams)} teams")
-
-
-def cut_post(model, team: Team) -> None:
-    """Cut one therapist post: a vacant one if any, else the lightest caseload's holder leaves."""
-    team.posts -= 1
-    model.totals["cuts"] += 1
-    model.note(f"a therapist post cut in team {team.index + 1}")
-    if len(team.therapists) <= team.posts:  # a post was vacant: stop recruiting to it
-        team.drop_timer()
-    elif team.therapists:
-        th = min(team.therapists, key=lambda t: len(t.cases))
-        team.therapists.remove(th)
-        for case in th.cases:
-            referrals.requeue(model, case)
-        th.cases = []
-        th.remove()

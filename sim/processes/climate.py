@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sim.numeric import clip
 
-OFSTED_HOSTILITY = {"outstanding": 0.1, "good": 0.2, "adequate": 0.35, "inadequate": 0.6}
+
+def base_hostility(p, rating: str) -> float:
+    """The climate of threat an inspection rating sets (parameters ``ofsted_hostility_*``)."""
+    return getattr(p, f"ofsted_hostility_{rating}")
 
 
 def climate_month(model) -> None:
@@ -12,7 +15,7 @@ def climate_month(model) -> None:
     p = model.p
     changes = sum(model.past_year["changes"])
     depth = 1.0 - model.cal.budget_factor * model.scripted_budget_factor
-    target = clip(OFSTED_HOSTILITY[model.ofsted] + 0.6 * depth + 0.05 * changes
+    target = clip(base_hostility(p, model.ofsted) + 0.6 * depth + 0.05 * changes
                   - 0.3 * (model.collab_climate - 0.5))
     model.hostility += p.climate_adjust_rate * (target - model.hostility)
     # Collaboration is built slowly by sustained joint leadership (partners and informed

@@ -7,8 +7,9 @@ of several teams.
 
 from __future__ import annotations
 
+from sim.explanation import explain
 from sim.numeric import logistic
-from sim.processes import referrals
+from sim.processes import buffers, referrals
 from sim.team import Team
 
 CLOSURE_CAUSES = ("budget_round", "viability_review", "cut_proposal", "in_year_cut",
@@ -57,10 +58,74 @@ def closure_checks(model) -> None:
         close_service(model, "licence")
 
 
-def decide_close(model, margin: float) -> bool:
-    """Whether the LA closes the service at this defence-minus-pressure margin (one draw)."""
+CONTINUE, CUT, CLOSE = "continue", "cut", "close"
+
+
+def decision_rule(margin: float, can_cut: bool, close_margin: float, scale: float,
+                  u: float) -> str:
+    """Cut before close (MODEL.md §5.1): the outcome of one decision on the service.
+
+    A positive margin continues. A small negative margin (at or above ``close_margin``) cuts a
+    post when a cut is possible. Otherwise (no cut possible, or below the closure threshold)
+    the service closes with probability ``logistic((close_margin - margin) / scale)``; if it
+    does not, it is cut when it can be, else it continues.
+
+    Args:
+        margin: The decision margin.
+        can_cut: Whether a post can be cut (more than two posts, no cut in the last 12 months).
+        close_margin: The margin at which closure is a coin flip (the closure threshold).
+        scale: Spread of the logistic in margin units.
+        u: A uniform draw in [0, 1).
+
+    Returns:
+        ``"continue"``, ``"cut"`` or ``"close"``.
+    """
+    if margin >= 0.0:
+        return CONTINUE
+    if can_cut and margin >= close_margin:
+        return CUT
+    if u < logistic((close_margin - margin) / scale):
+        return CLOSE
+    return CUT if can_cut else CONTINUE
+
+
+def can_cut(model, team: Team) -> bool:
+    """A post can be cut: the team has more than two posts and none was cut in 12 months."""
+    recent = model.last_cut_month is not None and model.month - model.last_cut_month < 12
+    return team.posts > 2 and not recent
+
+
+def decide(model, standing, team: Team) -> tuple[str, float]:
+    """Decide on the service at ``standing`` (one draw on ``r_dec``); record the reference.
+
+    A decision whose margin is positive becomes the reference of a later closure's
+    explanation; a closing decision builds ``model.explanation`` (ODD §7.22).
+
+    Returns:
+        The outcome of :func:`decision_rule` and the margin.
+    """
     p = model.p
-    return model.r_dec.random() < logistic((p.close_margin - margin) / p.decision_scale)
+    margin = model.margin_at(standing)
+    outcome = decision_rule(margin, can_cut(model, team), p.close_margin, p.decision_scale,
+                            model.r_dec.random())
+    if margin > 0.0:
+        model.reference = (model.month, standing, margin)
+    elif outcome == CLOSE:
+        explain_closure(model, standing)
+    return outcome, margin
+
+
+def explain_closure(model, final) -> None:
+    """Decompose the fall of the margin since the reference decision (exact Shapley values)."""
+    month, ref, _ = model.reference
+    p, size = model.p, model.size
+
+    def margin(x):
+        return buffers.margin_of({**x, "size": size}, p)
+
+    model.explanation = explain(margin, ref.inputs(), final.inputs(), buffers.INPUT_GROUPS,
+                                reference_month=month, closure_month=model.month,
+                                events=model.cause_log)
 
 
 

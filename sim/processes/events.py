@@ -74,6 +74,7 @@ class BudgetCut(ScriptedEvent):
     @override
     def apply(self, model) -> None:
         model.scripted_budget_factor *= 1.0 - self.fraction
+        model.cause("budget_cut")
         budget.budget_decision(model, "in_year_cut", model.cal.grant_share)
 
 
@@ -148,6 +149,22 @@ def schedule(records) -> dict[int, list[ScriptedEvent]]:
     for record in records:
         by_month.setdefault(record.month, []).append(build_event(record))
     return by_month
+
+
+def national_events(model, before) -> None:
+    """Log the calendar's changes that a closure's explanation may name (ODD §7.22).
+
+    Args:
+        model: The model, with ``model.cal`` already this month's calendar.
+        before: Last month's calendar state.
+    """
+    cal = model.cal
+    if cal.grant_share < before.grant_share:
+        model.cause("grant_step")
+    if cal.budget_factor < 1.0 <= before.budget_factor:
+        model.cause("austerity")
+    if cal.trial_randomising and not before.trial_randomising:
+        model.cause("trial_randomising")
 
 
 def apply_scripted_events(model) -> None:

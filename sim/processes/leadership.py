@@ -35,6 +35,7 @@ def leader_turnover(model) -> None:
 def leader_exit(model, ld: Leader, successor_stance: float | None = None) -> None:
     """A leader leaves: patronage and the chair pass on or lapse; an interim or newcomer arrives."""
     model.note(f"{ld.role.replace('_', ' ')} left" + (" (interim)" if ld.interim else ""))
+    model.cause("leader_left")
     replace_leader(model, ld, interim_allowed=True, successor_stance=successor_stance)
 
 
@@ -73,7 +74,8 @@ def replace_leader(model, ld: Leader, interim_allowed: bool,
 def patronage_succession(model, patron: Leader, new: Leader) -> None:
     """Patronage ends with the patron unless succession is planned (001:1850, §7.3).
 
-    Without a plan the resentment the patron suppressed is released on the others.
+    Without a plan the service is exposed, and the resentment the patron suppressed is
+    released: the others' current support drops, then recovers towards their own stance.
     """
     p = model.p
     if model.levers.succession_planning:
@@ -82,12 +84,23 @@ def patronage_succession(model, patron: Leader, new: Leader) -> None:
             heir.is_patron = True
             heir.knowledge = max(heir.knowledge, 0.8 * patron.knowledge)
             model.note("patronage handed over (succession plan)")
-        return
+            return
     model.note("patronage ended; suppressed resentment released")
+    model.cause("patron_left")
+    if model.patron_left_month is None:
+        model.patron_left_month = model.month
     for other in model.leaders:
         if other is not new:
             other.support = max(-1.0, other.support - p.patron_loss_resentment)
     model.hostility = clip(model.hostility + 0.5 * p.patron_loss_resentment)
+
+
+def patron_over(model, ld: Leader) -> Leader | None:
+    """A patron in post whose line of management includes ``ld`` (who cannot then cut), or None."""
+    for other in model.leaders:
+        if other.is_patron and other is not ld and other.manages(ld):
+            return other
+    return None
 
 
 def chair_succession(model, new: Leader) -> None:
@@ -100,6 +113,7 @@ def chair_succession(model, new: Leader) -> None:
     else:
         model.steering.chair = "supervisor" if workforce.has_permanent_supervisor(model) else "none"
         model.note(f"steering group now chaired by: {model.steering.chair}")
+        model.cause("chair_lost")
 
 
 def fill_chair(model) -> None:
@@ -124,17 +138,21 @@ def fill_chair(model) -> None:
 
 
 def leaders_learn(model) -> None:
-    """Step 8: leaders' knowledge grows with briefing; support drifts to what they see (§7.2)."""
+    """Step 8: leaders' knowledge grows with briefing; views move slowly (§7.2).
+
+    Each person's stance is sticky and anchored where they started ("fixed quite early on",
+    001:2155): it moves only with visible local evidence; current support follows the stance,
+    a little towards the coalition (:meth:`agents.Leader.reconsider`).
+    """
     p = model.p
     briefing = model.advocacy_capacity()
     meeting = 0.5 * model.partnership
     ev = model.evidence()
     wsum = sum(ld.influence for ld in model.leaders) or 1.0
     coalition = sum(ld.influence * ld.support for ld in model.leaders) / wsum
-    target = 0.5 * ev + 0.5 * coalition + 0.3 * (model.partnership - 0.5)
     for ld in model.leaders:
         ld.learn(p.knowledge_gain_rate, clip(0.6 * briefing + meeting))
-        ld.drift(p.support_drift_rate * (0.3 + 0.7 * ld.knowledge), target)
+        ld.reconsider(p, ev, coalition)
 
 
 def cultivate_patron(model) -> None:

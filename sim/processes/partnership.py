@@ -77,6 +77,7 @@ def replace_partner(model, i: int, pt: Partner) -> Partner:
                   attendance=pt.attendance)
     new.co_funding = pt.co_funding
     model.partners[i] = new
+    model.cause("partner_replaced")
     pt.remove()
     return new
 
@@ -92,6 +93,7 @@ def partner_withdraws(model, pt: Partner, entirely: bool) -> None:
         pt.active = False
         pt.commitment = 0.0
     if had_funding:
+        model.cause("co_funder_withdrew")
         budget.budget_decision(model, "co_funder_withdrawal", model.cal.grant_share)
 
 

@@ -27,7 +27,8 @@ def new_referrer(model, launch: bool = False) -> Referrer:
     culture = 0.6 * (model.site.values_fit - 0.5) + 0.4 * (model.learning - 0.5)
     attitude = clip(r.gauss(culture, 0.2), -1.0, 1.0)
     if launch:
-        awareness = 0.5 + (0.2 if model.spec.supervisor.prior_mst_experience else 0.0)
+        awareness = 0.5 + (model.p.prior_mst_awareness if model.spec.supervisor.prior_mst_experience
+                           else 0.0)
         if model.oversold:
             attitude = clip(attitude + 0.1, -1.0, 1.0)
     else:
@@ -35,8 +36,27 @@ def new_referrer(model, launch: bool = False) -> Referrer:
     return Referrer(model, agency, awareness, attitude)
 
 
+def trial_credibility(model) -> None:
+    """While the research trial randomises, social care's view of the service wears down.
+
+    Randomisation costs the service credibility with social care as an institution: its
+    leaders' own stance and every social-care referrer's attitude, not only those whose
+    families were randomised away (001:5095). Draws nothing.
+    """
+    if not model.cal.trial_randomising:
+        return
+    cost = model.p.trial_credibility_cost
+    for ld in model.leaders:
+        if ld.childrens_services:
+            ld.stance = max(-1.0, ld.stance - cost)
+    for ref in model.referrers:
+        if ref.agency == "social_care":
+            ref.attitude = max(-1.0, ref.attitude - cost)
+
+
 def referral_pipeline(model) -> None:
     """Step 4: referrer churn, promotion and drift, then families met and referred (§7.6)."""
+    trial_credibility(model)
     referrer_churn(model)
     promote_and_drift(model)
     meet_and_refer(model)

@@ -13,14 +13,15 @@ def account_month(model) -> None:
     staffed = sum(len(t.therapists) for t in teams)
     load = sum(t.caseload for t in teams)
     model.totals["slot_months"] += staffed * p.caseload_cap
-    # Utilisation: a moving average of filled caseload slots over funded ones. During a trial,
-    # families the panel randomised to usual care in the last episode count as demand the
-    # service handled (assumption: the LA knows the protocol halves allocation).
+    # Utilisation: a moving average of filled caseload slots over funded ones. Families the
+    # trial randomised to usual care are not the team's work (001:5095): the trial squeezes.
     funded = sum(t.posts for t in teams) * p.caseload_cap
-    usual_care = model.past_year["usual_care"]
-    recent = [usual_care[(model.month - k) % 12] for k in range(int(round(p.episode_months)))]
-    util = min(1.0, (load + sum(recent)) / funded) if funded else 0.0
+    util = min(1.0, load / funded) if funded else 0.0
     model.utilisation += (util - model.utilisation) / 6.0
+    if 13 <= model.month <= 24 and not model.cal.trial_randomising and teams:
+        first = teams[0]
+        slots = first.posts * p.caseload_cap
+        model.year2_use.append(min(1.0, first.caseload / slots) if slots else 0.0)
     model.cost_month = model.annual_cost() / 12.0
     model.totals["cost"] += model.cost_month
     model.totals["savings"] += model.savings_month

@@ -38,8 +38,31 @@ def new_team(model, recruit: bool = True) -> Team:
     return team
 
 
+def programme_manager_month(model) -> None:
+    """The programme manager's post: its holder may leave; the post is refilled (stream ``r_pm``).
+
+    A post that costs money and whose holder can leave like anyone else (MODEL.md §6); a vacant
+    post costs nothing and gives no system leadership until it is filled.
+    """
+    if not model.programme_manager_post:
+        return
+    p, r = model.p, model.r_pm
+    if model.pm_in_post:
+        if r.random() < p.programme_manager_exit_rate / 12.0:
+            model.pm_in_post = False
+            model.pm_timer = fill_time(r, p.programme_manager_fill_months)
+            model.note("the programme manager left")
+            model.cause("programme_manager_left")
+    elif model.pm_timer is not None:
+        model.pm_timer -= 1
+        if model.pm_timer <= 0:
+            model.pm_in_post, model.pm_timer = True, None
+            model.note("a new programme manager took up post")
+
+
 def teams_month(model) -> None:
-    """Step 6: each team's month in turn (§7.8-§7.11)."""
+    """Step 6: the programme manager's post, then each team's month in turn (§7.8-§7.11)."""
+    programme_manager_month(model)
     for team in list(model.teams):
         team_month(model, team)
         if model.closed:
@@ -99,10 +122,12 @@ def supervisor_month(model, team: Team, sup: Supervisor, carrying: bool,
     network = model.network
     sup.tenure += 1
     relief = p.strain_recovery * 0.5 * (0.5 + 0.5 * network)
+    # A patron's cover lowers the supervisor's strain (001:1605, 001:1850).
+    patron = p.patron_strain_relief if model.has_patron() else 0.0
     # Carrying the partnership alone, covering vacancies and, for an isolated team, the lack of
     # peer support (solo boosters, no nearby team, 001:1818-1830).
     sup.add_strain((p.carrying_strain if carrying else 0.0) + 0.02 * vacancy_load
-                   + p.isolation_strain * (1.0 - network) - relief * sup.strain)
+                   + p.isolation_strain * (1.0 - network) - relief * sup.strain - patron)
     if not sup.interim and sup.leaves(p, model.r_work):
         supervisor_exit(model, team)
 
@@ -143,22 +168,44 @@ def therapist_exit(model, team: Team, th: Therapist) -> None:
 
 
 def supervisor_exit(model, team: Team) -> None:
-    """The supervisor leaves: an interim acts up and the LA reviews viability at once (§7.10)."""
+    """The supervisor leaves: an interim acts up and the LA reviews viability at once (§7.10).
+
+    One vacancy, one review: an interim's departure leaves the vacancy (and its recruitment)
+    as it was and another therapist acts up; it is not a new review (MODEL.md §5.2).
+    """
     old = team.supervisor
+    if old.interim:
+        model.note(f"the interim supervisor of team {team.index + 1} stepped down")
+        old.remove()
+        team.supervisor = None
+        act_up(model, team, old.clinical_skill)
+        return
     model.totals["supervisor_changes"] += 1
     if old.first and model.first_supervisor_tenure is None:
         model.first_supervisor_tenure = old.tenure
+    if model.shields_at_supervisor_exit is None:
+        model.shields_at_supervisor_exit = (model.leadership_shield(), model.partnership)
     model.note(f"supervisor of team {team.index + 1} left")
+    model.cause("supervisor_left")
     old.remove()
     team.supervisor = None
     if model.steering.chair == "supervisor" and not has_permanent_supervisor(model):
         model.steering.chair = "none"
-    if model.levers.succession_planning:
-        # A planned successor: short vacancy, system leadership handed over.
+    planned = model.levers.succession_planning
+    if planned:
+        # A planned successor: short vacancy, system leadership handed over; the review is
+        # eased (a successor is ready), not skipped.
         team.supervisor_timer = 1
         team.handover = old.system_leadership
-        return
-    # An interim acts up from the team: clinical cover, no system leadership (001:1578).
+    else:
+        act_up(model, team, old.clinical_skill)
+    model.totals["reviews"] += 1
+    if viability_review(model, team):
+        model.review_survived_months.append(model.month)
+
+
+def act_up(model, team: Team, clinical_skill: float) -> None:
+    """An interim acts up from the team: clinical cover, no system leadership (001:1578)."""
     if team.therapists:
         acting = max(team.therapists, key=lambda t: t.experience)
         team.therapists.remove(acting)
@@ -166,36 +213,51 @@ def supervisor_exit(model, team: Team) -> None:
             referrals.requeue(model, case)
         acting.cases = []
         acting.remove()
-        team.supervisor = Supervisor(model, clip(old.clinical_skill * model.p.interim_clinical),
+        team.supervisor = Supervisor(model, clip(clinical_skill * model.p.interim_clinical),
                                      0.0, interim=True)
         team.vacancy_timers.append(fill_time(model.r_work, model.p.therapist_fill_months))
-    model.totals["reviews"] += 1
-    if viability_review(model, team):
-        model.review_survived_months.append(model.month)
 
 
 def viability_review(model, team: Team) -> bool:
     """Review viability against the full, unsubsidised cost (stream ``r_dec``).
 
-    A permanent appointment commits the LA beyond the grant (001:1576-1578).
+    A permanent appointment commits the LA beyond the grant (001:1576-1578). A patron (who can
+    authorise a permanent appointment) and a succession plan (a successor is ready) each ease
+    the review's extra strictness. The review follows the cut-before-close rule: it continues
+    and recruits, cuts a post and leaves the interim until the budget round, or closes.
 
     Returns:
         Whether the service (or, with several teams, the service minus this team) survived.
     """
     p = model.p
-    margin = model.compute_defence() - model.compute_pressure(0.0) - p.review_strictness
-    if not closure.protected(model) and closure.decide_close(model, margin):
+    extra = p.review_strictness
+    if model.has_patron():
+        extra *= 1.0 - p.patron_review_relief
+    if model.levers.succession_planning:
+        extra *= 1.0 - p.succession_review_relief
+    if closure.protected(model):
+        outcome = closure.CONTINUE
+    else:
+        outcome, _ = closure.decide(model, model.standing(0.0, review=True, review_extra=extra),
+                                    team)
+    if outcome == closure.CLOSE:
         if len(model.teams) > 1:
+            model.explanation = None  # one team closed, not the service
             closure.close_team(model, team, "viability review")
             return True
         closure.close_service(model, "viability_review")
         return False
-    if margin > p.cut_margin:
-        team.supervisor_timer = fill_time(model.r_work, p.supervisor_fill_months)
+    if outcome == closure.CONTINUE:
+        if team.supervisor_timer is None:
+            team.supervisor_timer = fill_time(model.r_work, p.supervisor_fill_months)
         model.note("viability review: recruit a permanent supervisor")
     else:
-        team.supervisor_timer = None
-        model.note("viability review: interim left in post until the budget round")
+        cut_post(model, team)
+        if team.supervisor is not None and team.supervisor.interim:
+            team.supervisor_timer = None
+            model.note("viability review: a post cut; interim left in post until the budget round")
+        else:
+            model.note("viability review: a post cut; the planned successor still starts")
     return True
 
 
@@ -216,3 +278,20 @@ def appoint_supervisor(model, team: Team) -> None:
     team.supervisor_timer = None
     model.note(f"new supervisor for team {team.index + 1}")
 
+
+def cut_post(model, team: Team) -> None:
+    """Cut one therapist post: a vacant one if any, else the lightest caseload's holder leaves."""
+    team.posts -= 1
+    model.totals["cuts"] += 1
+    model.last_cut_month = model.month
+    model.cause("post_cut")
+    model.note(f"a therapist post cut in team {team.index + 1}")
+    if len(team.therapists) <= team.posts:  # a post was vacant: stop recruiting to it
+        team.drop_timer()
+    elif team.therapists:
+        th = min(team.therapists, key=lambda t: len(t.cases))
+        team.therapists.remove(th)
+        for case in th.cases:
+            referrals.requeue(model, case)
+        th.cases = []
+        th.remove()
