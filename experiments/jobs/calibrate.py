@@ -2,8 +2,10 @@
 
 A Latin-hypercube search of the shared mechanism
 parameters within their documented ranges, scored by the distance from every pattern of
-docs/ODD.md §10 on calibration seeds; the chosen point is then checked on other seeds
-(``python run.py validate``). The folder holds ``calibration_search.jsonl`` and the manifest.
+docs/ODD.md §10 (outcome and mechanism patterns alike) on calibration seeds; the chosen point is
+then checked on other seeds (``python run.py validate``). Each point runs the variants of
+:func:`validation_variants`: the sites, the neutral authority and Isolated Coastal with each
+lever on alone. The folder holds ``calibration_search.jsonl`` and the manifest.
 
 Usage::
 
@@ -24,7 +26,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from experiments.analysis.calibration import LEVER_SITE, SITES, check_patterns, lever_label, loss
+from experiments.analysis.calibration import (
+    LEVER_SITE,
+    SITES,
+    check_patterns,
+    lever_label,
+    loss,
+    summary_line,
+)
 from experiments.analysis.readiness import lever_variants
 from experiments.errors import ExperimentError
 from experiments.files import atomic_write_text
@@ -150,11 +159,14 @@ def calibrate_job(opts: JobOptions, *, points: int = 200, runs: int = 120, shrin
                      for p, v in zip(chosen, row, strict=True)}
         value, table = score(overrides, runs, root, opts)
         passed = int(table["passed"].sum())
+        by_kind = table.groupby("kind")["passed"].sum().astype(int).to_dict()
         lines.append(json.dumps({"point": i, "loss": value, "passed": passed,
+                                 "passed_outcome": by_kind.get("outcome", 0),
+                                 "passed_mechanism": by_kind.get("mechanism", 0),
                                  "overrides": overrides}) + "\n")
         atomic_write_text(out / SEARCH_FILE, "".join(lines))  # every point kept as it finishes
         if value < best:
             best = value
-            best_line = f"point {i}: loss {value:.3f}, {passed}/{len(table)} patterns pass"
+            best_line = f"point {i}: loss {value:.3f}; {summary_line(table)}"
             print(best_line, flush=True)
     return f"best {best_line}\nresults: {out / SEARCH_FILE}", out
