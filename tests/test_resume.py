@@ -28,6 +28,7 @@ import experiments.runner.folders as folders_module
 import experiments.runner.tasks as tasks_module
 import run
 from experiments.errors import ExperimentError
+from experiments.jobs.calibrate import validation_variants
 from experiments.jobs.common import JobOptions, prepare_out_dir
 from experiments.jobs.ensemble import validate_job
 from experiments.runner.execute import run_ensemble
@@ -479,6 +480,7 @@ def test_out_dir_rules(tmp_path):
 
 def test_job_resume_shard_and_merge_through_the_command_line(tmp_path, capsys, monkeypatch):
     common = ["validate", "--replicates", "2", "--no-progress"]
+    total = 2 * len(validation_variants())  # the sites, the neutral authority, lever variants
     whole = tmp_path / "whole"
     # Exit status 1: two replicates are too few for every calibration pattern to pass (and the
     # same patterns fail, deterministically, for the resumed and the merged runs).
@@ -493,13 +495,13 @@ def test_job_resume_shard_and_merge_through_the_command_line(tmp_path, capsys, m
     monkeypatch.undo()
     assert "--resume" in capsys.readouterr().err
     assert run.main([*common, "--out", str(part)]) == 2
-    assert "holds an unfinished experiment (3 of 8 runs done)" in capsys.readouterr().err
+    assert f"holds an unfinished experiment (3 of {total} runs done)" in capsys.readouterr().err
     manifest_before = (part / "manifest.json").read_bytes()
     assert run.main([*common, "--seed", "9", "--out", str(part), "--resume"]) == 2
     assert "different experiment" in capsys.readouterr().err
     assert (part / "manifest.json").read_bytes() == manifest_before  # left untouched
     assert run.main([*common, "--out", str(part), "--resume"]) == 1
-    assert "3 of 8 runs were taken from the interrupted run" in capsys.readouterr().out
+    assert f"3 of {total} runs were taken from the interrupted run" in capsys.readouterr().out
     same_tables(whole, part, ("runs.csv", "patterns.csv"))
     assert run.main([*common, "--out", str(part), "--resume"]) == 0
     assert "already complete" in capsys.readouterr().out
@@ -508,7 +510,7 @@ def test_job_resume_shard_and_merge_through_the_command_line(tmp_path, capsys, m
     shards = [tmp_path / "s0", tmp_path / "s1"]
     for i, d in enumerate(shards):
         assert run.main([*common, "--out", str(d), "--shard", f"{i}/2"]) == 0
-        assert f"shard {i}/2: 4 runs" in capsys.readouterr().out
+        assert f"shard {i}/2: {total // 2} runs" in capsys.readouterr().out
     merged = tmp_path / "merged"
     assert run.main(["merge", str(shards[1]), str(shards[0]), "--out", str(merged)]) == 1
     assert "merged 2 shards" in capsys.readouterr().out
@@ -524,11 +526,12 @@ def test_job_reports_failures(tmp_path, monkeypatch):
     failing(monkeypatch, {1})
     text, out, _ = validate_job(JobOptions(replicates=2, out=str(tmp_path / "v"),
                                            progress=False))
-    assert "4 of 8 runs failed" in text and "failures.csv" in text
+    half = len(validation_variants())  # replicate 1 of every variant fails
+    assert f"{half} of {2 * half} runs failed" in text and "failures.csv" in text
     import json
 
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["failed"] == 4 and manifest["runs"] == 4
+    assert manifest["failed"] == half and manifest["runs"] == half
 
 
 @pytest.mark.slow

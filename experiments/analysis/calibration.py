@@ -1,10 +1,19 @@
-"""Calibration patterns of docs/ODD.md §1.2 and §10.
+"""Calibration patterns of docs/ODD.md §1.2 and §10: outcomes and mechanisms.
 
-Measured on ensembles of the three sites and the neutral template.
+Measured on ensembles of the three sites and the neutral template, plus Isolated Coastal with
+each lever switched on alone (:data:`LEVER_SITE`; same seeds as the base site).
+
+*Outcome* patterns (:data:`PATTERNS`) say what happened (when the sites closed, how they grew);
+*mechanism* patterns (:data:`MECHANISM_PATTERNS`) say it happened for the thesis's reasons:
+which cause groups of a closure's explanation (``cause_<group>`` columns, sim/explanation.py)
+came first, the team's utilisation before randomisation, the shields at the supervisor's exit,
+and that no single lever makes the failing site safe.
 
 A pattern passes when its point estimate lies in the target range; the 95% interval is reported
 beside it so a reader can see how close to the edge it is. Proportions get Clopper-Pearson
-intervals; medians get distribution-free order-statistic intervals.
+intervals; medians get distribution-free order-statistic intervals. A pattern whose run table
+lacks a column it needs is not measured and fails (with a note saying so); one with too few
+cases to judge is *not testable*: it passes with a note that says so.
 """
 
 from __future__ import annotations
@@ -18,6 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from experiments.analysis.readiness import LEVER_OPTIONS
+from sim.explanation import CAUSE_GROUPS
+
 SITES = {
     "isolated_coastal": "scenarios/isolated_coastal.toml",
     "expanded_city": "scenarios/expanded_city.toml",
@@ -29,12 +41,30 @@ SURVIVAL_ORDER = ("metro_city", "expanded_city", "isolated_coastal")
 
 @dataclass(frozen=True)
 class Measure:
-    """A measured value with its 95% interval and the number of runs behind it."""
+    """A measured value with its 95% interval and the number of runs behind it.
+
+    Attributes:
+        value: Point estimate (NaN when nothing could be measured).
+        low: Lower end of the 95% interval.
+        high: Upper end of the 95% interval.
+        n: Runs or closures behind the estimate.
+        note: Text printed under the pattern (details, or why it was not measured).
+        testable: False when there are too few cases to judge; the pattern then passes and its
+            note says so.
+
+    """
 
     value: float
     low: float
     high: float
     n: int
+    note: str = ""
+    testable: bool = True
+
+
+def _unmeasured(missing, n: int = 0) -> Measure:
+    return Measure(math.nan, math.nan, math.nan, n,
+                   note=f"not measured: the run table has no column {', '.join(missing)}")
 
 
 def proportion(mask) -> Measure:
@@ -62,9 +92,31 @@ def _closure_months(g: pd.DataFrame) -> np.ndarray:
     return g["closure_month"].fillna(math.inf).to_numpy(dtype=float)
 
 
+def site_runs(runs: pd.DataFrame, site: str, with_levers: bool = False) -> pd.DataFrame:
+    """The runs of one site's variant, and with ``with_levers`` those of its lever variants."""
+    labels = runs["variant"].astype(str)
+    mask = labels == site
+    if with_levers:
+        mask |= labels.str.startswith(site + " +")
+    return runs[mask]
+
+
 @dataclass(frozen=True)
 class Pattern:
-    """One calibration pattern."""
+    """One calibration pattern.
+
+    Attributes:
+        site: The variant measured (a key of :data:`SITES`).
+        name: What is measured, in plain words (at most 60 characters).
+        target: The target range as text.
+        lo: Lowest passing value.
+        hi: Highest passing value.
+        measure: Function of the site's runs returning a :class:`Measure`.
+        unit: ``"share"``, ``"months"`` or ``"p"`` (how values print and scale in the loss).
+        kind: ``"outcome"`` or ``"mechanism"``.
+        with_levers: The measure also receives the site's lever variants (``"<site> +<lever>"``).
+
+    """
 
     site: str
     name: str
@@ -73,10 +125,17 @@ class Pattern:
     hi: float
     measure: Callable[[pd.DataFrame], Measure]
     unit: str = "share"
+    kind: str = "outcome"
+    with_levers: bool = False
 
     def check(self, runs: pd.DataFrame) -> tuple[Measure, bool]:
-        """Measure the pattern on the site's runs and say whether it holds."""
-        m = self.measure(runs[runs["variant"] == self.site])
+        """Measure the pattern on the site's runs and say whether it holds.
+
+        A measure that is not testable (too few cases) passes; its note says why.
+        """
+        m = self.measure(site_runs(runs, self.site, self.with_levers))
+        if not m.testable:
+            return m, True
         return m, bool(self.lo <= m.value <= self.hi)
 
 
@@ -157,6 +216,190 @@ PATTERNS: tuple[Pattern, ...] = (
 )
 
 
+# --- mechanism patterns (MODEL.md §9 "Patterns about mechanisms"; docs/ODD.md §1.2) -----------
+
+CAUSE_COLUMNS: tuple[str, ...] = tuple(f"cause_{g}" for g in CAUSE_GROUPS)
+"""Run-table columns of a closure's explanation, one per cause group."""
+
+LEVER_SITE = "isolated_coastal"
+"""The failing site whose lever variants the lever pattern measures."""
+
+LEVER_SAFE = 0.8
+"""P(alive at month 60) that would make a failing authority safe."""
+
+MIN_CLOSURES = 5
+"""Fewer closures than this make a pattern about a robust site's closures not testable."""
+
+
+def lever_label(site: str, lever: str) -> str:
+    """Variant label of ``site`` with one lever switched on (as in the validation ensemble)."""
+    return f"{site} +{lever}"
+
+
+def _missing(g: pd.DataFrame, columns) -> list[str]:
+    return [c for c in columns if c not in g.columns]
+
+
+def explained_closures(g: pd.DataFrame) -> pd.DataFrame:
+    """The closed runs whose closure a decision explained (every ``cause_*`` value present).
+
+    Raises:
+        KeyError: If a ``cause_*`` column is missing.
+    """
+    closed = g[~g["survived"].astype(bool)]
+    return closed[closed[list(CAUSE_COLUMNS)].notna().all(axis=1)]
+
+
+def cause_ranks(closures: pd.DataFrame) -> pd.DataFrame:
+    """Rank of each cause group in each closure (1 = largest contribution towards closure).
+
+    Ties share the better rank. A group that did not push the margin down (contribution
+    <= 0) is no cause of the closure and gets no rank (NaN), so "among the top k" means a
+    positive contribution with fewer than k groups larger.
+
+    Args:
+        closures: Explained closures (:func:`explained_closures`).
+
+    Returns:
+        One row per closure, one column per group of ``CAUSE_GROUPS`` (named by the group).
+
+    """
+    values = closures[list(CAUSE_COLUMNS)].to_numpy(dtype=float)
+    values = pd.DataFrame(values, index=closures.index, columns=list(CAUSE_GROUPS))
+    ranks = values.rank(axis=1, ascending=False, method="min")
+    return ranks.where(values > 0)
+
+
+def _among_top(ranks: pd.DataFrame, groups, k: int) -> pd.Series:
+    """Whether any of ``groups`` is among the top ``k`` causes of each closure."""
+    return (ranks[list(groups)] <= k).any(axis=1)
+
+
+def _any_in_top(groups, k: int):
+    def measure(g):
+        missing = _missing(g, CAUSE_COLUMNS)
+        if missing:
+            return _unmeasured(["cause_<group>"])
+        return proportion(_among_top(cause_ranks(explained_closures(g)), groups, k))
+    return measure
+
+
+def _both_in_top(groups, k: int):
+    def measure(g):
+        if _missing(g, CAUSE_COLUMNS):
+            return _unmeasured(["cause_<group>"])
+        ranks = cause_ranks(explained_closures(g))
+        return proportion(np.logical_and.reduce([ranks[x] <= k for x in groups]))
+    return measure
+
+
+def _utilisation_year2(g):
+    if _missing(g, ["utilisation_year2"]):
+        return _unmeasured(["utilisation_year2"])
+    closed = g[~g["survived"].astype(bool)]
+    u = closed["utilisation_year2"].dropna()  # NaN: closed before month 24, or always randomising
+    m = proportion(u.to_numpy(float) >= 0.6)
+    return Measure(m.value, m.low, m.high, m.n,
+                   note=f"{m.n} of {len(closed)} closed runs ran through year 2 with months "
+                        f"not randomising")
+
+
+def _not_size_or_under_use(g):
+    if _missing(g, CAUSE_COLUMNS):
+        return _unmeasured(["cause_<group>"])
+    closures = explained_closures(g)
+    closed = int((~g["survived"].astype(bool)).sum())
+    ranks = cause_ranks(closures)
+    ok = ~((ranks["under_use"] == 1) | (ranks["service_cost"] == 1))
+    m = proportion(ok)
+    if m.n < MIN_CLOSURES:
+        return Measure(m.value, m.low, m.high, m.n, testable=False,
+                       note=f"not testable: {m.n} explained closure(s) of {len(g)} runs "
+                            f"({closed} closed), fewer than {MIN_CLOSURES}; passes by default")
+    return m
+
+
+def _shields_at_supervisor_exit(g):
+    cols = ["leadership_shield_at_supervisor_exit", "partnership_shield_at_supervisor_exit"]
+    missing = _missing(g, cols)
+    if missing:
+        return _unmeasured(missing)
+    left = g[g[cols].notna().any(axis=1)]  # NaN in both: the first supervisor never left
+    up = (left[cols[0]] >= 0.5) | (left[cols[1]] >= 0.5)
+    return proportion(up)
+
+
+def lever_survival(g: pd.DataFrame, site: str = LEVER_SITE, month: int = 60) -> pd.DataFrame:
+    """P(alive at ``month``) of a site and of each of its lever variants, with 95% intervals.
+
+    Args:
+        g: Runs of the site and its lever variants (labels ``lever_label(site, lever)``).
+        site: The base variant.
+        month: The month of survival.
+
+    Returns:
+        One row per variant (the site first, then its levers in the order of
+        ``readiness.LEVER_OPTIONS``, other lever variants after them): ``variant``, ``lever``
+        ("" for the site itself), ``value``, ``low``, ``high``, ``n``.
+
+    """
+    order = [site] + [lever_label(site, name) for name, _, _ in LEVER_OPTIONS]
+    labels = list(dict.fromkeys(g["variant"].astype(str)))
+    labels = [v for v in order if v in labels] + [v for v in labels if v not in order]
+    rows = []
+    for v in labels:
+        m = proportion(_closure_months(g[g["variant"] == v]) > month)
+        rows.append({"variant": v, "lever": v.removeprefix(site).removeprefix(" +"),
+                     "value": m.value, "low": m.low, "high": m.high, "n": m.n})
+    return pd.DataFrame(rows, columns=["variant", "lever", "value", "low", "high", "n"])
+
+
+def _lever_effects(g):
+    table = lever_survival(g)
+    levers = table[table["lever"] != ""]
+    if levers.empty:
+        return Measure(math.nan, math.nan, math.nan, 0,
+                       note=f"not measured: the ensemble has no lever variants "
+                            f"({lever_label(LEVER_SITE, 'LEVER')})")
+    best = levers.loc[levers["value"].idxmax()]
+    lines = [f"P(alive at month 60), 95% interval; same seeds as {LEVER_SITE}:"]
+    for r in table.itertuples():
+        name = r.lever or f"{LEVER_SITE} as described"
+        lines.append(f"{name:<30} {r.value:.2f}  {r.low:.2f}-{r.high:.2f}  (n {r.n})")
+    return Measure(float(best["value"]), float(best["low"]), float(best["high"]),
+                   int(best["n"]), note="\n".join(lines))
+
+
+_SUPERVISOR = ("supervisor_departure", "system_leadership")
+_SHIELDS = ("leadership_shield", "partnership_shield")
+
+MECHANISM_PATTERNS: tuple[Pattern, ...] = (
+    Pattern("isolated_coastal", "closures with supervisor exit/system leadership in top 2",
+            "> 0.50", 0.5000001, 1.0, _any_in_top(_SUPERVISOR, 2), kind="mechanism"),
+    Pattern("isolated_coastal", "closed runs with year-2 utilisation >= 0.6", "> 0.50",
+            0.5000001, 1.0, _utilisation_year2, kind="mechanism"),
+    Pattern("expanded_city", "closures with both shields among the top 3 causes", "> 0.50",
+            0.5000001, 1.0, _both_in_top(_SHIELDS, 3), kind="mechanism"),
+    Pattern("expanded_city", "closures with supervisor exit/system leadership in top 3",
+            ">= 0.33", 1 / 3, 1.0, _any_in_top(_SUPERVISOR, 3), kind="mechanism"),
+    Pattern("metro_city", "closures whose top cause is not under-use or service cost",
+            "> 0.50", 0.5000001, 1.0, _not_size_or_under_use, kind="mechanism"),
+    Pattern("metro_city", "supervisor exits with a shield >= 0.5 at the exit", "> 0.50",
+            0.5000001, 1.0, _shields_at_supervisor_exit, kind="mechanism"),
+    Pattern(LEVER_SITE, "highest P(alive at month 60) with one lever", "< 0.80", 0.0,
+            LEVER_SAFE - 1e-9, _lever_effects, kind="mechanism", with_levers=True),
+)
+"""Patterns about mechanisms: the right outcome for the right reason (MODEL.md §9).
+
+"Most" is more than half. Cause groups count among a closure's top k when their contribution
+is positive and fewer than k groups contributed more (:func:`cause_ranks`).
+"""
+
+ALL_PATTERNS: tuple[Pattern, ...] = PATTERNS + MECHANISM_PATTERNS
+"""Outcome then mechanism patterns, in the order of :func:`check_patterns` (survival ordering
+apart)."""
+
+
 def survival_ordering(runs: pd.DataFrame) -> tuple[bool, float]:
     """Check the ordering of the sites' survival.
 
@@ -180,48 +423,110 @@ def survival_ordering(runs: pd.DataFrame) -> tuple[bool, float]:
     return ordered, pmax
 
 
+def _row(pat: Pattern, m: Measure, ok: bool) -> dict:
+    return {"kind": pat.kind, "site": pat.site, "pattern": pat.name, "target": pat.target,
+            "value": m.value, "low": m.low, "high": m.high, "n": m.n, "unit": pat.unit,
+            "passed": ok, "testable": m.testable, "note": m.note}
+
+
 def check_patterns(runs: pd.DataFrame) -> pd.DataFrame:
-    """Evaluate every pattern; one row each with target, measured value, interval and pass/fail."""
-    rows = []
-    for pat in PATTERNS:
-        m, ok = pat.check(runs)
-        rows.append({"site": pat.site, "pattern": pat.name, "target": pat.target,
-                     "value": m.value, "low": m.low, "high": m.high, "n": m.n,
-                     "unit": pat.unit, "passed": ok})
+    """Evaluate every outcome and mechanism pattern.
+
+    Returns:
+        One row per pattern, outcome patterns first (the survival ordering last among them),
+        then the mechanism patterns: ``kind`` ("outcome" / "mechanism"), ``site``,
+        ``pattern``, ``target``, measured ``value``, 95% interval ``low``-``high``, ``n``,
+        ``unit``, ``passed``, ``testable`` and ``note``.
+
+    """
+    rows = [_row(pat, *pat.check(runs)) for pat in PATTERNS]
     ordered, p = survival_ordering(runs)
-    rows.append({"site": "all", "pattern": "survival ordered Metro > Expanded > Coastal, log-rank p",
+    rows.append({"kind": "outcome", "site": "all",
+                 "pattern": "survival ordered Metro > Expanded > Coastal, log-rank p",
                  "target": "ordered, p < 0.01", "value": p, "low": math.nan, "high": math.nan,
-                 "n": len(runs), "unit": "p", "passed": ordered and p < 0.01})
+                 "n": len(runs), "unit": "p", "passed": ordered and p < 0.01, "testable": True,
+                 "note": ""})
+    rows += [_row(pat, *pat.check(runs)) for pat in MECHANISM_PATTERNS]
     return pd.DataFrame(rows)
 
 
 def loss(table: pd.DataFrame) -> float:
-    """Distance of a pattern table from all targets (0 when all pass); used to calibrate."""
+    """Distance of a pattern table from all targets (0 when all pass); used to calibrate.
+
+    Outcome and mechanism patterns count alike: the squared distance of the point estimate from
+    the target range (scaled by 24 months or 0.2 in probability) plus 0.3 for a failing pattern;
+    1 for a wrong survival ordering. A pattern not measured (NaN) adds only its 0.3; a pattern
+    not testable adds nothing.
+    """
+    by_key = {(pat.kind, pat.site, pat.name): pat for pat in ALL_PATTERNS}
     total = 0.0
-    for pat, row in zip(PATTERNS, table.itertuples(), strict=False):
+    for row in table.itertuples():
+        if row.site == "all":  # the survival ordering
+            total += 0.0 if row.passed else 1.0
+            continue
+        pat = by_key[(row.kind, row.site, row.pattern)]
         v = row.value
         scale = 24.0 if pat.unit == "months" else 0.2
         if math.isinf(v):
             v = 1e3
-        gap = max(0.0, pat.lo - v) + (max(0.0, v - pat.hi) if math.isfinite(pat.hi) else 0.0)
+        gap = 0.0
+        if not math.isnan(v):
+            gap = max(0.0, pat.lo - v) + (max(0.0, v - pat.hi) if math.isfinite(pat.hi) else 0.0)
         total += (gap / scale) ** 2 + (0 if row.passed else 0.3)
-    last = table.iloc[-1]
-    total += 0.0 if last.passed else 1.0
     return total
 
 
+BLOCK_TITLES = {"outcome": "Outcome patterns", "mechanism": "Mechanism patterns"}
+
+
 def format_table(table: pd.DataFrame) -> str:
-    """A fixed-width text table of the pattern checks."""
+    """Fixed-width text tables of the pattern checks: one titled block per kind.
+
+    A pattern's note (details, or why it was not measured or is not testable) is printed under
+    its row, indented.
+    """
     def fmt(v, unit):
         if isinstance(v, float) and math.isnan(v):
             return "-"
         if isinstance(v, float) and math.isinf(v):
             return "never"
         return f"{v:.0f}" if unit == "months" else (f"{v:.2g}" if unit == "p" else f"{v:.2f}")
-    lines = [f"{'site':<17} {'pattern':<60} {'target':<18} {'measured':>8}  {'95% interval':<14} result"]
-    for r in table.itertuples():
-        interval = "" if isinstance(r.low, float) and math.isnan(r.low) else \
-            f"{fmt(r.low, r.unit)}-{fmt(r.high, r.unit)}"
-        lines.append(f"{r.site:<17} {r.pattern:<60} {r.target:<18} {fmt(r.value, r.unit):>8}  "
-                     f"{interval:<14} {'pass' if r.passed else 'FAIL'}")
-    return "\n".join(lines)
+    header = (f"{'site':<17} {'pattern':<60} {'target':<18} {'measured':>8}  "
+              f"{'95% interval':<14} result")
+    blocks = []
+    kinds = table["kind"] if "kind" in table.columns else pd.Series("outcome", index=table.index)
+    for kind, title in BLOCK_TITLES.items():
+        rows = table[kinds == kind]
+        if rows.empty:
+            continue
+        lines = [title, header]
+        for r in rows.itertuples():
+            interval = "" if isinstance(r.low, float) and math.isnan(r.low) else \
+                f"{fmt(r.low, r.unit)}-{fmt(r.high, r.unit)}"
+            result = "pass" if r.passed else "FAIL"
+            if not getattr(r, "testable", True):
+                result = "pass (not testable)"
+            lines.append(f"{r.site:<17} {r.pattern:<60} {r.target:<18} "
+                         f"{fmt(r.value, r.unit):>8}  {interval:<14} {result}")
+            note = getattr(r, "note", "")
+            if isinstance(note, str) and note:
+                lines += [" " * 19 + line for line in note.splitlines()]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def summary_line(table: pd.DataFrame) -> str:
+    """One line counting the patterns that hold, by kind.
+
+    For example ``15/16 outcome, 5/7 mechanism patterns hold.``, with ``All patterns hold:``
+    in front when every one does, and a count of the patterns not testable.
+    """
+    parts = []
+    for kind in BLOCK_TITLES:
+        rows = table[table["kind"] == kind]
+        if not rows.empty:
+            parts.append(f"{int(rows['passed'].sum())}/{len(rows)} {kind}")
+    untestable = int((~table["testable"].astype(bool)).sum()) if "testable" in table else 0
+    extra = f" ({untestable} not testable, counted as holding)" if untestable else ""
+    verdict = "All patterns hold: " if bool(table["passed"].all()) else ""
+    return f"{verdict}{', '.join(parts)} patterns hold{extra}."

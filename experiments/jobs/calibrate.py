@@ -2,8 +2,10 @@
 
 A Latin-hypercube search of the shared mechanism
 parameters within their documented ranges, scored by the distance from every pattern of
-docs/ODD.md §10 on calibration seeds; the chosen point is then checked on other seeds
-(``python run.py validate``). The folder holds ``calibration_search.jsonl`` and the manifest.
+docs/ODD.md §10 (outcome and mechanism patterns alike) on calibration seeds; the chosen point is
+then checked on other seeds (``python run.py validate``). Each point runs the variants of
+:func:`validation_variants`: the sites, the neutral authority and Isolated Coastal with each
+lever on alone. The folder holds ``calibration_search.jsonl`` and the manifest.
 
 Usage::
 
@@ -24,7 +26,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from experiments.analysis.calibration import SITES, check_patterns, loss
+from experiments.analysis.calibration import (
+    LEVER_SITE,
+    SITES,
+    check_patterns,
+    lever_label,
+    loss,
+    summary_line,
+)
+from experiments.analysis.readiness import lever_variants
 from experiments.errors import ExperimentError
 from experiments.files import atomic_write_text
 from experiments.jobs.common import ROOT, JobOptions, output_job, prepare_out_dir
@@ -32,7 +42,7 @@ from experiments.runner.execute import run_ensemble
 from experiments.runner.manifest import build_manifest, write_manifest
 from experiments.runner.tasks import make_tasks
 from sim.parameters import PARAMETER_INDEX
-from sim.scenario import load_scenario
+from sim.scenario import Scenario, load_scenario
 
 SEARCH_FILE = "calibration_search.jsonl"
 CALIBRATION_ROOT_SEED = 1000  # validation (run.py validate) uses other seeds
@@ -56,14 +66,40 @@ SEARCHED = (
     "churn_climate_erosion", "climate_adjust_rate", "eligible_per_lac",
 )
 
-def score(overrides: dict, runs: int, root: int, opts: JobOptions) -> tuple[float, pd.DataFrame]:
-    """Run every site with the given overrides and return the loss and the pattern table.
+def validation_variants(overrides: dict | None = None) -> list[tuple[str, Scenario]]:
+    """The variants every pattern is measured on (``validate`` and each calibration point).
 
-    Replicate ``r`` of every site uses ``SeedSequence(root, spawn_key=(r,))`` (the ensemble
+    The three sites and the neutral authority, then :data:`LEVER_SITE` with each lever of
+    ``readiness.LEVER_OPTIONS`` switched on alone, labelled ``lever_label(site, lever)``.
+    Replicate ``r`` of every variant shares its seed, so a lever variant is paired with its
+    base site (common random numbers).
+
+    Args:
+        overrides: Mechanism parameters set in every variant (None: the defaults).
+
+    Returns:
+        ``(label, scenario)`` pairs.
+
+    """
+    def load(path):
+        sc = load_scenario(ROOT / path)
+        return sc.with_parameters(**overrides) if overrides else sc
+
+    variants = [(site, load(path)) for site, path in SITES.items()]
+    base = dict(variants)[LEVER_SITE]
+    levers, _, _ = lever_variants(base, LEVER_SITE)
+    variants += [(lever_label(LEVER_SITE, label.removeprefix("+")), sc)
+                 for label, sc in levers[1:]]
+    return variants
+
+
+def score(overrides: dict, runs: int, root: int, opts: JobOptions) -> tuple[float, pd.DataFrame]:
+    """Run every validation variant with the given overrides; return the loss and pattern table.
+
+    Replicate ``r`` of every variant uses ``SeedSequence(root, spawn_key=(r,))`` (the ensemble
     seed scheme), on the executor the options choose.
     """
-    variants = [(site, load_scenario(ROOT / path).with_parameters(**overrides) if overrides
-                 else load_scenario(ROOT / path)) for site, path in SITES.items()]
+    variants = validation_variants(overrides)
     result = run_ensemble(make_tasks(variants, runs, root), workers=opts.workers,
                           dask_scheduler=opts.dask_scheduler, progress=False)
     table = check_patterns(result.runs)
@@ -115,7 +151,7 @@ def calibrate_job(opts: JobOptions, *, points: int = 200, runs: int = 120, shrin
     design = qmc.scale(qmc.LatinHypercube(d=len(chosen), seed=opts.seed).random(points), lo, hi)
     design = np.vstack([[p.default for p in chosen], design])  # the current defaults first
     out = prepare_out_dir(opts.out, "calibrate", opts.force)
-    variants = [(site, load_scenario(ROOT / path)) for site, path in SITES.items()]
+    variants = validation_variants()
     manifest = build_manifest(list(opts.command), variants, root, runs, opts.workers,
                               opts.dask_scheduler)
     manifest["job"] = {"name": "calibrate", "args": {
@@ -130,11 +166,14 @@ def calibrate_job(opts: JobOptions, *, points: int = 200, runs: int = 120, shrin
                      for p, v in zip(chosen, row, strict=True)}
         value, table = score(overrides, runs, root, opts)
         passed = int(table["passed"].sum())
+        by_kind = table.groupby("kind")["passed"].sum().astype(int).to_dict()
         lines.append(json.dumps({"point": i, "loss": value, "passed": passed,
+                                 "passed_outcome": by_kind.get("outcome", 0),
+                                 "passed_mechanism": by_kind.get("mechanism", 0),
                                  "overrides": overrides}) + "\n")
         atomic_write_text(out / SEARCH_FILE, "".join(lines))  # every point kept as it finishes
         if value < best:
             best = value
-            best_line = f"point {i}: loss {value:.3f}, {passed}/{len(table)} patterns pass"
+            best_line = f"point {i}: loss {value:.3f}; {summary_line(table)}"
             print(best_line, flush=True)
     return f"best {best_line}\nresults: {out / SEARCH_FILE}", out

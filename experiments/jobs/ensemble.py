@@ -23,7 +23,6 @@ import pandas as pd
 from experiments.errors import ExperimentError
 from experiments.files import atomic_write_text
 from experiments.jobs.common import (
-    ROOT,
     JobOptions,
     check_horizon,
     output_job,
@@ -245,14 +244,12 @@ def _analyse_compare(run: _Run, months: Sequence[int] | None = None) -> tuple[st
 
 
 def _analyse_validate(run: _Run) -> tuple[str, bool]:
-    from experiments.analysis.calibration import check_patterns, format_table
+    from experiments.analysis.calibration import check_patterns, format_table, summary_line
 
     table = check_patterns(run.result.runs)
     atomic_write_text(run.out / "patterns.csv", table.to_csv(index=False, float_format="%.6g"))
     ok = bool(table["passed"].all())
-    text = format_table(table)
-    n_fail = int((~table["passed"]).sum())
-    text += ("\n\nAll patterns hold." if ok else f"\n\n{n_fail} of {len(table)} patterns fail.")
+    text = format_table(table) + "\n\n" + summary_line(table)
     text += _notes(run.out, run.result)
     return text + f"\nresults: {run.out}", ok
 
@@ -380,10 +377,14 @@ def compare_job(paths: list[str], levers: list[str], opts: JobOptions,
 
 @output_job
 def validate_job(opts: JobOptions) -> tuple[str, Path, bool]:
-    """Run the three sites and the neutral template and check every calibration pattern."""
-    from experiments.analysis.calibration import SITES
+    """Check every outcome and mechanism pattern.
 
-    variants = [(name, load_scenario(ROOT / path)) for name, path in SITES.items()]
+    The ensemble is the three sites, the neutral template and Isolated Coastal with each lever
+    on alone (``calibrate.validation_variants``), all on the same seeds.
+    """
+    from experiments.jobs.calibrate import validation_variants
+
+    variants = validation_variants()
     run = _run(variants, opts, "validate", series=False)
     if run.message:
         return run.message, run.out, True
