@@ -109,13 +109,14 @@ def _month(index: int) -> str:
 
 def parameter_table() -> str:
     """Return the Markdown table of every mechanism parameter, in the order of the code."""
-    rows = ["| name | default | range | group | source | description |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| name | default | prior range | group | source | description | why this range |",
+            "|---|---|---|---|---|---|---|"]
     for p in PARAMETERS:
+        shape = " (log)" if p.shape == "log" else ""
         rows.append(
             f"| `{p.name}` | {_num(p.default, p.integer)} "
-            f"| {_num(p.low, p.integer)} to {_num(p.high, p.integer)} | {_cell(p.group)} "
-            f"| {_cell(p.source)} | {_cell(p.label)} |")
+            f"| {_num(p.low, p.integer)} to {_num(p.high, p.integer)}{shape} | {_cell(p.group)} "
+            f"| {_cell(p.source)} | {_cell(p.label)} | {_cell(p.reason)} |")
     return "\n".join(rows)
 
 

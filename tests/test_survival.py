@@ -14,8 +14,8 @@ import pytest  # noqa: E402
 from experiments.analysis import survival as sv  # noqa: E402
 from experiments.reports.ensemble_plots import (  # noqa: E402
     plot_closure_causes,
-    plot_reserve_pressure,
     plot_fan,
+    plot_reserve_pressure,
     plot_survival,
 )
 from experiments.reports.report import write_report  # noqa: E402
