@@ -134,7 +134,7 @@ def explanation_lines(reference_month: int, closure_month: int, margin_fall: flo
     """
     since = ("go-live (month 0)" if int(reference_month) == 0
              else f"month {fmt.month(reference_month)}, the last decision at which it was "
-                  "positive")
+                  "positive,")
     if margin_reference is not None and margin_final is not None \
             and not fmt.is_missing(margin_reference) and not fmt.is_missing(margin_final):
         how = f"fell from {fmt.number(margin_reference)} to {fmt.number(margin_final)}"
