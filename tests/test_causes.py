@@ -176,6 +176,12 @@ def test_why_lines_when_every_closure_is_explained():
     assert not any("no decision" in line for line in lines)
 
 
+def test_why_lines_when_nothing_pushed_the_margin_down():
+    runs = with_explanations(make_runs("v", [30]), [({"evidence": -0.1}, "", 0)])
+    assert why_lines(runs, "v") == ["No single cause pushed the margin down in these closures "
+                                    "(mean fall of the margin -0.10)."]
+
+
 def test_run_explanation_lines():
     runs = known_runs()
     first = run_explanation_lines(runs.iloc[0].to_dict())

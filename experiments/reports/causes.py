@@ -88,6 +88,10 @@ def why_lines(runs: pd.DataFrame, variant: str, top: int = 3) -> list[str]:
             events = _group_events(g, [f for f, is_main in zip(firsts, main[:, j], strict=True)
                                        if is_main])
             lines.append(text + (f": {events}." if events else "."))
+        if not lines:
+            these = "these closures" if m == n_closed else of
+            lines.append(f"No single cause pushed the margin down in {these} (mean fall of the "
+                         f"margin {fmt.number(fall)}).")
     unexplained = n_closed - m
     if unexplained:
         lines.append(f"{fmt.count(unexplained)} closure{'s' if unexplained != 1 else ''} had no "
