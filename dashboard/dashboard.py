@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dashboard.hosts import LocalHostsOnly, allowed_hosts, normalise_host
+from experiments.reports.causes import NO_DECISION, explanation_lines
 from sim.model import PHASES, LocalAuthority
 from sim.processes.events import LeaderDeparts
 from sim.scenario import STANCES, Event, Levers, load_scenario
@@ -72,6 +73,10 @@ INJECTABLE = {
     "partner_withdraws": "A partner withdraws",
 }
 CULTURE_STANCE = "drawn from the authority's culture"
+WHY_TITLE = "Why it closed"
+NO_EXPLANATION_MODEL = "This version of the model records no explanation of closures."
+NO_DECISION_TEXT = (f"No decision closed the service {NO_DECISION}, so there is no fall of the "
+                    "margin to explain.")
 
 
 # --------------------------------------------------------------------------- scenarios on offer
@@ -415,8 +420,47 @@ def levers_in_force(levers: Levers) -> list[str]:
     return out
 
 
+def why_closed_lines(explanation, top: int = 3) -> list[str]:
+    """The "Why it closed" text of one closure's explanation, in plain words.
+
+    Args:
+        explanation: The model's ``explanation`` object (``reference_month``,
+            ``closure_month``, ``margin_reference``, ``margin_final``, ``margin_fall``,
+            ``causes``: group -> contribution, ``events``: ``(month, kind)``).
+        top: How many contributions to name.
+
+    Returns:
+        The lines of :func:`experiments.reports.causes.explanation_lines`: the fall of the
+        margin between the two decisions, the main contributions with their signs, and the
+        events in the window.
+    """
+    return explanation_lines(explanation.reference_month, explanation.closure_month,
+                             explanation.margin_fall, explanation.causes, explanation.events,
+                             margin_reference=explanation.margin_reference,
+                             margin_final=explanation.margin_final, top=top)
+
+
+def why_closed(model: LocalAuthority) -> list[str]:
+    """The "Why it closed" lines for the page: none while the service runs.
+
+    A closure with an explanation gets :func:`why_closed_lines`; one that no decision took
+    (``model.explanation`` is None: staffing collapse, licence) says so; a model that keeps no
+    explanation at all (no ``explanation`` attribute) says that instead.
+    """
+    if not model.closed:
+        return []
+    if not hasattr(model, "explanation"):
+        return [NO_EXPLANATION_MODEL]
+    explanation = model.explanation
+    return [NO_DECISION_TEXT] if explanation is None else why_closed_lines(explanation)
+
+
 def status(model: LocalAuthority) -> dict:
-    """Headline state for the page: month, date, phase, fate, money and the steering group."""
+    """Headline state for the page: month, date, phase, fate, money and the steering group.
+
+    ``fate`` says when and how the service closed (the decision path); ``why`` holds the
+    "Why it closed" lines (:func:`why_closed`; empty while it runs).
+    """
     month = model.month
     rounds = [m for m in budget_round_months(model) if m > month]
     chair = model.steering.chair
@@ -445,6 +489,7 @@ def status(model: LocalAuthority) -> dict:
         "phase": PHASES[model.phase].replace("_", " "),
         "fate": fate,
         "closed": model.closed,
+        "why": why_closed(model),
         "teams": 0 if model.closed else len(model.teams),
         "grant_share": model.cal.grant_share,
         "hostility": model.hostility,

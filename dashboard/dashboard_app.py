@@ -4,7 +4,8 @@ Start it with ``python run.py dashboard [SCENARIO]`` (needs the optional ``viz``
 sidebar holds mesa's controls (Reset, play/pause, Step), the scenario, seed and levers (applied
 at Reset) and a card to inject events at the current month. The main area shows, month by
 month, the team, the leaders and partners, the steering group, referrals and caseload, and
-the reserve against the pressure getting through the buffers, April budget rounds marked.
+the reserve against the pressure getting through the buffers, April budget rounds marked; once
+the service has closed, a "Why it closed" panel explains the closure in plain words.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dashboard.dashboard import (
     BOOLEAN_LEVERS,
     CULTURE_STANCE,
     LEVER_LABELS,
+    WHY_TITLE,
     DashboardModel,
     budget_round_months,
     initial_parameters,
@@ -52,6 +54,7 @@ CSS = """
 .mst-bar { display: inline-block; height: 8px; background: #4a7fb0; vertical-align: middle; }
 .mst-kv td:first-child { color: #555; white-space: nowrap; }
 .mst-log { font-size: 0.82rem; max-height: 260px; overflow-y: auto; }
+.mst-why-lines { font-size: 0.9rem; margin: 0; padding-left: 1.1rem; }
 """
 
 
@@ -271,6 +274,20 @@ def leadership_figure(model: DashboardModel) -> Figure:
 
 
 @solara.component
+def WhyCard(model: DashboardModel):
+    """Once the service has closed: why, in plain words (the closure's explanation)."""
+    update_counter.get()  # redraw after each step, reset or injection
+    s = status(model)
+    if not s["closed"]:
+        return
+    items = "".join(f"<li>{_e(line.strip())}</li>" for line in s["why"])
+    with solara.Card(WHY_TITLE, classes=["mst-why"]):
+        solara.HTML(tag="div", unsafe_innerHTML=(
+            f'<p class="mst-closed">{_e(s["fate"])}.</p>'
+            f'<ul class="mst-why-lines">{items}</ul>'))
+
+
+@solara.component
 def ChartsCard(model: DashboardModel):
     """The three monthly charts."""
     update_counter.get()  # redraw after each step, reset or injection
@@ -373,6 +390,7 @@ def MainView(model_r: solara.Reactive):
             StatusCard(model)
             TeamCard(model)
             InjectCard(model_r)
+        WhyCard(model)
         ChartsCard(model)
         with solara.Columns([3, 2]):
             PeopleCard(model)

@@ -259,3 +259,70 @@ def test_report_in_browser(browser, tmp_path):
     _screenshot(page, "report.png")
     assert browser.blocked == []
     page.close()
+
+
+def _closing_plan(site: str, seed: int, months: int = 24):
+    """The page actions that close the service, found on the same model in this process.
+
+    Each month: Step, a 20% budget cut (the page's default), and the supervisor's departure
+    while one is in post, until the service closes. The page's model is built the same way
+    from the same seed, so the same actions close it there too, with the same explanation.
+
+    Returns:
+        ``(actions, why)``: the actions (``step``, ``cut``, ``supervisor``) and the "Why it
+        closed" lines the page must show.
+    """
+    from dashboard.dashboard import DashboardModel, inject_event, why_closed
+    from sim.scenario import Event
+
+    model = DashboardModel(site=site, seed=seed)
+    actions = []
+    for _ in range(months):
+        model.step()
+        actions.append(("step", model.month))
+        if not model.closed:
+            inject_event(model, Event(model.month, "budget_cut", fraction=0.2))
+            actions.append(("cut", model.month))
+        if not model.closed and model.teams[0].supervisor is not None:
+            inject_event(model, Event(model.month, "supervisor_departs"))
+            actions.append(("supervisor", model.month))
+        if model.closed:
+            return actions, why_closed(model)
+    pytest.fail(f"{site} (seed {seed}) did not close within {months} months of cuts")
+
+
+def test_dashboard_says_why_it_closed(browser, dashboard_url):
+    from playwright.sync_api import expect
+
+    site, seed = "isolated_coastal", 3
+    actions, why = _closing_plan(site, seed)
+    page = _open_dashboard(browser, dashboard_url)
+    status = page.locator(".mst-status")
+    inject = page.locator(".mst-inject")
+    _choose(page, "Scenario (site or seminar)", site)
+    field = page.get_by_label("Seed")
+    field.fill(str(seed))
+    field.press("Enter")
+    page.get_by_role("button", name="Reset").click()
+    expect(status).to_contain_text(f"(seed {seed})")
+    expect(status).to_contain_text("Month 0 ")
+    expect(page.locator(".mst-why")).to_have_count(0)  # no panel while the service runs
+    for action, month in actions:
+        if action == "step":
+            page.get_by_role("button", name="Step").click()
+            expect(status).to_contain_text(f"Month {month} ")
+        elif action == "cut":
+            page.locator(".mst-btn-cut").click()
+            expect(inject).to_contain_text(f"Month {month}: a 20% in-year cut")
+        else:
+            page.locator(".mst-btn-supervisor").click()
+            expect(inject).to_contain_text(f"Month {month}: the ")
+            expect(inject).to_contain_text("supervisor of team 1 leaves")
+    expect(page.locator(".mst-fate")).to_contain_text("Closed in month")
+    panel = page.locator(".mst-why")
+    expect(panel).to_contain_text("Why it closed")
+    for line in why:  # the same plain words as dashboard.why_closed (the explanation's lines)
+        expect(panel).to_contain_text(line.strip())
+    _screenshot(page, "dashboard-why-closed.png")
+    assert browser.blocked == []
+    page.close()

@@ -292,3 +292,12 @@ def test_formats_pinned_by_the_terminal_tables():
     assert fmt.points(0.004) == "0" and fmt.points(-0.05) == "-5" and fmt.points(0.123, 1) == "+12.3"
     assert fmt.years(12) == "1 year" and fmt.years(60) == "5 years" and fmt.years(18) == "1.5 years"
     assert fmt.share_count(0.25, 10) == "25% (10)"
+
+
+def test_compare_and_assess_pages_say_why_services_close(pages):
+    # Runs of this model carry explanations or not (older models): the section says which.
+    for command in ("compare", "assess"):
+        page = pages[command]
+        assert page.count('<h2 id="why-services-close">Why services like this close</h2>') == 1
+        explained = '<section class="why"' in page
+        assert explained != ('<p class="why-unavailable">' in page), command

@@ -29,7 +29,7 @@ from experiments.jobs.common import (
     prepare_out_dir,
     site_path,
 )
-from experiments.reports.summary import format_survival_table
+from experiments.reports.summary import format_survival_table, format_why_text
 from experiments.runner.execute import run_ensemble
 from experiments.runner.folders import check_resume, folder_state, merge_results
 from experiments.runner.manifest import build_manifest, finish_manifest, read_manifest, write_manifest
@@ -190,7 +190,7 @@ def _analyse_sites(run: _Run) -> tuple[str, bool]:
     table = survival_table(result.runs)
     report = _report(run.out, result.runs, result.series, run.manifest,
                      "MST team survival in the three-site study's Local Authorities")
-    text = format_survival_table(table)
+    text = f"{format_survival_table(table)}\n\n{format_why_text(result.runs)}"
     return (f"{text}\n\n{len(result.runs)} runs in {result.wall_time:.1f} s"
             f"{_notes(run.out, result)}\nreport: {report}"), True
 
@@ -201,7 +201,8 @@ def _analyse_ensemble(run: _Run) -> tuple[str, bool]:
     result = run.result
     table = survival_table(result.runs)
     report = _report(run.out, result.runs, result.series, run.manifest, "Ensemble")
-    return f"{format_survival_table(table)}{_notes(run.out, result)}\n\nreport: {report}", True
+    return (f"{format_survival_table(table)}\n\n{format_why_text(result.runs)}"
+            f"{_notes(run.out, result)}\n\nreport: {report}"), True
 
 
 def _compare_pairs(labels: list[str], levers: list[str]) -> list[tuple[str, str]]:
@@ -220,7 +221,8 @@ def _analyse_compare(run: _Run, months: Sequence[int] | None = None) -> tuple[st
     result = run.result
     runs = result.runs
     table = survival_table(runs)
-    lines = [format_survival_table(table), "", "Paired differences (common random numbers):"]
+    lines = [format_survival_table(table), "", format_why_text(runs), "",
+             "Paired differences (common random numbers):"]
     rows = []
     labels = [v["label"] for v in run.manifest["variants"]]
     levers = run.manifest.get("job", {}).get("args", {}).get("levers", [])

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.analysis.causes import explanations_available
 from experiments.analysis.factors import Factor
 from experiments.analysis.readiness import TIMES, YEARS, Assessment, Driver, risk_band
 from experiments.reports import formatters as fmt
+from experiments.reports.causes import main_why_text, why_lines, why_section
 from experiments.reports.figures import subplots
 from experiments.reports.html import save_figure, short_label
 from experiments.reports.templating import figure, render_page
@@ -56,6 +58,19 @@ def main_cause_text(outlook: pd.Series) -> str:
     return f"{cause_label(c).lower()} ({fmt.percent(shares[c])} of runs)"
 
 
+def baseline_runs(a: Assessment) -> pd.DataFrame:
+    """The runs of the authority as described (no lever switched on)."""
+    return a.runs[a.runs["variant"].astype(str) == str(a.stem)]
+
+
+def why_text(a: Assessment) -> str:
+    """The main cause of the authority's closures (the *why*), for the outlook's one line."""
+    runs = baseline_runs(a)
+    if not explanations_available(runs):
+        return "not available for these runs"
+    return main_why_text(runs, a.stem) or "no closures to explain"
+
+
 def _p_alive(o: pd.Series, t: int) -> str:
     return fmt.percent_interval(o[f"p_alive_{t}"], o[f"p_alive_{t}_low"], o[f"p_alive_{t}_high"])
 
@@ -75,8 +90,13 @@ def format_assessment(a: Assessment, replicates: int) -> str:
                                                     else " months"),
               f"  average months running in the first {h}: "
               f"{fmt.months_interval(o['rmst'], o['rmst_low'], o['rmst_high'])}",
-              f"  main closure cause: {main_cause_text(o)}",
-              f"  => {risk_band(float(o['p_alive_60']))}", "",
+              f"  main closure cause (when): {main_cause_text(o)}",
+              f"  main reason (why): {why_text(a)}",
+              f"  => {risk_band(float(o['p_alive_60']))}", ""]
+    if explanations_available(a.runs):
+        lines += ["Why services like this close:",
+                  *[f"  {line}" for line in why_lines(baseline_runs(a), a.stem)], ""]
+    lines += [
               "Five most influential risk drivers here (local screening, one rubric step either "
               "side of your own values):"]
     for d in a.drivers[:5]:
@@ -159,7 +179,8 @@ def write_assessment_page(a: Assessment, replicates: int, trajectories: int,
     outlook += [["median months to closure", fmt.median_months(o["median_months"], h)],
                 [f"average months running (first {h})",
                  fmt.months_interval(o["rmst"], o["rmst_low"], o["rmst_high"])],
-                ["main closure cause", main_cause_text(o)]]
+                ["main closure cause (when)", main_cause_text(o)],
+                ["main reason (why)", why_text(a)]]
     kms = kaplan_meier(a.runs[a.runs.variant == a.stem], horizon=h)
     drivers = [[d.rank, d.factor.label, own_value_text(d.factor),
                 f"{d.factor.describe(d.factor.low)} to {d.factor.describe(d.factor.high)}",
@@ -182,6 +203,7 @@ def write_assessment_page(a: Assessment, replicates: int, trajectories: int,
                        trajectories=trajectories, screen_replicates=screen_replicates,
                        screening_runs=fmt.count(a.screening_runs), drivers=drivers,
                        years=YEARS, levers=levers, figures=figures,
+                       why=why_section(baseline_runs(a)),
                        skipped=list(a.skipped.items()))
     path = a.out / "report.html"
     atomic_write_text(path, page)

@@ -24,6 +24,7 @@ from experiments.analysis.survival import (
 )
 from experiments.files import atomic_save_figure, atomic_write_text
 from experiments.reports import formatters as fmt
+from experiments.reports.causes import why_section
 from experiments.reports.ensemble_plots import (
     VARIABLE_LABELS,
     plot_closure_causes,
@@ -179,7 +180,9 @@ def write_report(out_dir: Path | str, runs: pd.DataFrame, series_long: pd.DataFr
 
     Sections: headline, how to read this, what was run, survival per option (table with 95%
     intervals and the survival chart), paired comparisons with the first option (if several),
-    why services closed (table and bar chart), cost and savings (median and 10-90% range), fan
+    when services closed (the decision path: table and bar chart), why services like this
+    close (per option: plain sentences and a table of the causes of the explanations, or a
+    note that the runs carry none), cost and savings (median and 10-90% range), fan
     charts (if ``series_long`` is given), ``extra_sections``, and a technical appendix
     (manifest, versions, log-rank tests, methods).
 
@@ -250,7 +253,7 @@ def write_report(out_dir: Path | str, runs: pd.DataFrame, series_long: pd.DataFr
         "report.html.j2", title=title, provenance=provenance(manifest), lede=lede,
         headline=_headline(table, times), n_text=n_text, horizon=horizon,
         **_what_was_run(runs, manifest), survival=survival, comparison=comparison,
-        causes=causes, cost=_cost_section(runs), fans=fans,
+        causes=causes, why=why_section(runs), cost=_cost_section(runs), fans=fans,
         extra_sections=[(h, trusted_html(c)) for h, c in extra_sections or ()],
         appendix=_appendix(runs, manifest, variants, horizon, files))
     path = out / "report.html"

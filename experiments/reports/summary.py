@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 
+from experiments.reports.causes import NOT_AVAILABLE, run_explanation_lines, why_lines
 from experiments.reports.formatters import median_short, money, percent, probability_interval, years_decimal
 from sim.simulate import RunResult
 
@@ -26,7 +27,11 @@ def _month_label(result: RunResult, month: float) -> str:
 
 
 def format_run_summary(result: RunResult) -> str:
-    """A few lines a commissioner can read: fate, people, families and money."""
+    """A few lines a commissioner can read: fate, why it closed, people, families and money.
+
+    The "Why it closed" block follows the closure line when the run's outputs carry the
+    explanation of the closure (:func:`experiments.reports.causes.run_explanation_lines`).
+    """
     o = result.outputs
     lines = [f"{result.scenario} (seed {result.seed}, go-live {result.start})"]
     if o["survived"]:
@@ -36,6 +41,10 @@ def format_run_summary(result: RunResult) -> str:
         m = int(o["closure_month"])
         lines.append(f"  Closed in month {m} ({_month_label(result, m)}, {years_decimal(m)} years): "
                      f"{CAUSE_TEXT.get(o['closure_cause'], o['closure_cause'])}.")
+        why = run_explanation_lines(o)
+        if why:
+            lines.append("  Why it closed:")
+            lines += [f"    {line}" for line in why]
         lines.append(f"  Teams at peak: {o['teams_peak']}.")
     lines.append(f"  Phase reached: {o['phase_reached'].replace('_', ' ')}.")
     if not math.isnan(o["first_expansion_month"]):
@@ -88,4 +97,26 @@ def format_survival_table(table: pd.DataFrame) -> str:
             cause = f"{cause_label(best.removeprefix('share_'))} ({percent(row[best])} of runs)"
         lines.append(f"{str(variant):<{width}} {int(r.n):>5} {cell(r, 24):>16} {cell(r, 60):>16} "
                      f"{cell(r, 120):>16} {median_short(r.median_months, r.horizon):>7}  {cause}")
+    return "\n".join(lines)
+
+
+def format_why_text(runs: pd.DataFrame, top: int = 3) -> str:
+    """Terminal text "Why services like this close": a few sentences per variant.
+
+    The survival table says *when* services closed (the decision path); this says *why*
+    (:func:`experiments.reports.causes.why_lines`). For run tables without the explanation
+    columns it says, in one line, that the explanation is not available.
+
+    Args:
+        runs: The run table.
+        top: Sentences per variant at most (besides the count of unexplained closures).
+    """
+    from experiments.analysis.causes import explanations_available
+
+    if not explanations_available(runs):
+        return f"Why services like this close: {NOT_AVAILABLE}"
+    lines = ["Why services like this close:"]
+    for v in map(str, pd.unique(runs["variant"].astype(str))):
+        lines.append(f"  {v}:")
+        lines += [f"    {line}" for line in why_lines(runs, v, top)]
     return "\n".join(lines)
