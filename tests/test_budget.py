@@ -54,7 +54,7 @@ def test_scripted_budget_cut_raises_pressure_and_cuts_a_post():
     # Go-live March 2009: month 1 is already the second financial year (grant share 0.67).
     m = make_model(run={"start": "2009-03"},
                    events=[{"month": 2, "kind": "budget_cut", "fraction": 0.5}],
-                   close_margin=-0.7, decision_scale=0.03, cut_proposal_rate=0.0)
+                   close_margin=-0.7, decision_scale=0.05, cut_proposal_rate=0.0)
     force(m, therapist_exit_rate=0.0, supervisor_exit_rate=0.0)
     m.step()
     assert m.cal.grant_share == pytest.approx(0.67)
@@ -74,7 +74,7 @@ def test_scripted_budget_cut_raises_pressure_and_cuts_a_post():
 
 
 def test_budget_decision_bands():
-    params = dict(close_margin=-0.7, decision_scale=0.03, expand_margin=0.3)
+    params = dict(close_margin=-0.7, decision_scale=0.05, expand_margin=0.3)
     closing = make_model(**params)
     fix_margin(closing, -10.0)
     budget.budget_decision(closing, "budget_round", 0.0)
@@ -101,7 +101,7 @@ def test_budget_decision_bands():
 
 def test_expansion_needs_margin_demand_and_no_trial_protocol():
     def ready(site=None, run=None):
-        m = make_model(site=site, run=run, expand_margin=0.0, decision_scale=0.03)
+        m = make_model(site=site, run=run, expand_margin=0.0, decision_scale=0.05)
         fix_margin(m, 10.0)
         m.waiting = [Case(None, 0) for _ in range(30)]
         return m
@@ -198,7 +198,7 @@ def test_protected_funding_years_prevent_closure_at_budget_rounds():
 
 
 def test_an_in_year_cut_never_expands_the_service():
-    m = make_model(expand_margin=0.0, decision_scale=0.03)
+    m = make_model(expand_margin=0.0, decision_scale=0.05)
     fix_margin(m, 10.0)
     m.waiting = [Case(None, 0) for _ in range(30)]
     budget.budget_decision(m, "in_year_cut", 0.0)

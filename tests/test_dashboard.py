@@ -140,7 +140,7 @@ def test_budget_cut_raises_pressure_at_once():
 
 def test_an_injected_cut_can_close_the_service():
     model = stepped(2, protected_funding_years=0)
-    model.compute_defence = lambda: -5.0  # no defence at all: the in-year decision closes
+    model.margin_at = lambda standing: -5.0  # far below the closure threshold: it closes
     dash.inject_event(model, Event(0, "budget_cut", fraction=0.5))
     assert model.closed and model.closure_cause == "in_year_cut" and not model.running
     assert model.closure_month == 2

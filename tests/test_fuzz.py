@@ -24,6 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sim.explanation import CAUSE_GROUPS
 from sim.parameters import PARAMETERS
 from sim.scenario import (
     AGENCIES,
@@ -176,9 +177,13 @@ def scenario_documents(draw, max_horizon: int = 120):
 
 # --- properties of a run -------------------------------------------------------------------------
 
+CAUSES = tuple(f"cause_{g}" for g in CAUSE_GROUPS)
 NOT_APPLICABLE = {"closure_month", "closure_grant_share", "first_expansion_month",
-                  "months_since_survived_review", "partnership_6", "partnership_36"}
-MAY_BE_NEGATIVE = {"net_cost"}
+                  "months_since_survived_review", "partnership_6", "partnership_36",
+                  "margin_fall", "margin_reference_month", "utilisation_year2",
+                  "leadership_shield_at_supervisor_exit", "partnership_shield_at_supervisor_exit",
+                  "patron_left_month", *CAUSES}
+MAY_BE_NEGATIVE = {"net_cost", "margin_fall", *CAUSES}
 COUNT_SERIES = ("teams", "staff", "therapists", "referrals_month", "caseload", "waiting_list",
                 "cost_month", "savings_month")
 
@@ -206,6 +211,12 @@ def check_run(scenario: Scenario, seed: int) -> None:
         assert math.isnan(out["months_since_survived_review"])
     assert math.isnan(out["partnership_6"]) == (end < 6)
     assert math.isnan(out["partnership_36"]) == (end < 36)
+    # A closure's causes sum exactly to the fall of its margin; a survivor has none.
+    if math.isnan(out["margin_fall"]):
+        assert all(math.isnan(out[c]) for c in CAUSES)
+    else:
+        assert not survived
+        assert sum(out[c] for c in CAUSES) == pytest.approx(out["margin_fall"], abs=1e-9)
     frame = result.series
     assert len(frame) == end + 1
     values = frame[list(SERIES_COLUMNS)].to_numpy(dtype=float)

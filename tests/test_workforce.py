@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from mechanism_helpers import (
     fix_margin,
     force,
@@ -51,7 +52,7 @@ def test_a_vacancy_raises_colleagues_strain():
 
 
 def _therapist_exit_rate(strain: float, months: int = 300) -> float:
-    m = make_model(seed=7, therapist_exit_rate=0.35, strain_exit_multiplier=4.0)
+    m = make_model(seed=7, therapist_exit_rate=0.35, strain_exit_multiplier=3.0)
     force(m, supervisor_exit_rate=0.0, dropout_rate=0.0)
     team = m.teams[0]
     exposure = 0
@@ -100,20 +101,53 @@ def test_viability_review_closes_a_weakly_defended_service():
     assert strong.teams[0].supervisor_timer is not None  # recruit a permanent supervisor
 
 
-def test_succession_planning_gives_a_short_vacancy_instead_of_a_review():
+def test_succession_planning_gives_a_short_vacancy_and_an_eased_review():
     m = make_model(levers={"succession_planning": True},
                    supervisor={"system_leadership": "very high"}, successor_system_leadership=0.3)
     force(m, supervisor_exit_rate=0.0, therapist_exit_rate=0.0)
+    fix_margin(m, 1.0)
     team = m.teams[0]
     therapists = len(team.therapists)
     workforce.supervisor_exit(m, team)
-    assert m.totals["reviews"] == 0 and m.totals["supervisor_changes"] == 1
+    # The review is held (eased, not skipped); the successor is ready next month.
+    assert m.totals["reviews"] == 1 and m.totals["supervisor_changes"] == 1
     assert team.supervisor is None and team.supervisor_timer == 1
     assert len(team.therapists) == therapists  # nobody acts up
     workforce.team_month(m, team)
     new = team.supervisor
     assert new is not None and not new.interim
     assert new.system_leadership >= 0.8 * 0.9 - 1e-12  # system leadership handed over
+
+
+def test_succession_plan_and_patron_ease_the_review_strictness():
+    seen = {}
+    for levers, patron in (({}, False), ({"succession_planning": True}, False), ({}, True)):
+        leaders = [{"role": "chief_executive", "stance": "neutral", "patron": patron},
+                   {"role": "director_childrens_services", "stance": "neutral"}]
+        m = make_model(levers=levers, leaders=leaders, review_strictness=0.4,
+                       succession_review_relief=0.5, patron_review_relief=0.75)
+        extras = []
+        m.margin_at = lambda standing, extras=extras: extras.append(standing.review_extra) or 1.0
+        workforce.supervisor_exit(m, m.teams[0])
+        seen[(bool(levers), patron)] = extras[0]
+    assert seen[(False, False)] == pytest.approx(0.4)
+    assert seen[(True, False)] == pytest.approx(0.2)
+    assert seen[(False, True)] == pytest.approx(0.1)
+
+
+def test_an_interim_supervisor_leaving_is_not_a_second_review():
+    m = make_model()
+    force(m, supervisor_exit_rate=0.0, therapist_exit_rate=0.0)
+    fix_margin(m, 1.0)
+    team = m.teams[0]
+    workforce.supervisor_exit(m, team)
+    assert m.totals["reviews"] == 1 and team.supervisor.interim
+    timer = team.supervisor_timer
+    assert timer is not None
+    workforce.supervisor_exit(m, team)  # the acting-up interim steps down
+    assert m.totals["reviews"] == 1 and m.totals["supervisor_changes"] == 1
+    assert team.supervisor_timer == timer  # the wait for a permanent supervisor is unchanged
+    assert team.supervisor is not None and team.supervisor.interim  # another acts up
 
 
 def _interim_made_permanent():
@@ -164,7 +198,7 @@ def test_family_displaced_by_a_cut_is_reallocated_not_lost():
 def test_supervisor_strain_raises_exit_hazard_up_to_a_cap():
     counts = {}
     for strain in (0.0, 1.0):
-        m = make_model(seed=11, supervisor_exit_rate=0.3, strain_exit_multiplier=4.0,
+        m = make_model(seed=11, supervisor_exit_rate=0.3, strain_exit_multiplier=3.0,
                        supervisor_strain_cap=2.0, levers={"succession_planning": True})
         force(m, therapist_exit_rate=0.0)
         team = m.teams[0]
