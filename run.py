@@ -390,6 +390,10 @@ def _add_analysis_commands(sub) -> None:
                      help="search only these parameters (default: the SEARCHED set)")
     cal.add_argument("--root", type=_seed, default=1000,
                      help="root seed of the calibration runs (default 1000)")
+    cal.add_argument("--method", choices=("hypercube", "refine"), default="hypercube",
+                     help="hypercube: a Latin hypercube in the box; refine: a (1+1) evolution "
+                          "strategy from the defaults, first step --shrink x range "
+                          "(default hypercube)")
 
 
 def _analysis_job_options(args: argparse.Namespace, argv: list[str], replicates: int | None):
@@ -466,7 +470,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
                       progress=False if args.no_progress else None,
                       command=tuple(["run.py", *argv]), resume=args.resume)
     text, _ = calibrate_job(opts, points=args.points, runs=args.runs, shrink=args.shrink,
-                            params=args.params, root=args.root)
+                            params=args.params, root=args.root, method=args.method)
     print(text)
     return 0
 

@@ -366,11 +366,11 @@ PARAMETERS: tuple[Parameter, ...] = (
        reason=("A cut leaves \"the relatively expensive infrastructure\" on fewer cases and makes a case "
                "\"appear much more expensive\" (001:1929, 001:5761). At 1, a 34% unit-cost excess weighs like a "
                "34% rise in cost; at 3, finance sees it three times as sharply.")),
-    _p("w_evidence", 0.5, 0.0, 0.5, "outcomes", "001:2333", "Defence weight of local evidence",
+    _p("w_evidence", 0.5, 0.0, 0.5, "outcomes", "001:2333", "Reserve weight of local evidence",
        reason=("Fed-back evidence \"may have been a means of generating long term support\" (001:2333). When "
                "shown, it did not outweigh the cost (\"enough information about the money saved ... £300 "
                "thousand pounds wasted\", 001:1718), so at most half a typical pressure.")),
-    _p("w_embedded", 0.8, 0.1, 0.8, "money", "001:1658, 001:2311", "Defence weight of embeddedness",
+    _p("w_embedded", 0.8, 0.1, 0.8, "money", "001:1658, 001:2311", "Reserve weight of embeddedness",
        reason=("\"An established part of the landscape\" (001:1658), and critical mass \"secured the future\" "
                "(001:5800). But integration \"will not happen organically through maturation and the passage of "
                "time alone\" (001:649), so it stays below one typical pressure unit.")),

@@ -63,7 +63,11 @@ SEARCHED = (
     "supervisor_exit_rate", "advocacy_memory_months", "strain_exit_multiplier",
     "supervisor_strain_cap", "carrying_strain", "supervisor_churn_strain",
     "partner_turnover_rate", "uninformed_attendance", "grant_pull", "isolation_strain",
-    "churn_climate_erosion", "climate_adjust_rate", "eligible_per_lac",
+    "churn_climate_erosion", "climate_adjust_rate", "successor_system_leadership",
+    "patron_loss_resentment", "resentment_recovery_months", "staffing_collapse_months",
+    # the referral pipeline (Isolated Coastal was "performing well", 001:1919)
+    "eligible_per_lac", "referral_propensity", "promotion_awareness_gain", "awareness_decay",
+    "referrers_per_100_lac",
 )
 
 def validation_variants(overrides: dict | None = None) -> list[tuple[str, Scenario]]:
@@ -122,23 +126,31 @@ def check_options(points: int, runs: int, shrink: float, params: Sequence[str] |
 
 @output_job
 def calibrate_job(opts: JobOptions, *, points: int = 200, runs: int = 120, shrink: float = 0.5,
-                  params: Sequence[str] | None = None,
-                  root: int = CALIBRATION_ROOT_SEED) -> tuple[str, Path]:
+                  params: Sequence[str] | None = None, root: int = CALIBRATION_ROOT_SEED,
+                  method: str = "hypercube") -> tuple[str, Path]:
     """Run the search and write one JSON line per evaluated point (``calibration_search.jsonl``).
 
     Args:
         opts: Executor and folder options (``seed`` is the seed of the Latin hypercube).
         points: Latin hypercube points (the current defaults are evaluated first).
         runs: Runs per site per point.
-        shrink: Width of the box around the defaults (1 = the documented ranges).
+        shrink: Width of the box around the defaults (1 = the documented ranges); with
+            ``method="refine"``, the first step size as a share of each range.
         params: Parameters searched (default :data:`SEARCHED`).
         root: Root seed of the calibration runs.
+        method: ``hypercube`` (a Latin hypercube in the box) or ``refine`` (a (1+1)
+            evolution strategy from the defaults: each point perturbs a few parameters of the
+            best point so far, within their ranges; the step grows after a success and shrinks
+            after a failure). Both use the same calibration seeds for every point (common
+            random numbers), so points are compared on the same histories.
 
     Returns:
         ``(terminal text, output folder)``.
 
     """
     check_options(points, runs, shrink, params)
+    if method not in ("hypercube", "refine"):
+        raise ExperimentError(f"--method: {method!r} is not allowed; use hypercube or refine")
     if opts.resume:
         raise ExperimentError("--resume: the calibration search cannot be resumed; run it again "
                               "with --force (its points are quick to recompute)")
@@ -148,32 +160,53 @@ def calibrate_job(opts: JobOptions, *, points: int = 200, runs: int = 120, shrin
         half = (p.high - p.low) * shrink / 2
         lo.append(max(p.low, p.default - half))
         hi.append(min(p.high, p.default + half))
-    design = qmc.scale(qmc.LatinHypercube(d=len(chosen), seed=opts.seed).random(points), lo, hi)
-    design = np.vstack([[p.default for p in chosen], design])  # the current defaults first
+    start = np.array([p.default for p in chosen], dtype=float)
+    if method == "hypercube":
+        design = qmc.scale(qmc.LatinHypercube(d=len(chosen), seed=opts.seed).random(points), lo, hi)
+        design = np.vstack([start, design])  # the current defaults first
     out = prepare_out_dir(opts.out, "calibrate", opts.force)
     variants = validation_variants()
     manifest = build_manifest(list(opts.command), variants, root, runs, opts.workers,
                               opts.dask_scheduler)
     manifest["job"] = {"name": "calibrate", "args": {
-        "points": points, "runs": runs, "shrink": shrink, "hypercube_seed": opts.seed,
+        "points": points, "runs": runs, "shrink": shrink, "method": method, "seed": opts.seed,
         "params": [p.name for p in chosen]}}
     manifest["files"] = {"search": SEARCH_FILE}
     write_manifest(out / "manifest.json", manifest)
     best, best_line = math.inf, ""
     lines: list[str] = []
-    for i, row in enumerate(design):
+    rng = np.random.default_rng(opts.seed)
+    low = np.array([p.low for p in chosen])
+    high = np.array([p.high for p in chosen])
+    best_row, step = start, shrink
+    for i in range(points + 1):
+        if method == "hypercube":
+            row = design[i]
+        elif i == 0:
+            row = start
+        else:  # perturb a few parameters of the best point so far, within their ranges
+            row = best_row.copy()
+            k = max(2, len(chosen) // 8)
+            for j in rng.choice(len(chosen), size=k, replace=False):
+                row[j] = np.clip(row[j] + rng.normal(0.0, step) * (high[j] - low[j]),
+                                 low[j], high[j])
         overrides = {p.name: (int(round(v)) if p.integer else float(v))
                      for p, v in zip(chosen, row, strict=True)}
         value, table = score(overrides, runs, root, opts)
         passed = int(table["passed"].sum())
         by_kind = table.groupby("kind")["passed"].sum().astype(int).to_dict()
+        accepted = value < best
         lines.append(json.dumps({"point": i, "loss": value, "passed": passed,
                                  "passed_outcome": by_kind.get("outcome", 0),
                                  "passed_mechanism": by_kind.get("mechanism", 0),
+                                 "accepted": accepted, "step": step,
                                  "overrides": overrides}) + "\n")
         atomic_write_text(out / SEARCH_FILE, "".join(lines))  # every point kept as it finishes
-        if value < best:
-            best = value
+        if accepted:
+            best, best_row = value, row
             best_line = f"point {i}: loss {value:.3f}; {summary_line(table)}"
             print(best_line, flush=True)
+            step = min(0.3, step * 1.5)
+        elif i > 0:
+            step = max(0.01, step * 0.95)
     return f"best {best_line}\nresults: {out / SEARCH_FILE}", out

@@ -238,8 +238,10 @@ def viability_review(model, team: Team) -> bool:
     if closure.protected(model):
         outcome = closure.CONTINUE
     else:
-        outcome, _ = closure.decide(model, model.standing(0.0, review=True, review_extra=extra),
-                                    team)
+        # The grant input keeps what the grant pays; the review flag alone switches to the
+        # full cost, so an explanation charges that switch to the supervisor's departure.
+        standing = model.standing(model.cal.grant_share, review=True, review_extra=extra)
+        outcome, _ = closure.decide(model, standing, team)
     if outcome == closure.CLOSE:
         if len(model.teams) > 1:
             model.explanation = None  # one team closed, not the service
