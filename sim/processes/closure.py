@@ -95,19 +95,26 @@ def can_cut(model, team: Team) -> bool:
     return team.posts > 2 and not recent
 
 
-def decide(model, standing, team: Team) -> tuple[str, float]:
+def decide(model, standing, team: Team, *, allow_cut: bool = True) -> tuple[str, float]:
     """Decide on the service at ``standing`` (one draw on ``r_dec``); record the reference.
 
     A decision whose margin is positive becomes the reference of a later closure's
     explanation; a closing decision builds ``model.explanation`` (ODD §7.22).
+
+    Args:
+        model: The model.
+        standing: The inputs of the decision.
+        team: The team a cut would fall on.
+        allow_cut: False for a viability review, whose choice is to recruit, to leave the
+            interim drifting or to close (MODEL.md §5.2), never to cut.
 
     Returns:
         The outcome of :func:`decision_rule` and the margin.
     """
     p = model.p
     margin = model.margin_at(standing)
-    outcome = decision_rule(margin, can_cut(model, team), p.close_margin, p.decision_scale,
-                            model.r_dec.random())
+    outcome = decision_rule(margin, allow_cut and can_cut(model, team), p.close_margin,
+                            p.decision_scale, model.r_dec.random())
     if margin > 0.0:
         model.reference = (model.month, standing, margin)
     elif outcome == CLOSE:

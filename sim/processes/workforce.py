@@ -223,8 +223,10 @@ def viability_review(model, team: Team) -> bool:
 
     A permanent appointment commits the LA beyond the grant (001:1576-1578). A patron (who can
     authorise a permanent appointment) and a succession plan (a successor is ready) each ease
-    the review's extra strictness. The review follows the cut-before-close rule: it continues
-    and recruits, cuts a post and leaves the interim until the budget round, or closes.
+    the review's extra strictness. A positive margin recruits; a negative one closes the
+    service now with the decision rule's probability (Isolated Coastal) or else leaves the
+    interim drifting towards the next budget round (Expanded City closed a year after its
+    supervisor left, 001:1586). A review never cuts a post (MODEL.md §5.2).
 
     Returns:
         Whether the service (or, with several teams, the service minus this team) survived.
@@ -236,12 +238,12 @@ def viability_review(model, team: Team) -> bool:
     if model.levers.succession_planning:
         extra *= 1.0 - p.succession_review_relief
     if closure.protected(model):
-        outcome = closure.CONTINUE
+        outcome, margin = closure.CONTINUE, 0.0
     else:
         # The grant input keeps what the grant pays; the review flag alone switches to the
         # full cost, so an explanation charges that switch to the supervisor's departure.
         standing = model.standing(model.cal.grant_share, review=True, review_extra=extra)
-        outcome, _ = closure.decide(model, standing, team)
+        outcome, margin = closure.decide(model, standing, team, allow_cut=False)
     if outcome == closure.CLOSE:
         if len(model.teams) > 1:
             model.explanation = None  # one team closed, not the service
@@ -249,17 +251,15 @@ def viability_review(model, team: Team) -> bool:
             return True
         closure.close_service(model, "viability_review")
         return False
-    if outcome == closure.CONTINUE:
+    if margin >= 0.0:
         if team.supervisor_timer is None:
             team.supervisor_timer = fill_time(model.r_work, p.supervisor_fill_months)
         model.note("viability review: recruit a permanent supervisor")
+    elif team.supervisor is not None and team.supervisor.interim:
+        team.supervisor_timer = None
+        model.note("viability review: interim left in post until the budget round")
     else:
-        cut_post(model, team)
-        if team.supervisor is not None and team.supervisor.interim:
-            team.supervisor_timer = None
-            model.note("viability review: a post cut; interim left in post until the budget round")
-        else:
-            model.note("viability review: a post cut; the planned successor still starts")
+        model.note("viability review: in doubt, but the planned successor starts")
     return True
 
 
