@@ -192,3 +192,30 @@ def test_the_decision_bands_known_answers():
     assert rule(-0.2, False, -0.5, 0.1, 0.05) == closure.CONTINUE
     assert rule(-0.8, True, -0.5, 0.1, 0.95) == closure.CLOSE      # logistic(3) = 0.953
     assert rule(-0.8, True, -0.5, 0.1, 0.96) == closure.CUT
+
+
+# ------------------------------------------------------------------ savings in the evidence
+def _evidence_at(m, savings_per_cost):
+    m.totals["cost"] = 400_000.0
+    m.totals["savings"] = savings_per_cost * 400_000.0
+    return m.evidence()
+
+
+def test_placement_savings_raise_the_evidence_when_fed_back():
+    m = make_model(levers={"local_outcome_feedback": True}, savings_evidence=0.5)
+    low, even, high = (_evidence_at(m, r) for r in (0.5, 1.0, 1.5))
+    assert low < even < high
+    assert high - low == pytest.approx(0.5 * (0.5 - (-0.5)))  # savings_evidence x value change
+    none = make_model(levers={"local_outcome_feedback": True}, savings_evidence=0.0)
+    assert _evidence_at(none, 0.5) == _evidence_at(none, 1.5)
+
+
+def test_without_feedback_or_a_learning_climate_savings_are_not_seen():
+    m = make_model(site={"learning_climate": 0.0}, savings_evidence=1.0,
+                   levers={"local_outcome_feedback": False, "learning_climate": False})
+    assert m.learning == 0.0
+    assert _evidence_at(m, 0.2) == _evidence_at(m, 1.0) == _evidence_at(m, 3.0)
+    # A learning climate lets leaders see some of it anyway.
+    seen = make_model(site={"learning_climate": 0.8}, savings_evidence=1.0,
+                      levers={"local_outcome_feedback": False, "learning_climate": False})
+    assert _evidence_at(seen, 0.2) < _evidence_at(seen, 1.0)
