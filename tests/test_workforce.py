@@ -214,3 +214,66 @@ def test_supervisor_strain_raises_exit_hazard_up_to_a_cap():
     # Base monthly hazard 0.025; with full strain the multiplier is capped at 2 (not 5).
     assert counts[1.0] > 1.4 * counts[0.0]
     assert counts[1.0] < 3.0 * counts[0.0]
+
+
+def test_a_patron_in_post_lowers_the_supervisors_strain():
+    strain = {}
+    for patron in (False, True):
+        m = make_model(patron_strain_relief=0.04, leaders=[
+            {"role": "chief_executive", "stance": "champion", "knowledge": "high",
+             "patron": patron}])
+        force(m, supervisor_exit_rate=0.0)
+        assert m.has_patron() is patron
+        team = m.teams[0]
+        sup = team.supervisor
+        sup.strain = 0.5
+        workforce.supervisor_month(m, team, sup, False, 0.0)
+        strain[patron] = sup.strain
+    assert strain[True] == pytest.approx(strain[False] - 0.04)
+
+
+OTHER_STREAMS = ("r_lead", "r_part", "r_ref", "r_work", "r_case", "r_dec")
+
+
+def _states(m):
+    return {name: getattr(m, name).getstate() for name in OTHER_STREAMS}
+
+
+def test_the_programme_manager_costs_only_while_in_post_and_is_replaced_after_the_fill_time():
+    kw = dict(supervisor={"system_leadership": 0.1}, programme_manager_cost=60_000.0,
+              programme_manager_system=0.8, programme_manager_fill_months=4.0)
+    m = make_model(levers={"programme_manager": "on"}, **kw)
+    without = make_model(levers={"programme_manager": "off"}, **kw)
+    assert m.programme_manager and not without.programme_manager
+    assert m.annual_cost() == pytest.approx(without.annual_cost() + 60_000.0)
+    assert m.advocacy_capacity() == pytest.approx(0.8)
+    assert without.advocacy_capacity() == pytest.approx(0.1)
+
+    force(m, programme_manager_exit_rate=24.0)  # certain to leave this month
+    before, pm_before = _states(m), m.r_pm.getstate()
+    workforce.programme_manager_month(m)
+    assert _states(m) == before  # the draws are on the programme manager's own stream
+    assert m.r_pm.getstate() != pm_before
+    assert not m.programme_manager and m.programme_manager_post
+    assert (m.month, "programme_manager_left") in m.cause_log
+    assert m.annual_cost() == pytest.approx(without.annual_cost())  # a vacant post costs nothing
+    assert m.advocacy_capacity() == pytest.approx(0.1)  # ...and gives no system leadership
+    timer = m.pm_timer
+    assert timer >= 1
+
+    force(m, programme_manager_exit_rate=0.0)
+    for _ in range(timer - 1):
+        workforce.programme_manager_month(m)
+        assert not m.programme_manager
+    workforce.programme_manager_month(m)
+    assert m.programme_manager and m.pm_timer is None
+    assert m.annual_cost() == pytest.approx(without.annual_cost() + 60_000.0)
+    assert m.advocacy_capacity() == pytest.approx(0.8)
+
+
+def test_without_the_post_the_programme_managers_stream_is_not_drawn():
+    m = make_model(levers={"programme_manager": "off"})
+    force(m, programme_manager_exit_rate=24.0)
+    state = m.r_pm.getstate()
+    workforce.programme_manager_month(m)
+    assert m.r_pm.getstate() == state and not m.programme_manager
