@@ -95,12 +95,12 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Spread of a newcomer leader's initial support",
        reason=("On the −1..1 stance scale the rubric steps are 0.2–0.4 apart (MODEL §9). An SD above 0.5 would "
                "make a newcomer's stance nearly uniform.")),
-    _p("culture_attraction", 0.6142, 0.0, 1.5, "leadership", "001:1677-1679, 001:1999 (self-replicating culture)",
+    _p("culture_attraction", 0.9043, 0.0, 1.5, "leadership", "001:1677-1679, 001:1999 (self-replicating culture)",
        "How strongly the LA's collaborative / evidence culture shapes newcomers' support",
        reason=("The culture term is at most 0.6 (climate and learning both \"very high\"). At 1.5 the mean "
                "newcomer is a champion (0.9), the most that \"a self-replicating system\" (001:1677, 001:1999) "
                "can mean.")),
-    _p("hostile_newcomer_shift", 0.3107, 0.0, 1.0, "leadership", "001:1524, 001:1557 (clique, quick cuts)",
+    _p("hostile_newcomer_shift", 0.7639, 0.0, 1.0, "leadership", "001:1524, 001:1557 (clique, quick cuts)",
        "Negative shift of newcomer support per unit hostility",
        reason=("At 1, an inadequate authority (hostility 0.6) shifts newcomers by −0.6, from neutral to "
                "\"opposed\". That matches a clique that was \"quite anti-MST\" (001:1524).")),
@@ -109,7 +109,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        shape="log",
        reason=("Time to half knowledge under full briefing: 2.4 to 23 months. Briefings build knowledge over "
                "months, and agreements are lost when people leave (001:1931, 001:1933).")),
-    _p("stance_evidence_rate", 0.0174, 0.0, 0.04, "leadership", "assumption; 001:2155 (views fixed early)",
+    _p("stance_evidence_rate", 0.0232, 0.0, 0.04, "leadership", "assumption; 001:2155 (views fixed early)",
        "Monthly move of a leader's own stance per unit of visible local evidence x knowledge",
        reason=("Stances are \"fixed quite early on\", though some \"changed over time ... as a direct result of "
                "experience\" (001:2155). At 0.04 and moderately good evidence (0.5), full knowledge moves a "
@@ -119,25 +119,25 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Share of the gap to the coalition's view in a leader's current support",
        reason=("Support moves \"only a little with the coalition\" (MODEL §3.2). Above 0.5 current support would"
                " sit nearer the group than the person's own stance: the inert-patronage failure of MODEL §0.")),
-    _p("resentment_recovery_months", 14.4781, 6.0, 24.0, "leadership", "001:1850; MODEL 5.1 (about a year)",
+    _p("resentment_recovery_months", 14.8355, 6.0, 24.0, "leadership", "001:1850; MODEL 5.1 (about a year)",
        "Months over which a leader's current support returns to their own stance",
        reason="MODEL §5.1: \"about a year\". Half to twice that."),
-    _p("patron_boost", 1.8441, 1.0, 3.0, "leadership", "001:1605, 001:1848-1850 (protective wing)",
+    _p("patron_boost", 1.7892, 1.0, 3.0, "leadership", "001:1605, 001:1848-1850 (protective wing)",
        "Multiplier of a patron's shield over an ordinary leader's",
        reason=("At 1 patronage acts only through its practical channels (review, cut proposals, strain). At 3 a "
                "supportive assistant-director patron shields like a champion chief executive: the \"protective "
                "wing\" (001:1848) that shields most (MODEL §5.1).")),
-    _p("patron_review_relief", 0.8132, 0.25, 1.0, "leadership", "001:1605, 001:1850",
+    _p("patron_review_relief", 0.7704, 0.25, 1.0, "leadership", "001:1605, 001:1850",
        "Share of the viability review's extra strictness a patron removes",
        reason=("A patron \"can authorise a permanent appointment\" (MODEL §5.1), and MC's patron kept line "
                "management of the supervisor (001:1605). A share, at most 1; the review still uses the full "
                "cost.")),
-    _p("patron_strain_relief", 0.0111, 0.0, 0.05, "leadership", "001:1605, 001:1850",
+    _p("patron_strain_relief", 0.0129, 0.0, 0.05, "leadership", "001:1605, 001:1850",
        "Monthly strain relief of the supervisor while a patron is in post",
        reason=("Monthly. Patronage \"created freedoms and protection from adversity\" (001:1850). At most it "
                "cancels a large share of carrying the group alone (`carrying_strain` ≤ 0.08); 0 = only the other"
                " channels.")),
-    _p("patron_loss_resentment", 0.2208, 0.0, 0.5, "leadership", "001:1850 (suppressed resentment)",
+    _p("patron_loss_resentment", 0.1899, 0.0, 0.5, "leadership", "001:1850 (suppressed resentment)",
        "Drop in other leaders' support when patronage ends unplanned",
        reason=("The end of patronage reveals \"suppressed jealousy\" (001:1850). At 0.5 a supportive leader "
                "(0.4) turns sceptical, a full rubric step. It now moves current support, not stance (MODEL "
@@ -153,7 +153,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        reason=("At 0.1, a short-termist (0.6) opposed (−0.5) newcomer proposes a cut in about 30% of first "
                "years. Two EC directors did so within a few years (001:1557, 001:1586).")),
     # --- partnership and steering group (§3.2 Partner, §3.3) ---------------------------------
-    _p("partner_turnover_rate", 0.2149, 0.1, 0.35, "partnership", "assumption; 001:1542, 001:2349",
+    _p("partner_turnover_rate", 0.27, 0.1, 0.35, "partnership", "assumption; 001:1542, 001:2349",
        "Partner representative turnover per year (x site turnover history)",
        reason=("Assumption. Representatives are managers, between social workers (0.15, anchors-peers.md:307) "
                "and DCSs (0.33). The site's turnover history multiplies it.")),
@@ -167,11 +167,11 @@ PARAMETERS: tuple[Parameter, ...] = (
        "supervisor-held chair",
        reason=("A chance per meeting. At EC the chair never went back up once the supervisor held it (001:1547);"
                " at MC the group was \"maintained and refreshed\" (thesis-frameworks.md:180).")),
-    _p("uninformed_attendance", 0.9829, 0.4, 1.0, "partnership", "001:1542, 001:2349",
+    _p("uninformed_attendance", 0.6712, 0.4, 1.0, "partnership", "001:1542, 001:2349",
        "Relative attendance of a representative who does not know the original commitment",
        reason=("A share, at most 1. A new representative \"may not be as invested\" (001:2349). Below 0.4 one "
                "replacement would empty the group.")),
-    _p("grant_pull", 0.416, 0.0, 1.0, "partnership", "001:1734 (grant money draws reluctant partners)",
+    _p("grant_pull", 0.7704, 0.0, 1.0, "partnership", "001:1734 (grant money draws reluctant partners)",
        "Extra attendance pull of the grant on partners, at full grant",
        reason=("The share of the commitment gap that the grant closes: 0–1 by meaning. \"The money drew a "
                "reluctant partner\" (001:1734).")),
@@ -208,7 +208,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        reason=("Assumption. England has about 42 children's social workers per 100 looked-after children (30,670"
                " / 72,670: anchors-peers.md:300, 001:93). The range is the 4–10% of them who meet eligible "
                "adolescents.")),
-    _p("eligible_per_lac", 0.1992, 0.06, 0.2, "referrals", "assumption (room for ~3 teams at Metro City)",
+    _p("eligible_per_lac", 0.1856, 0.06, 0.2, "referrals", "assumption (room for ~3 teams at Metro City)",
        "Eligible families per year per looked-after child",
        reason=("START: 1,076 families were referred to nine panels over 31 months and 684 were randomised "
                "(anchors-peers.md:289). That is about 46 referred and 29 randomised per site a year, against "
@@ -216,12 +216,12 @@ PARAMETERS: tuple[Parameter, ...] = (
                "least 0.06 eligible per child. At 0.2 even Isolated Coastal (375 children) would meet about 73 "
                "eligible families a year, nearly two teams' worth (about 10 families per therapist a year, "
                "anchors-peers.md:262).")),
-    _p("promotion_awareness_gain", 0.2557, 0.03, 0.3, "referrals", "001:1475 (refreshing the pipeline)",
+    _p("promotion_awareness_gain", 0.2156, 0.03, 0.3, "referrals", "001:1475 (refreshing the pipeline)",
        "Monthly awareness gain of a referrer from full promotion effort",
        shape="log",
        reason=("The pipeline needs \"constant refreshing\" (001:1475). At 0.3 full promotion informs a referrer "
                "within about 3 months; at 0.03 it takes years.")),
-    _p("awareness_decay", 0.0046, 0.0, 0.05, "referrals", "assumption",
+    _p("awareness_decay", 0.0, 0.0, 0.05, "referrals", "assumption",
        "Monthly decay of referrer awareness without contact",
        reason="Assumption. Up to a half-life of about 14 months without contact."),
     _p("attitude_stickiness", 0.9, 0.7, 0.98, "referrals", "001:2155 (sticky attitudes)",
@@ -235,7 +235,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Monthly pull of attitude downward per unit of values misfit",
        reason=("Pay and caseload envy (001:1300). At 0.03 full misfit pulls attitude down 0.36 a year, before "
                "other terms.")),
-    _p("referral_propensity", 0.8359, 0.5, 1.0, "referrals", "assumption; 001:5101",
+    _p("referral_propensity", 1.0, 0.5, 1.0, "referrals", "assumption; 001:5101",
        "Chance an aware, favourable referrer refers an eligible family",
        reason="A probability. Referrers have to be \"harangued\" (001:5101), but aware, favourable ones mostly refer."),
     _p("waiting_list_limit_months", 2.0, 1.0, 4.0, "referrals", "assumption (edge-of-care cannot wait)",
@@ -246,16 +246,16 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Therapist base turnover per year",
        reason=("No UK MST figure. English social workers leave at 0.135–0.17, and US child-welfare turnover "
                "(0.20–0.40) is the upper bound (anchors-peers.md:309–310).")),
-    _p("supervisor_exit_rate", 0.1741, 0.08, 0.3, "workforce", "assumption",
+    _p("supervisor_exit_rate", 0.165, 0.08, 0.3, "workforce", "assumption",
        "Supervisor base turnover per year",
        reason=("\"Supervisor turnover was experienced in all of the sites\" (001:1541) within about 2–5 years, "
                "which makes rates far below 0.1 unlikely. EC's supervisor stayed about four years (001:1586).")),
-    _p("strain_exit_multiplier", 2.351, 0.0, 3.0, "workforce", "000:139, 001:1489",
+    _p("strain_exit_multiplier", 3.0, 0.0, 3.0, "workforce", "000:139, 001:1489",
        "Extra exit hazard per unit strain",
        reason=("The strain→exit link is inferred, not observed (therapist-level.md:308), so 0 must be allowed. "
                "At 3, full strain takes a therapist from 0.15 to 0.6 a year, already above the US upper bound of"
                " 0.40 (anchors-peers.md:309).")),
-    _p("supervisor_strain_cap", 1.9963, 1.0, 3.0, "workforce", "001:1489, 001:1586 (stayed ~4 years)",
+    _p("supervisor_strain_cap", 2.1194, 1.0, 3.0, "workforce", "001:1489, 001:1586 (stayed ~4 years)",
        "Cap on the supervisor's strain multiplier",
        reason=("The EC supervisor stayed about four years through \"my ninth Director\" (001:1489, 001:1586). "
                "The cap bounds strain's effect. 1 = no effect, matching 0 in the row above.")),
@@ -290,22 +290,22 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("pir_fail_adherence", 0.45, 0.35, 0.6, "outcomes", "002:26 (six-monthly PIR)",
        "Team mean adherence below which a programme implementation review fails",
        reason="A threshold for the six-monthly PIR (002:26). No published cut-off was found."),
-    _p("supervisor_churn_strain", 0.15, 0.0, 0.15, "workforce", "001:1489 ('my ninth Director')",
+    _p("supervisor_churn_strain", 0.1349, 0.0, 0.15, "workforce", "001:1489 ('my ninth Director')",
        "Supervisor strain added by each senior leader change",
        reason="\"My ninth Director\" (001:1489): at 0.15, nine changes would add 1.35, more than saturating strain."),
-    _p("carrying_strain", 0.0537, 0.0, 0.08, "workforce", "001:1528, 001:1544, 001:1547",
+    _p("carrying_strain", 0.0266, 0.0, 0.08, "workforce", "001:1528, 001:1544, 001:1547",
        "Monthly supervisor strain from carrying a weak steering group alone",
        reason=("Carrying the group alone (001:1528, 001:1547). At 0.08 it saturates strain within a year without"
                " relief.")),
-    _p("advocacy_memory_months", 8.6377, 2.0, 12.0, "workforce", "assumption; 001:1528, 001:2335",
+    _p("advocacy_memory_months", 8.9135, 2.0, 12.0, "workforce", "assumption; 001:1528, 001:2335",
        "Months over which the service's standing from system work follows its advocates",
        reason=("After the supervisor left, the system leadership \"was lost and the service never recovered, "
                "closing a year later\" (001:1586). The standing fades within months, within a year at most.")),
-    _p("isolation_strain", 0.0318, 0.0, 0.08, "workforce", "001:1818-1830 (peer support); assumption",
+    _p("isolation_strain", 0.0653, 0.0, 0.08, "workforce", "001:1818-1830 (peer support); assumption",
        "Monthly supervisor strain from professional isolation (scaled by 1 - network)",
        reason=("An isolated team can \"crumble under pressure\" (001:1818). No evidence separates its size from "
                "carrying the group alone, so it gets the same prior as `carrying_strain`.")),
-    _p("successor_system_leadership", 0.3823, 0.1, 0.6, "workforce", "001:1586, 001:1828",
+    _p("successor_system_leadership", 0.4203, 0.1, 0.6, "workforce", "001:1586, 001:1828",
        "System leadership of a replacement supervisor without succession planning",
        reason=("EC's replacement did the clinical work but lacked system leadership (001:1586, 001:1750). 0.3 is"
                " the rubric's \"low\"; 0.6 is still below the first supervisors' \"very high\" (0.9).")),
@@ -352,7 +352,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        shape="log",
        reason=("1 = pressure proportional to the cut budget's inverse (a 20% cut raises pressure by 25%). 0.5–2 "
                "is half to twice proportional.")),
-    _p("burden_elasticity", 0.7264, 0.25, 1.0, "money", "assumption (ODD 7.13: size must not decide alone)",
+    _p("burden_elasticity", 0.7301, 0.25, 1.0, "money", "assumption (ODD 7.13: size must not decide alone)",
        "Elasticity of pressure to the cost share of the budget",
        reason=("Below 1 compresses differences in size: size \"must not dominate people\" (MODEL §5.1). Being a "
                "single team did make IC vulnerable (001:1919), so it stays above 0.")),
@@ -361,29 +361,29 @@ PARAMETERS: tuple[Parameter, ...] = (
        reason=("The hostile environment is made of \"budget cuts, service reviews and organisational changes\" "
                "(001:1710), so it must amplify pressure. At 1.5, an inadequate authority (0.6) faces 1.9×. The "
                "first ODD form used 1.")),
-    _p("unit_cost_penalty", 2.9725, 0.0, 3.0, "money", "001:1929",
+    _p("unit_cost_penalty", 3.0, 0.0, 3.0, "money", "001:1929",
        "Pressure added per unit of under-utilisation or of excess cost per funded post",
        reason=("A cut leaves \"the relatively expensive infrastructure\" on fewer cases and makes a case "
                "\"appear much more expensive\" (001:1929, 001:5761). At 1, a 34% unit-cost excess weighs like a "
                "34% rise in cost; at 3, finance sees it three times as sharply.")),
-    _p("w_evidence", 0.2116, 0.0, 0.5, "outcomes", "001:2333", "Reserve weight of local evidence",
+    _p("w_evidence", 0.1365, 0.0, 0.5, "outcomes", "001:2333", "Reserve weight of local evidence",
        reason=("Fed-back evidence \"may have been a means of generating long term support\" (001:2333). When "
                "shown, it did not outweigh the cost (\"enough information about the money saved ... £300 "
                "thousand pounds wasted\", 001:1718), so at most half a typical pressure.")),
-    _p("w_embedded", 0.6698, 0.1, 0.8, "money", "001:1658, 001:2311", "Reserve weight of embeddedness",
+    _p("w_embedded", 0.6982, 0.1, 0.8, "money", "001:1658, 001:2311", "Reserve weight of embeddedness",
        reason=("\"An established part of the landscape\" (001:1658), and critical mass \"secured the future\" "
                "(001:5800). But integration \"will not happen organically through maturation and the passage of "
                "time alone\" (001:649), so it stays below one typical pressure unit.")),
     _p("embed_months", 31.6268, 24.0, 120.0, "money", "001:1658", "Months to become part of the landscape",
        reason="MC was mainstreamed after the three-year grant (001:2120). EC was not embedded at five years."),
-    _p("decision_scale", 0.4857, 0.05, 0.5, "money", "assumption",
+    _p("decision_scale", 0.5, 0.05, 0.5, "money", "assumption",
        "Spread of the logistic budget decision in margin units",
        shape="log",
        reason=("At 0.05, 0.1 units of margin multiply the odds of closure about 7×, close to deterministic. At "
                "0.5, a full unit of pressure only multiplies them 7.4×, so decisions would hardly follow the "
                "margin the thesis explains them by (001:1746–1750). Chance matters: \"an opportunistic moment\" "
                "(001:1923), \"a matter of luck\" (001:1752).")),
-    _p("close_margin", -0.7227, -1.0, -0.1, "money", "assumption (ODD 7.13)",
+    _p("close_margin", -0.1, -1.0, -0.1, "money", "assumption (ODD 7.13)",
        "Margin at which closure at a budget round is a coin flip",
        reason=("It must lie below the cut threshold (cut before close, MODEL §5.1). Below −1, even a typical "
                "service with no shield and no reserve would usually survive a round, against IC \"starved of "
@@ -392,7 +392,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Margin above which a round with unmet demand expands by a team",
        reason=("The test already carries the new team's full cost, so a margin of at least 0 means the LA can "
                "afford it. Up to half a unit of headroom expresses \"a large positive margin\" (MODEL §5.1).")),
-    _p("review_strictness", 0.0217, 0.0, 0.5, "money", "001:1576-1578",
+    _p("review_strictness", 0.0046, 0.0, 0.5, "money", "001:1576-1578",
        "Extra margin a supervisor viability review demands",
        reason=("Extra strictness beyond the full-cost basis: the review comes \"with the urgency of a crisis\" "
                "(001:1576), and an acting-up interim signals weak commitment (001:1578).")),
@@ -403,54 +403,54 @@ PARAMETERS: tuple[Parameter, ...] = (
                "so one informed champion at the top (influence 1, support 0.8) must shield substantially: 0.4 at"
                " 0.5. At 1.5 even a supportive assistant director (0.6 × 0.4) gives 0.36, and a champion chief "
                "executive is capped at 1.")),
-    _p("newcomer_shield", 0.1845, 0.0, 0.4, "leadership", "001:1933, 001:2349",
+    _p("newcomer_shield", 0.1623, 0.0, 0.4, "leadership", "001:1933, 001:2349",
        "Share of an informed leader's shield that a well-disposed leader without knowledge gives",
        reason=("A well-disposed newcomer \"shields little\" (MODEL §3.2). A share above 0.5 would mean losing an"
                " informed supporter costs less than half the shield, against \"the agreement was not carried on "
                "to the next Director\" (001:1931) and \"all of those people had gone\" (001:1933).")),
-    _p("exposure_floor", 0.0275, 0.02, 0.3, "money", "assumption (no service is fully shielded)",
+    _p("exposure_floor", 0.02, 0.02, 0.3, "money", "assumption (no service is fully shielded)",
        "Share of pressure that reaches the service with every buffer full",
        reason=("\"No service is fully shielded\" (MODEL §5.1): finance challenged even Metro City (001:1995), "
                "whose stability was partly luck (001:1752). Above 0.3 a fully buffered service would still take "
                "a third of the pressure, and buffers would hardly matter, against leadership as \"the most "
                "important implementation driver\" (thesis-frameworks.md:217).")),
-    _p("gamma_leadership", 1.456, 0.5, 2.0, "leadership", "001:1748 (buffers stand in for one another)",
+    _p("gamma_leadership", 1.4337, 0.5, 2.0, "leadership", "001:1748 (buffers stand in for one another)",
        "Exponent of the leadership gap in exposure",
        shape="log",
        reason=("The degree of substitution. γ = 1 is the plain product. At 2 a half-strength buffer removes 75% "
                "of the exposure; at 0.5, 29%. No evidence sets it.")),
-    _p("gamma_partnership", 0.8808, 0.5, 2.0, "partnership", "001:1748, 001:2347",
+    _p("gamma_partnership", 1.2423, 0.5, 2.0, "partnership", "001:1748, 001:2347",
        "Exponent of the partnership gap in exposure",
        shape="log",
        reason=("Same prior as leadership: 001:1748 is symmetric (\"the defence to a weak partnership could be a "
                "strong leader and the counter to a weak or absent leader could be a strong partnership\").")),
-    _p("gamma_system", 1.3444, 0.5, 2.0, "workforce", "001:1828, 001:2086",
+    _p("gamma_system", 1.3367, 0.5, 2.0, "workforce", "001:1828, 001:2086",
        "Exponent of the system-leadership gap in exposure",
        shape="log",
        reason=("The same prior. The supervisor's system leadership mattered (001:1828, 001:2086), but \"too much"
                " on one person\" (001:1528) does not make it a stronger buffer than the others.")),
-    _p("status_quo", 0.0763, 0.0, 0.3, "money", "assumption (stopping what runs has a cost)",
+    _p("status_quo", 0.0381, 0.0, 0.3, "money", "assumption (stopping what runs has a cost)",
        "Reserve every running service has",
        reason=("Stopping a running service has costs (IC paid statutory redundancy from the remaining grant, "
                "001:1923). Above 0.3 an unshielded, unproven service would mostly survive a full-cost round, "
                "against IC closing \"pre-emptively\" (001:2048).")),
-    _p("opposition_pressure", 0.7715, 0.1, 1.0, "leadership", "001:1524, 001:1557",
+    _p("opposition_pressure", 0.3465, 0.1, 1.0, "leadership", "001:1524, 001:1557",
        "Pressure per unit of opponents' influence x opposition",
        reason=("Opponents add pressure (MODEL §5.1): IC's provider was \"successively blocked by the Director\" "
                "(001:1844), and a new EC director made it \"obvious\" the service was at risk (001:1586). At 1 a"
                " hostile chief executive (influence 1, −0.8) adds 0.8 units, nearly doubling typical pressure.")),
-    _p("under_use_weight", 0.1457, 0.05, 0.5, "money", "001:1929; 001:1919 (bounded: performing well)",
+    _p("under_use_weight", 0.1692, 0.05, 0.5, "money", "001:1929; 001:1919 (bounded: performing well)",
        "Pressure of a fully idle team (the bound on under-use pressure)",
        reason=("Poor use gets a new service \"into trouble very quickly\" (001:194), so it is above 0. It is "
                "bounded so that size does not decide (MODEL §0, §5.1): an empty team adds at most half a typical"
                " cost pressure, less than a hostile chief executive. **FLAG** against today's 3.8.")),
-    _p("savings_evidence", 0.1106, 0.0, 1.0, "outcomes", "001:113, 001:115",
+    _p("savings_evidence", 0.2682, 0.0, 1.0, "outcomes", "001:113, 001:115",
        "Weight of placement savings against cost in the evidence leaders see when fed back",
        reason=("The weight of a pound of placement savings against a pound of cost. Above 1 leaders would value "
                "notional savings above budget, against \"enough information about the money saved ... £300 "
                "thousand pounds wasted\" (001:1718) and savings that \"failed to materialise\" as cash "
                "(001:1941).")),
-    _p("trial_credibility_cost", 0.0138, 0.0, 0.02, "referrals", "001:5095",
+    _p("trial_credibility_cost", 0.0189, 0.0, 0.02, "referrals", "001:5095",
        "Monthly fall in social-care leaders' stance and referrers' attitude while randomising",
        reason=("Randomisation was \"damaging to the credibility of the service in the eyes of Social Care\" at "
                "EC (001:5095), but \"not perceived as being controversial\" at MC (001:5116). At 0.02 over the "
