@@ -108,3 +108,30 @@ def test_cli_interact_errors_and_listing(tmp_path, capsys):
     capsys.readouterr()
     assert run.main(["interact", "--list-stressors"]) == 0
     assert "partnership_weakness" in capsys.readouterr().out
+
+
+def test_logit_interaction_is_zero_when_log_odds_add_and_positive_when_they_compound():
+    import numpy as np
+
+    from experiments.analysis.interactions import factorial_cells, logit_interaction
+
+    names = ("a", "b")
+    levels = [lv for _, lv in factorial_cells([type("S", (), {"name": n})() for n in names])]
+    n = 4000
+
+    def cells(probabilities):
+        rng = np.random.default_rng(1)
+        u = rng.random(n)  # common random numbers across cells
+        return np.array([u < probabilities[lv] for lv in levels], dtype=float)
+
+    def p(logit):
+        return 1.0 / (1.0 + np.exp(-logit))
+
+    # log-odds -2, -1, -1, 0: exactly additive on the log-odds scale (and not on probability)
+    additive = {(0, 0): p(-2.0), (1, 0): p(-1.0), (0, 1): p(-1.0), (1, 1): p(0.0)}
+    c = logit_interaction(cells(additive), levels, resamples=400, seed=2)
+    assert abs(c.estimate) < 0.15 and c.low < 0 < c.high
+    compounding = dict(additive)
+    compounding[(1, 1)] = p(1.5)
+    c = logit_interaction(cells(compounding), levels, resamples=400, seed=2)
+    assert c.estimate > 1.0 and c.low > 0

@@ -14,13 +14,20 @@ from experiments.analysis.interactions import (
     TOXIC_TRIO,
     factorial_variants,
     interaction_effects,
+    logit_interaction,
     outcome_matrices,
     parse_stressor,
 )
 from experiments.errors import ExperimentError
 from experiments.jobs.common import output_job
 from experiments.reports.html import embed_png
-from experiments.reports.interactions import effects_html, format_effects, plot_cells, verdict_text
+from experiments.reports.interactions import (
+    effects_html,
+    format_effects,
+    logit_text,
+    plot_cells,
+    verdict_text,
+)
 from experiments.runner.tasks import make_tasks
 
 
@@ -74,9 +81,15 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
                                        base.horizon_months, month)
     risk = interaction_effects(closed, levels, names)
     rmst = interaction_effects(months, levels, names)
+    logit = logit_interaction(closed, levels, seed=opts.seed) if len(stressors) >= 2 else None
     risk.insert(0, "outcome", f"closed_by_{years}y")
     rmst.insert(0, "outcome", "rmst_months")
-    atomic_write_csv(pd.concat([risk, rmst]), out / "effects.csv", index=False, float_format="%.6g")
+    logit_rows = [] if logit is None else [pd.DataFrame([{
+        "outcome": f"closed_by_{years}y_log_odds", "effect": "interaction on the log-odds scale "
+        "(excess over additivity)", "kind": "excess", "estimate": logit.estimate,
+        "low": logit.low, "high": logit.high, "p": logit.p}])]
+    atomic_write_csv(pd.concat([risk, rmst, *logit_rows]), out / "effects.csv", index=False,
+                     float_format="%.6g")
 
     cells = []
     for i, (lab, lv) in enumerate(zip(labels, levels, strict=True)):
@@ -104,9 +117,13 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
               "Effects on the restricted mean survival (months running in the first "
               f"{base.horizon_months}):", format_effects(rmst, "RMST (months)", points=False),
               "", verdict_text(risk, together_risk)]
+    verdict = verdict_text(risk, together_risk)
+    if logit is not None:
+        verdict += " " + logit_text(logit)
+        lines.append(logit_text(logit))
     text = "\n".join(lines)
     atomic_write_text(out / "summary.txt", text + "\n")
-    html_effects = effects_html(risk, rmst, cell_table, years, verdict_text(risk, together_risk))
+    html_effects = effects_html(risk, rmst, cell_table, years, verdict)
     fig_path = plot_cells(cell_table, years, out / "interaction_cells.png", base.name)
 
     survival_table(result.runs)  # validates the runs table for the report

@@ -54,6 +54,19 @@ def verdict_text(effects: pd.DataFrame, together_risk: float) -> str:
     return text
 
 
+def logit_text(c) -> str:
+    """One sentence on the log-odds interaction (a :class:`Contrast` on that scale)."""
+    if c.low > 0:
+        words = "super-additive on this scale too: the stressors compound"
+    elif c.high < 0:
+        words = "sub-additive on this scale: together they do less than their separate effects"
+    else:
+        words = "no interaction detected on this scale either"
+    return (f"On the log-odds scale, free of the ceiling at 100%, the excess over additivity is "
+            f"{fmt.signed(c.estimate, 2)} (95% paired bootstrap CI {fmt.signed(c.low, 2)} to "
+            f"{fmt.signed(c.high, 2)}): {words}.")
+
+
 def effects_html(risk: pd.DataFrame, rmst: pd.DataFrame, cells: pd.DataFrame, years: int,
                  verdict: str) -> Markup:
     """The HTML section of the interaction effects and cells (rendered, safe HTML)."""
