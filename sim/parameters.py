@@ -122,7 +122,7 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("resentment_recovery_months", 14.8355, 6.0, 24.0, "leadership", "001:1850; MODEL 5.1 (about a year)",
        "Months over which a leader's current support returns to their own stance",
        reason="MODEL §5.1: \"about a year\". Half to twice that."),
-    _p("patron_boost", 1.7892, 1.0, 3.0, "leadership", "001:1605, 001:1848-1850 (protective wing)",
+    _p("patron_boost", 1.7675, 1.0, 3.0, "leadership", "001:1605, 001:1848-1850 (protective wing)",
        "Multiplier of a patron's shield over an ordinary leader's",
        reason=("At 1 patronage acts only through its practical channels (review, cut proposals, strain). At 3 a "
                "supportive assistant-director patron shields like a champion chief executive: the \"protective "
@@ -132,7 +132,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        reason=("A patron \"can authorise a permanent appointment\" (MODEL §5.1), and MC's patron kept line "
                "management of the supervisor (001:1605). A share, at most 1; the review still uses the full "
                "cost.")),
-    _p("patron_strain_relief", 0.0129, 0.0, 0.05, "leadership", "001:1605, 001:1850",
+    _p("patron_strain_relief", 0.0131, 0.0, 0.05, "leadership", "001:1605, 001:1850",
        "Monthly strain relief of the supervisor while a patron is in post",
        reason=("Monthly. Patronage \"created freedoms and protection from adversity\" (001:1850). At most it "
                "cancels a large share of carrying the group alone (`carrying_strain` ≤ 0.08); 0 = only the other"
@@ -171,7 +171,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Relative attendance of a representative who does not know the original commitment",
        reason=("A share, at most 1. A new representative \"may not be as invested\" (001:2349). Below 0.4 one "
                "replacement would empty the group.")),
-    _p("grant_pull", 0.7704, 0.0, 1.0, "partnership", "001:1734 (grant money draws reluctant partners)",
+    _p("grant_pull", 0.7029, 0.0, 1.0, "partnership", "001:1734 (grant money draws reluctant partners)",
        "Extra attendance pull of the grant on partners, at full grant",
        reason=("The share of the commitment gap that the grant closes: 0–1 by meaning. \"The money drew a "
                "reluctant partner\" (001:1734).")),
@@ -182,13 +182,13 @@ PARAMETERS: tuple[Parameter, ...] = (
     _p("partner_austerity_erosion", 0.04, 0.0, 0.1, "partnership", "001:1997; research B.6",
        "Monthly fall of partner commitment per unit own-budget pressure",
        reason="Per unit of own-budget cut. Agencies' own cuts erode commitment (001:1997; anchors-peers.md:342)."),
-    _p("climate_adjust_rate", 0.0825, 0.01, 0.1, "partnership", "assumption; 001:1677, 001:1710",
+    _p("climate_adjust_rate", 0.088, 0.01, 0.1, "partnership", "assumption; 001:1677, 001:1710",
        "Monthly adjustment of collaboration climate and hostility toward their targets",
        shape="log",
        reason=("Time constant 10–100 months. Collaboration was built over about five years (001:1270), \"only "
                "slowly (years)\" (thesis-frameworks.md:190), while hostility \"is liable to sudden change\" "
                "(001:1710). One rate serves both (see §6).")),
-    _p("churn_climate_erosion", 0.044, 0.0, 0.1, "partnership", "001:1710; 001:1524",
+    _p("churn_climate_erosion", 0.0418, 0.0, 0.1, "partnership", "001:1710; 001:1524",
        "Fall in the collaboration climate's target per senior leader change in the last year",
        reason=("At 0.1, a year of three leader changes lowers the climate's target by 0.3 (medium 0.5 to 0.2, "
                "below \"low\"). That is the most \"complete churn\" (001:1544) can mean. The default is near the"
@@ -203,7 +203,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Referrer (social worker) turnover per year",
        reason=("DfE census: 13.5–17.1% a year; suggested prior 0.13–0.17, plus 0.20 for high-churn authorities "
                "(anchors-peers.md:300–307).")),
-    _p("referrers_per_100_lac", 2.8159, 1.5, 4.0, "referrals", "assumption",
+    _p("referrers_per_100_lac", 2.7961, 1.5, 4.0, "referrals", "assumption",
        "Active referrers per 100 looked-after children",
        reason=("Assumption. England has about 42 children's social workers per 100 looked-after children (30,670"
                " / 72,670: anchors-peers.md:300, 001:93). The range is the 4–10% of them who meet eligible "
@@ -216,7 +216,7 @@ PARAMETERS: tuple[Parameter, ...] = (
                "least 0.06 eligible per child. At 0.2 even Isolated Coastal (375 children) would meet about 73 "
                "eligible families a year, nearly two teams' worth (about 10 families per therapist a year, "
                "anchors-peers.md:262).")),
-    _p("promotion_awareness_gain", 0.2156, 0.03, 0.3, "referrals", "001:1475 (refreshing the pipeline)",
+    _p("promotion_awareness_gain", 0.2178, 0.03, 0.3, "referrals", "001:1475 (refreshing the pipeline)",
        "Monthly awareness gain of a referrer from full promotion effort",
        shape="log",
        reason=("The pipeline needs \"constant refreshing\" (001:1475). At 0.3 full promotion informs a referrer "
@@ -235,7 +235,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Monthly pull of attitude downward per unit of values misfit",
        reason=("Pay and caseload envy (001:1300). At 0.03 full misfit pulls attitude down 0.36 a year, before "
                "other terms.")),
-    _p("referral_propensity", 1.0, 0.5, 1.0, "referrals", "assumption; 001:5101",
+    _p("referral_propensity", 0.9938, 0.5, 1.0, "referrals", "assumption; 001:5101",
        "Chance an aware, favourable referrer refers an eligible family",
        reason="A probability. Referrers have to be \"harangued\" (001:5101), but aware, favourable ones mostly refer."),
     _p("waiting_list_limit_months", 2.0, 1.0, 4.0, "referrals", "assumption (edge-of-care cannot wait)",
@@ -255,7 +255,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        reason=("The strain→exit link is inferred, not observed (therapist-level.md:308), so 0 must be allowed. "
                "At 3, full strain takes a therapist from 0.15 to 0.6 a year, already above the US upper bound of"
                " 0.40 (anchors-peers.md:309).")),
-    _p("supervisor_strain_cap", 2.1194, 1.0, 3.0, "workforce", "001:1489, 001:1586 (stayed ~4 years)",
+    _p("supervisor_strain_cap", 2.2358, 1.0, 3.0, "workforce", "001:1489, 001:1586 (stayed ~4 years)",
        "Cap on the supervisor's strain multiplier",
        reason=("The EC supervisor stayed about four years through \"my ninth Director\" (001:1489, 001:1586). "
                "The cap bounds strain's effect. 1 = no effect, matching 0 in the row above.")),
@@ -305,7 +305,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        "Monthly supervisor strain from professional isolation (scaled by 1 - network)",
        reason=("An isolated team can \"crumble under pressure\" (001:1818). No evidence separates its size from "
                "carrying the group alone, so it gets the same prior as `carrying_strain`.")),
-    _p("successor_system_leadership", 0.4203, 0.1, 0.6, "workforce", "001:1586, 001:1828",
+    _p("successor_system_leadership", 0.4271, 0.1, 0.6, "workforce", "001:1586, 001:1828",
        "System leadership of a replacement supervisor without succession planning",
        reason=("EC's replacement did the clinical work but lacked system leadership (001:1586, 001:1750). 0.3 is"
                " the rubric's \"low\"; 0.6 is still below the first supervisors' \"very high\" (0.9).")),
@@ -366,7 +366,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        reason=("A cut leaves \"the relatively expensive infrastructure\" on fewer cases and makes a case "
                "\"appear much more expensive\" (001:1929, 001:5761). At 1, a 34% unit-cost excess weighs like a "
                "34% rise in cost; at 3, finance sees it three times as sharply.")),
-    _p("w_evidence", 0.1365, 0.0, 0.5, "outcomes", "001:2333", "Reserve weight of local evidence",
+    _p("w_evidence", 0.128, 0.0, 0.5, "outcomes", "001:2333", "Reserve weight of local evidence",
        reason=("Fed-back evidence \"may have been a means of generating long term support\" (001:2333). When "
                "shown, it did not outweigh the cost (\"enough information about the money saved ... £300 "
                "thousand pounds wasted\", 001:1718), so at most half a typical pressure.")),
@@ -376,7 +376,7 @@ PARAMETERS: tuple[Parameter, ...] = (
                "time alone\" (001:649), so it stays below one typical pressure unit.")),
     _p("embed_months", 31.6268, 24.0, 120.0, "money", "001:1658", "Months to become part of the landscape",
        reason="MC was mainstreamed after the three-year grant (001:2120). EC was not embedded at five years."),
-    _p("decision_scale", 0.5, 0.05, 0.5, "money", "assumption",
+    _p("decision_scale", 0.4951, 0.05, 0.5, "money", "assumption",
        "Spread of the logistic budget decision in margin units",
        shape="log",
        reason=("At 0.05, 0.1 units of margin multiply the odds of closure about 7×, close to deterministic. At "
@@ -397,7 +397,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        reason=("Extra strictness beyond the full-cost basis: the review comes \"with the urgency of a crisis\" "
                "(001:1576), and an acting-up interim signals weak commitment (001:1578).")),
     # --- buffers against pressure (§5.1, ODD 7.13) -------------------------------------------
-    _p("leader_shield", 0.5084, 0.5, 1.5, "leadership", "001:1746, 001:1748",
+    _p("leader_shield", 0.5, 0.5, 1.5, "leadership", "001:1746, 001:1748",
        "Shield of one informed leader of full support, per unit influence",
        reason=("\"Strong leadership could defend against the other two\" (thesis-frameworks.md:207; 001:1748), "
                "so one informed champion at the top (influence 1, support 0.8) must shield substantially: 0.4 at"
@@ -419,7 +419,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        shape="log",
        reason=("The degree of substitution. γ = 1 is the plain product. At 2 a half-strength buffer removes 75% "
                "of the exposure; at 0.5, 29%. No evidence sets it.")),
-    _p("gamma_partnership", 1.2423, 0.5, 2.0, "partnership", "001:1748, 001:2347",
+    _p("gamma_partnership", 1.255, 0.5, 2.0, "partnership", "001:1748, 001:2347",
        "Exponent of the partnership gap in exposure",
        shape="log",
        reason=("Same prior as leadership: 001:1748 is symmetric (\"the defence to a weak partnership could be a "
@@ -429,7 +429,7 @@ PARAMETERS: tuple[Parameter, ...] = (
        shape="log",
        reason=("The same prior. The supervisor's system leadership mattered (001:1828, 001:2086), but \"too much"
                " on one person\" (001:1528) does not make it a stronger buffer than the others.")),
-    _p("status_quo", 0.0381, 0.0, 0.3, "money", "assumption (stopping what runs has a cost)",
+    _p("status_quo", 0.0396, 0.0, 0.3, "money", "assumption (stopping what runs has a cost)",
        "Reserve every running service has",
        reason=("Stopping a running service has costs (IC paid statutory redundancy from the remaining grant, "
                "001:1923). Above 0.3 an unshielded, unproven service would mostly survive a full-cost round, "
@@ -439,12 +439,12 @@ PARAMETERS: tuple[Parameter, ...] = (
        reason=("Opponents add pressure (MODEL §5.1): IC's provider was \"successively blocked by the Director\" "
                "(001:1844), and a new EC director made it \"obvious\" the service was at risk (001:1586). At 1 a"
                " hostile chief executive (influence 1, −0.8) adds 0.8 units, nearly doubling typical pressure.")),
-    _p("under_use_weight", 0.1692, 0.05, 0.5, "money", "001:1929; 001:1919 (bounded: performing well)",
+    _p("under_use_weight", 0.1653, 0.05, 0.5, "money", "001:1929; 001:1919 (bounded: performing well)",
        "Pressure of a fully idle team (the bound on under-use pressure)",
        reason=("Poor use gets a new service \"into trouble very quickly\" (001:194), so it is above 0. It is "
                "bounded so that size does not decide (MODEL §0, §5.1): an empty team adds at most half a typical"
                " cost pressure, less than a hostile chief executive. **FLAG** against today's 3.8.")),
-    _p("savings_evidence", 0.2682, 0.0, 1.0, "outcomes", "001:113, 001:115",
+    _p("savings_evidence", 0.2751, 0.0, 1.0, "outcomes", "001:113, 001:115",
        "Weight of placement savings against cost in the evidence leaders see when fed back",
        reason=("The weight of a pound of placement savings against a pound of cost. Above 1 leaders would value "
                "notional savings above budget, against \"enough information about the money saved ... £300 "
