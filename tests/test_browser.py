@@ -81,7 +81,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def dashboard_url():
-    """``run.py dashboard`` serving Metro City (seed 3) on a free localhost port."""
+    """``run.py dashboard`` serving Metro City (seed 5) on a free localhost port."""
     if importlib.util.find_spec("solara") is None:
         pytest.skip("the viz extra is not installed (pip install -e '.[viz]')")
     from dashboard.dashboard import free_port
@@ -93,7 +93,7 @@ def dashboard_url():
     with open(log_path, "w", encoding="utf-8") as log:
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "run.py"), "dashboard", "scenarios/metro_city.toml",
-             "--seed", "3", "--port", str(port)],
+             "--seed", "5", "--port", str(port)],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True, env={**os.environ, "MPLBACKEND": "Agg"})
         try:
@@ -163,7 +163,7 @@ def test_dashboard_lever_event_and_step(browser, dashboard_url):
     team = page.locator(".mst-team-card")
     log = page.locator(".mst-log-card")
     people = page.locator(".mst-people")
-    expect(status).to_contain_text("Metro City (seed 3)")
+    expect(status).to_contain_text("Metro City (seed 5)")
     expect(status).to_contain_text("Levers in force")
     expect(people).to_contain_text("Assistant director, social care")
     expect(people.locator(".mst-tag-patron")).to_have_count(1)
