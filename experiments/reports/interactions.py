@@ -61,7 +61,7 @@ def logit_text(c) -> str:
     elif c.high < 0:
         words = "sub-additive on this scale: together they do less than their separate effects"
     else:
-        words = "no interaction detected on this scale either"
+        words = "no interaction detected on this scale"
     return (f"On the log-odds scale, free of the ceiling at 100%, the excess over additivity is "
             f"{fmt.signed(c.estimate, 2)} (95% paired bootstrap CI {fmt.signed(c.low, 2)} to "
             f"{fmt.signed(c.high, 2)}): {words}.")
