@@ -30,7 +30,8 @@ class Referrer(mesa.Agent):
 
     def refer_probability(self, propensity: float) -> float:
         """Chance of referring an eligible family met: rises with awareness and attitude."""
-        favour = min(1.0, max(0.0, 0.8 + 0.4 * self.attitude))
+        favour = 0.8 + 0.4 * self.attitude  # clipped to 0..1 (conditionals: a hot path)
+        favour = 0.0 if favour < 0.0 else (1.0 if favour > 1.0 else favour)
         return propensity * self.awareness * favour
 
     def hear(self, signal: float, stickiness: float) -> None:
