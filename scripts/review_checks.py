@@ -7,7 +7,8 @@ Usage::
 Prints paired differences (common random numbers, root seed 4242) in the chance of being alive:
 Expanded City with a strong partnership, without its research trial and without its patron;
 Metro City without its patron and at Isolated Coastal's size; Isolated Coastal at Metro City's
-size. The intervals are Monte Carlo error of the one calibrated point.
+size; Metro City without the programme manager its expansion brings, and at Isolated Coastal's
+size with one. The intervals are Monte Carlo error of the one calibrated point.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ def variants() -> list:
     return [("ec", ec), ("ec_strong_partnership", strong),
             ("ec_no_trial", replace(ec, site=replace(ec.site, research_trial=False))),
             ("ec_no_patron", no_patron(ec)), ("mc", mc), ("mc_small", sized(mc, ic)),
-            ("mc_no_patron", no_patron(mc)), ("ic", ic), ("ic_big", sized(ic, mc))]
+            ("mc_no_patron", no_patron(mc)), ("ic", ic), ("ic_big", sized(ic, mc)),
+            ("mc_no_programme_manager", mc.with_levers(programme_manager="off")),
+            ("mc_small_programme_manager", sized(mc, ic).with_levers(programme_manager="on"))]
 
 
 def main() -> int:
@@ -67,7 +70,8 @@ def main() -> int:
                                ("ec", "ec_no_patron", 60), ("mc", "mc_no_patron", 120),
                                ("mc", "mc_small", 36), ("mc", "mc_small", 60),
                                ("mc", "mc_small", 120), ("ic", "ic_big", 36),
-                               ("ic", "ic_big", 60)):
+                               ("ic", "ic_big", 60), ("mc", "mc_no_programme_manager", 120),
+                               ("mc", "mc_small_programme_manager", 120)):
         a, b = alive(by[base], month), alive(by[other], month)
         d = b - a
         half = 1.96 * d.std(ddof=1) / np.sqrt(len(d))
