@@ -171,7 +171,10 @@ def opposition(model) -> float:
 
 def has_patron(model) -> bool:
     """Whether a patron is in post."""
-    return any(ld.is_patron for ld in model.leaders)
+    for ld in model.leaders:  # a loop, not any(): read every team-month
+        if ld.is_patron:
+            return True
+    return False
 
 
 def advocacy_capacity(model) -> float:
