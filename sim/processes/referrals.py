@@ -102,10 +102,16 @@ def meet_and_refer(model) -> None:
     """Families met, eligible ones and some that are not, and the referrals made.
 
     Eligible referrals go to the panel; inappropriate ones are counted and screened out.
+
+    The hottest loop of a run (ODD §7.6, §7.7), so the referrer's verbs
+    (:meth:`agents.Referrer.refers`, :meth:`~agents.Referrer.refers_inappropriately`) and
+    :func:`panel` are inlined here with the same draws, in the same order, and the same
+    floating-point operations; the verbs stay the documented rule.
     """
     p, r = model.p, model.r_ref
     site = model.site
-    diversion = (p.competing_programme_diversion if model.cal.competing_programme else 0.0)
+    cal = model.cal
+    diversion = (p.competing_programme_diversion if cal.competing_programme else 0.0)
     diversion = clip(diversion + model.competition_extra)
     need = p.eligible_per_lac * site.looked_after_children * (0.85 + site.deprived_share)
     rate = need / 12.0 * (1.0 - diversion)
@@ -116,15 +122,37 @@ def meet_and_refer(model) -> None:
     n = len(referrers)
     propensity = p.referral_propensity
     by_agency = model.referrals_by_agency
-    for _ in range(met_eligible):
-        ref = referrers[int(r.random() * n)]
-        if ref.refers(propensity, r):
-            referrals += 1
-            by_agency[ref.agency] += 1
-            panel(model, Case(ref, model.month))
+    rand = r.random
+    month = model.month
+    if met_eligible:
+        totals = model.totals
+        randomising = cal.trial_randomising
+        case_rand = model.r_case.random
+        waiting = model.waiting
+        usual_care = model.past_year["usual_care"]
+        for _ in range(met_eligible):
+            ref = referrers[int(rand() * n)]
+            # Referrer.refer_probability, then Referrer.refers (one draw).
+            favour = 0.8 + 0.4 * ref.attitude
+            favour = 0.0 if favour < 0.0 else (1.0 if favour > 1.0 else favour)
+            if rand() < propensity * ref.awareness * favour:
+                referrals += 1
+                by_agency[ref.agency] += 1
+                # panel(): eligibility settled; in a trial half go to usual care (r_case).
+                case = Case(ref, month)
+                totals["eligible"] += 1
+                if randomising and case_rand() < 0.5:
+                    totals["usual_care"] += 1
+                    usual_care[month % 12] += 1
+                else:
+                    waiting.append(case)
     for _ in range(met_other):
-        ref = referrers[int(r.random() * n)]
-        if ref.refers_inappropriately(propensity, r):
+        ref = referrers[int(rand() * n)]
+        # Referrer.refers_inappropriately (one draw).
+        favour = 0.8 + 0.4 * ref.attitude
+        favour = 0.0 if favour < 0.0 else (1.0 if favour > 1.0 else favour)
+        aw = ref.awareness
+        if rand() < propensity * aw * favour * (1.0 - aw):
             referrals += 1
     model.referrals_month = referrals
     model.totals["referrals"] += referrals
