@@ -32,33 +32,40 @@ def treat_caseload(model, th: Therapist) -> tuple[int, int]:
     Returns:
         The month's successes and failures (dropouts count as failures).
     """
-    p, r = model.p, model.r_case
     th.successes = th.failures = 0
-    if not th.cases:
+    cases = th.cases
+    if not cases:
         return 0, 0
+    p = model.p
+    rand = model.r_case.random
+    month = model.month
     open_cases = []
     drop_monthly = p.dropout_rate / p.episode_months
-    totals = model.totals
-    for case in th.cases:
-        totals["case_months"] += 1
-        if r.random() < drop_monthly:
+    # clip(p.base_success * th.adherence / 0.8 * case.engagement), its per-therapist part
+    # evaluated once (the same operations in the same order).
+    base = p.base_success * th.adherence / 0.8
+    model.totals["case_months"] += len(cases)
+    successes = failures = 0
+    for case in cases:
+        if rand() < drop_monthly:
             close_case(model, case, "dropout")
-            th.failures += 1
-        elif model.month >= case.planned_end:
-            ps = clip(p.base_success * th.adherence / 0.8 * case.engagement)
-            u = r.random()
+            failures += 1
+        elif month >= case.planned_end:
+            ps = clip(base * case.engagement)
+            u = rand()
             if u < ps:
                 close_case(model, case, "success")
-                th.successes += 1
+                successes += 1
             elif u < ps + 0.5 * (1.0 - ps):
                 close_case(model, case, "partial")
             else:
                 close_case(model, case, "failure")
-                th.failures += 1
+                failures += 1
         else:
             open_cases.append(case)
     th.cases = open_cases
-    return th.successes, th.failures
+    th.successes, th.failures = successes, failures
+    return successes, failures
 
 
 def close_case(model, case: Case, outcome: str) -> None:

@@ -175,24 +175,31 @@ def allocate_waiting_list(model) -> None:
     """Step 5: families who waited too long are lost; the rest fill free caseload places."""
     cap = model.p.caseload_cap
     limit = model.p.waiting_list_limit_months
+    month = model.month
     kept = []
     for case in model.waiting:
-        if model.month - case.referred > limit:
+        if month - case.referred > limit:
             model.totals["dropped_waiting"] += 1
-            model.past_year["lost"][model.month % 12] += 1
+            model.past_year["lost"][month % 12] += 1
         else:
             kept.append(case)
     model.waiting = kept
     if not kept:
         return
+    # Families are taken from the head of the list in order; the list is cut once at the end
+    # rather than popped from the front family by family.
+    taken, n = 0, len(kept)
     for team in model.teams:
         if team.supervisor is None and team.supervisor_timer is not None and team.index > 0:
             continue  # a new team not yet mobilised
         for th in sorted(team.therapists, key=lambda t: len(t.cases)):
-            while len(th.cases) < cap and model.waiting:
-                casework.start_case(model, th, model.waiting.pop(0))
-        if not model.waiting:
-            return
+            cases = th.cases
+            while len(cases) < cap and taken < n:
+                casework.start_case(model, th, kept[taken])
+                taken += 1
+        if taken == n:
+            break
+    model.waiting = kept[taken:]
 
 
 def requeue(model, case: Case) -> None:

@@ -86,10 +86,37 @@ def team_month(model, team: Team) -> None:
     booster = p.booster_effect * network
     vacancy_load = team.vacancies / max(1, team.posts)
 
+    treat = casework.treat_caseload
     for th in team.therapists:
-        casework.treat_caseload(model, th)
+        treat(model, th)
+    # Therapist.work_month (ODD §7.9), inlined: this loop runs for every therapist every month.
+    # The same operations in the same order; the per-team parts are evaluated once, and
+    # min/max are written as the conditionals that return the same values.
+    cap = p.caseload_cap
+    strain_rate = p.strain_rate
+    half_strain_rate = 0.5 * p.strain_rate
+    recovery = p.strain_recovery * quality * support
+    target_base = 0.35 + 0.55 * quality + booster
+    adherence_rate = p.adherence_rate
+    exit_monthly = p.therapist_exit_rate / 12.0
+    exit_multiplier = p.strain_exit_multiplier
+    rand = r.random
     for th in list(team.therapists):
-        if th.work_month(p, quality, support, booster, vacancy_load, r):
+        th.tenure += 1
+        th.experience += 1
+        excess = len(th.cases) - cap
+        over = (excess if excess > 0 else 0) / cap
+        load = (strain_rate * (over + vacancy_load + 0.5 * th.failures)
+                - half_strain_rate * th.successes)
+        strain = th.strain
+        strain = strain + load - recovery * strain
+        strain = strain if strain > 0.0 else 0.0
+        strain = strain if strain < 1.0 else 1.0
+        th.strain = strain
+        target = target_base - 0.3 * strain
+        target = 0.0 if target < 0.0 else 1.0 if target > 1.0 else target
+        th.adherence += adherence_rate * (target - th.adherence)
+        if rand() < exit_monthly * (1.0 + exit_multiplier * strain):
             therapist_exit(model, team, th)
     recruit_therapists(model, team)
     if sup is not None:
