@@ -64,12 +64,12 @@ def referral_pipeline(model) -> None:
 
 def referrer_churn(model) -> None:
     """Referrers leave at ``referrer_turnover_rate`` a year; each newcomer starts unaware."""
-    r = model.r_ref
+    rand = model.r_ref.random
     churn = model.p.referrer_turnover_rate / 12.0
     referrers = model.referrers
     for i, ref in enumerate(referrers):
         ref.tenure += 1
-        if r.random() < churn:
+        if rand() < churn:
             ref.remove()
             referrers[i] = new_referrer(model)
 
@@ -176,13 +176,12 @@ def allocate_waiting_list(model) -> None:
     cap = model.p.caseload_cap
     limit = model.p.waiting_list_limit_months
     month = model.month
-    kept = []
-    for case in model.waiting:
-        if month - case.referred > limit:
-            model.totals["dropped_waiting"] += 1
-            model.past_year["lost"][month % 12] += 1
-        else:
-            kept.append(case)
+    waiting = model.waiting
+    kept = [case for case in waiting if month - case.referred <= limit]
+    lost = len(waiting) - len(kept)
+    if lost:
+        model.totals["dropped_waiting"] += lost
+        model.past_year["lost"][month % 12] += lost
     model.waiting = kept
     if not kept:
         return
