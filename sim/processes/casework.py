@@ -14,7 +14,11 @@ CAME_BACK_FACTOR = {"success": 0.5, "partial": 1.0, "failure": 1.6, "dropout": 1
 
 
 def start_case(model, th: Therapist, case: Case) -> None:
-    """Start (or resume) a family's treatment with therapist ``th``."""
+    """Start (or resume) a family's treatment with therapist ``th``.
+
+    The waiting list runs this rule inlined (:func:`sim.processes.referrals.allocate_waiting_list`,
+    a hot loop); the two must stay the same.
+    """
     r = model.r_case
     case.start = model.month
     case.planned_end = model.month + max(2, round(r.gauss(model.p.episode_months, 0.7)))

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from agents import Referrer
 from sim.cases import Case
-from sim.numeric import clip, poisson
-from sim.processes import casework
+from sim.numeric import clip, poisson_draw
 
 REFERRER_AGENCIES = (("social_care", 0.7), ("yos", 0.2), ("education", 0.1))
 
@@ -115,14 +114,14 @@ def meet_and_refer(model) -> None:
     diversion = clip(diversion + model.competition_extra)
     need = p.eligible_per_lac * site.looked_after_children * (0.85 + site.deprived_share)
     rate = need / 12.0 * (1.0 - diversion)
-    met_eligible = poisson(r, rate)
-    met_other = poisson(r, 0.5 * rate)
+    rand = r.random
+    met_eligible = poisson_draw(rand, rate)
+    met_other = poisson_draw(rand, 0.5 * rate)
     referrals = 0
     referrers = model.referrers
     n = len(referrers)
     propensity = p.referral_propensity
     by_agency = model.referrals_by_agency
-    rand = r.random
     month = model.month
     if met_eligible:
         totals = model.totals
@@ -188,14 +187,26 @@ def allocate_waiting_list(model) -> None:
     # Families are taken from the head of the list in order; the list is cut once at the end
     # rather than popped from the front family by family.
     taken, n = 0, len(kept)
+    # casework.start_case (ODD §7.8), inlined: the same draws from r_case in the same order.
+    gauss, rand = model.r_case.gauss, model.r_case.random
+    episode = model.p.episode_months
+    totals = model.totals
     for team in model.teams:
         if team.supervisor is None and team.supervisor_timer is not None and team.index > 0:
             continue  # a new team not yet mobilised
         for th in sorted(team.therapists, key=lambda t: len(t.cases)):
             cases = th.cases
             while len(cases) < cap and taken < n:
-                casework.start_case(model, th, kept[taken])
+                case = kept[taken]
                 taken += 1
+                case.start = month
+                case.planned_end = month + max(2, round(gauss(episode, 0.7)))
+                if case.resumed:
+                    case.engagement *= 0.85  # a family passed between workers re-engages less
+                else:
+                    case.engagement = 0.75 + 0.5 * rand()
+                    totals["treated"] += 1
+                cases.append(case)
         if taken == n:
             break
     model.waiting = kept[taken:]
