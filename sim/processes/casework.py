@@ -36,40 +36,53 @@ def treat_caseload(model, th: Therapist) -> tuple[int, int]:
     Returns:
         The month's successes and failures (dropouts count as failures).
     """
-    th.successes = th.failures = 0
-    cases = th.cases
-    if not cases:
-        return 0, 0
+    treat_caseloads(model, (th,))
+    return th.successes, th.failures
+
+
+def treat_caseloads(model, therapists) -> None:
+    """:func:`treat_caseload` for each of ``therapists`` in turn (a team's month, ODD §7.8).
+
+    One call per team rather than per therapist, the month's constants looked up once; the
+    draws and the operations are those of :func:`treat_caseload`, therapist by therapist. Each
+    therapist's ``successes`` and ``failures`` are this month's.
+    """
     p = model.p
     rand = model.r_case.random
     month = model.month
-    open_cases = []
+    totals = model.totals
     drop_monthly = p.dropout_rate / p.episode_months
-    # clip(p.base_success * th.adherence / 0.8 * case.engagement), its per-therapist part
-    # evaluated once (the same operations in the same order).
-    base = p.base_success * th.adherence / 0.8
-    model.totals["case_months"] += len(cases)
-    successes = failures = 0
-    for case in cases:
-        if rand() < drop_monthly:
-            close_case(model, case, "dropout")
-            failures += 1
-        elif month >= case.planned_end:
-            ps = clip(base * case.engagement)
-            u = rand()
-            if u < ps:
-                close_case(model, case, "success")
-                successes += 1
-            elif u < ps + 0.5 * (1.0 - ps):
-                close_case(model, case, "partial")
-            else:
-                close_case(model, case, "failure")
+    base_success = p.base_success
+    for th in therapists:
+        cases = th.cases
+        if not cases:
+            th.successes = th.failures = 0
+            continue
+        open_cases = []
+        # clip(p.base_success * th.adherence / 0.8 * case.engagement), its per-therapist part
+        # evaluated once (the same operations in the same order).
+        base = base_success * th.adherence / 0.8
+        totals["case_months"] += len(cases)
+        successes = failures = 0
+        for case in cases:
+            if rand() < drop_monthly:
+                close_case(model, case, "dropout")
                 failures += 1
-        else:
-            open_cases.append(case)
-    th.cases = open_cases
-    th.successes, th.failures = successes, failures
-    return successes, failures
+            elif month >= case.planned_end:
+                ps = clip(base * case.engagement)
+                u = rand()
+                if u < ps:
+                    close_case(model, case, "success")
+                    successes += 1
+                elif u < ps + 0.5 * (1.0 - ps):
+                    close_case(model, case, "partial")
+                else:
+                    close_case(model, case, "failure")
+                    failures += 1
+            else:
+                open_cases.append(case)
+        th.cases = open_cases
+        th.successes, th.failures = successes, failures
 
 
 def close_case(model, case: Case, outcome: str) -> None:

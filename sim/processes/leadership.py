@@ -20,7 +20,7 @@ def newcomer_culture(model) -> float:
 
 def leader_turnover(model) -> None:
     """Step 2: interims' spells run down; permanent leaders may leave (§7.1)."""
-    r = model.r_lead
+    rand = model.r_lead.random
     for ld in list(model.leaders):
         ld.tenure += 1
         if ld.interim:
@@ -28,7 +28,7 @@ def leader_turnover(model) -> None:
             if ld.interim_left <= 0:
                 replace_leader(model, ld, interim_allowed=False)
             continue
-        if ld.leaves(model, r):
+        if rand() < ld.exit_hazard(model):  # Leader.leaves: one draw from r_lead
             leader_exit(model, ld)
 
 

@@ -194,9 +194,14 @@ def allocate_waiting_list(model) -> None:
     for team in model.teams:
         if team.supervisor is None and team.supervisor_timer is not None and team.index > 0:
             continue  # a new team not yet mobilised
-        for th in sorted(team.therapists, key=lambda t: len(t.cases)):
+        # Therapists with room, fewest cases first (a stable sort: the order of a sort of the
+        # whole team, whose full members would take no family anyway).
+        room = [th for th in team.therapists if len(th.cases) < cap]
+        if len(room) > 1:
+            room.sort(key=lambda t: len(t.cases))
+        for th in room:
             cases = th.cases
-            while len(cases) < cap and taken < n:
+            for _ in range(min(cap - len(cases), n - taken)):
                 case = kept[taken]
                 taken += 1
                 case.start = month

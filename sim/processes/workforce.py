@@ -86,9 +86,7 @@ def team_month(model, team: Team) -> None:
     booster = p.booster_effect * network
     vacancy_load = team.vacancies / max(1, team.posts)
 
-    treat = casework.treat_caseload
-    for th in team.therapists:
-        treat(model, th)
+    casework.treat_caseloads(model, team.therapists)
     # Therapist.work_month (ODD §7.9), inlined: this loop runs for every therapist every month.
     # The same operations in the same order; the per-team parts are evaluated once, and
     # min/max are written as the conditionals that return the same values.
