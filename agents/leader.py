@@ -136,6 +136,9 @@ class Leader(mesa.Agent):
             p: The mechanism parameters.
             evidence: Locally visible evidence, -1..1.
             coalition: Influence-weighted mean support of the leaders.
+
+        :func:`sim.processes.leadership.leaders_learn` runs this rule (and :meth:`learn`)
+        inlined, a monthly loop; the two must stay the same.
         """
         stance = self.stance + p.stance_evidence_rate * self.knowledge * evidence
         self.stance = stance = 1.0 if stance > 1.0 else (-1.0 if stance < -1.0 else stance)
