@@ -100,13 +100,17 @@ def close_case(model, case: Case, outcome: str) -> None:
     elif outcome == "partial":
         model.savings_month += 0.5 * p.placement_months_avoided * 4.33 * p.placement_cost_week
     ref = case.referrer
-    if case.came_back:
+    came_back = case.came_back
+    if came_back:
         past["came_back"][i] += 1
         model.totals["came_back"] += 1
-    if ref is not None and ref.model is not None and ref in model.referrers:
+    # Word reaches a referrer still in post only of a family that came back or succeeded (the
+    # cheap tests first: the membership test scans the referrers).
+    if ((came_back or outcome == "success") and ref is not None and ref.model is not None
+            and ref in model.referrers):
         stick = p.attitude_stickiness
-        if case.came_back:
+        if came_back:
             # A family "coming back" weighs more where MST was oversold (001:1296, 001:1941).
             ref.hear(-(p.came_back_oversold_weight if model.oversold else 1.0), stick)
-        elif outcome == "success":
+        else:
             ref.hear(1.0, stick)
