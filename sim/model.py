@@ -114,7 +114,9 @@ class LocalAuthority(mesa.Model):
         # per-step event machinery (an event rescheduled every step and a log line formatted
         # each time, about a tenth of a run) is replaced by its effect on mesa's state: the
         # default schedule is stopped (as mesa's own DEVS simulator does) and ``step()``
-        # counts the step and advances the clock itself (:meth:`advance_month`).
+        # counts the step and advances the clock itself (:meth:`advance_month`). mesa's
+        # ``run_for``/``run_until`` would now move the clock without running months: use
+        # ``step()`` or :meth:`run`.
         self._default_schedule.stop()
         self.step = self.advance_month
         # One named stream per process so that a lever acting on one process does not shift
