@@ -25,6 +25,11 @@ SENIOR_ROLES = ("chief_executive", "director_childrens_services", "assistant_dir
 # it): a patron covers the roles below their own (MODEL.md §5.1, 001:1850).
 LINE_OF_MANAGEMENT = ("chief_executive", "director_childrens_services", "assistant_director",
                       "head_of_service")
+# The parameter holding each role's national exit rate; other roles use the assistant
+# director's (read by Leader.exit_hazard every month, so built once here).
+EXIT_RATE_PARAMETER = {"chief_executive": "chief_executive_exit_rate",
+                       "director_childrens_services": "dcs_exit_rate",
+                       "partner_director": "partner_director_exit_rate"}
 
 
 class Leader(mesa.Agent):
@@ -85,10 +90,7 @@ class Leader(mesa.Agent):
         services leaders leave faster under an inadequate rating and a hostile climate.
         """
         p = model.p
-        base = {"chief_executive": p.chief_executive_exit_rate,
-                "director_childrens_services": p.dcs_exit_rate,
-                "partner_director": p.partner_director_exit_rate}.get(
-                    self.role, p.assistant_director_exit_rate)
+        base = getattr(p, EXIT_RATE_PARAMETER.get(self.role, "assistant_director_exit_rate"))
         rate = base * model.site.leadership_turnover_history
         if self.childrens_services:
             if model.ofsted == "inadequate":
@@ -134,6 +136,9 @@ class Leader(mesa.Agent):
             p: The mechanism parameters.
             evidence: Locally visible evidence, -1..1.
             coalition: Influence-weighted mean support of the leaders.
+
+        :func:`sim.processes.leadership.leaders_learn` runs this rule (and :meth:`learn`)
+        inlined, a monthly loop; the two must stay the same.
         """
         stance = self.stance + p.stance_evidence_rate * self.knowledge * evidence
         self.stance = stance = 1.0 if stance > 1.0 else (-1.0 if stance < -1.0 else stance)

@@ -55,7 +55,8 @@ class Supervisor(mesa.Agent):
         """Whether a permanent supervisor leaves this month (one draw from ``rng``).
 
         Strain raises the hazard up to ``supervisor_strain_cap`` times the base (docs/ODD.md
-        §7.10).
+        §7.10). :func:`sim.processes.workforce.supervisor_month` runs this rule and
+        :meth:`add_strain` inlined (every team-month); the two must stay the same.
         """
         mult = min(p.supervisor_strain_cap, 1.0 + p.strain_exit_multiplier * self.strain)
         return rng.random() < p.supervisor_exit_rate / 12.0 * mult

@@ -39,7 +39,9 @@ class Therapist(mesa.Agent):
 
         Strain rises with overload, vacancies to cover and failures and falls with successes;
         adherence follows supervision and boosters; strain raises the exit hazard
-        (docs/ODD.md §7.9).
+        (docs/ODD.md §7.9). The model runs this rule inlined in
+        :func:`sim.processes.workforce.team_month` (a hot loop); this method is its documented
+        form and the two must stay the same.
 
         Args:
             p: The mechanism parameters.

@@ -31,6 +31,11 @@ TRIAL_END = month_index(2012, 9)             # ... to Sep 2012 (research B.2)
 TRIAL_RESULTS = month_index(2018, 1)         # null result published (research B.2)
 TRIAL_MIN_MONTHS = 6                         # a team must have run six months (001:81)
 
+# Calendar states are frozen and depend only on the start, the austerity rate, the month and
+# the research trial, so runs share them (every run reads one a month). Bounded: cleared when full.
+_STATES: dict[tuple, CalendarState] = {}
+_STATES_MAX = 50_000
+
 
 @dataclass(frozen=True, slots=True)
 class CalendarState:
@@ -69,7 +74,17 @@ class Calendar:
         return (1.0 - self.austerity_rate) ** years
 
     def state(self, month: int, research_trial: bool) -> CalendarState:
-        """The national context in model month ``month`` (0 = go-live)."""
+        """The national context in model month ``month`` (0 = go-live); memoised."""
+        key = (self.start, self.austerity_rate, month, research_trial)
+        state = _STATES.get(key)
+        if state is None:
+            if len(_STATES) >= _STATES_MAX:
+                _STATES.clear()
+            state = _STATES[key] = self.compute_state(month, research_trial)
+        return state
+
+    def compute_state(self, month: int, research_trial: bool) -> CalendarState:
+        """The national context in model month ``month``, computed afresh (see :meth:`state`)."""
         idx = self.start + month
         fy = financial_year(idx)
         return CalendarState(

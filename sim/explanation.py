@@ -90,14 +90,22 @@ EVENT_LABELS: dict[str, str] = {
 
 
 @lru_cache(maxsize=4)
-def _coalitions(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """All 2**n coalitions as a boolean matrix, and each coalition's Shapley weight."""
+def _coalitions(n: int) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """All 2**n coalitions, their Shapley weights, and each player's marginal pairs.
+
+    The pairs are, per player, the coalitions without them, the same coalitions with them and
+    those coalitions' weights. Constants of ``n``, cached: a closing run's explanation would otherwise rebuild them.
+    """
     idx = np.arange(1 << n)
     masks = ((idx[:, None] >> np.arange(n)) & 1).astype(bool)
     sizes = masks.sum(axis=1)
     weights = np.array([factorial(s) * factorial(n - s - 1) / factorial(n) if s < n else 0.0
                         for s in range(n + 1)])[sizes]
-    return masks, weights
+    pairs = []
+    for j in range(n):
+        without = idx[~masks[:, j]]
+        pairs.append((without, without | (1 << j), weights[without]))
+    return masks, weights, tuple(pairs)
 
 
 def shapley(f: Callable[[Mapping[str, np.ndarray]], np.ndarray],
@@ -121,17 +129,16 @@ def shapley(f: Callable[[Mapping[str, np.ndarray]], np.ndarray],
     """
     names = list(players)
     n = len(names)
-    masks, weights = _coalitions(n)
+    masks, _, pairs = _coalitions(n)
     x = {}
     for j, name in enumerate(names):
+        column = masks[:, j]
         for key in players[name]:
-            x[key] = np.where(masks[:, j], float(final[key]), float(reference[key]))
+            x[key] = np.where(column, float(final[key]), float(reference[key]))
     values = np.asarray(f(x), dtype=float)
-    idx = np.arange(1 << n)
     out = {}
-    for j, name in enumerate(names):
-        without = idx[~masks[:, j]]
-        out[name] = float(np.sum(weights[without] * (values[without | (1 << j)] - values[without])))
+    for name, (without, with_j, w) in zip(names, pairs, strict=True):
+        out[name] = float(np.sum(w * (values[with_j] - values[without])))
     return out
 
 

@@ -110,6 +110,15 @@ class LocalAuthority(mesa.Model):
         # Teams and partnership at the months the scalar outputs need, series or not.
         self.snapshots: dict[int, tuple[int, float]] = {}
         super().__init__(rng=ss)
+        # One step is one month and the model schedules no events of its own, so mesa's
+        # per-step event machinery (an event rescheduled every step and a log line formatted
+        # each time, about a tenth of a run) is replaced by its effect on mesa's state: the
+        # default schedule is stopped (as mesa's own DEVS simulator does) and ``step()``
+        # counts the step and advances the clock itself (:meth:`advance_month`). mesa's
+        # ``run_for``/``run_until`` would now move the clock without running months: use
+        # ``step()`` or :meth:`run`.
+        self._default_schedule.stop()
+        self.step = self.advance_month
         # One named stream per process so that a lever acting on one process does not shift
         # the random numbers of the others (common random numbers across scenarios).
         streams = [random.Random(int(c.generate_state(1, np.uint64)[0]))
@@ -242,6 +251,16 @@ class LocalAuthority(mesa.Model):
         self.record_month()
         if self.closed or self.month >= self.horizon:
             self.running = False
+
+    def advance_month(self) -> None:
+        """What ``model.step()`` runs: mesa's step count and clock, then :meth:`step`.
+
+        As mesa's own step wrapper does, ``steps`` and ``time`` advance by one on every call,
+        after closure too; the month itself runs only while the service is open.
+        """
+        self.steps += 1
+        self.time += 1.0
+        type(self).step(self)  # the class's month (a subclass may extend it)
 
     def run(self) -> None:
         """Run to the horizon or closure (``run_until`` would ignore ``running``)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 
 
 def clip(x: float, lo: float = 0.0, hi: float = 1.0) -> float:
@@ -22,12 +23,17 @@ def logistic(x: float) -> float:
 
 def poisson(r: random.Random, lam: float) -> int:
     """A Poisson draw from stream ``r`` by Knuth's method (small means only)."""
+    return poisson_draw(r.random, lam)
+
+
+def poisson_draw(random_: Callable[[], float], lam: float) -> int:
+    """:func:`poisson` given a stream's bound ``random`` method (the same draws)."""
     if lam <= 0:
         return 0
-    limit, k, prod = math.exp(-lam), 0, r.random()
+    limit, k, prod = math.exp(-lam), 0, random_()
     while prod > limit:
         k += 1
-        prod *= r.random()
+        prod *= random_()
     return k
 
 

@@ -54,3 +54,14 @@ def test_model_follows_the_calendar():
         budgets.append(m.cal.budget_factor)
     assert grants[10] == 1.0 and grants[11] == 0.67 and grants[23] == 0.33  # months 11, 12, 24
     assert budgets[22] == 1.0 and budgets[23] == pytest.approx(0.95)  # March / April 2010
+
+
+def test_memoised_states_are_keyed_by_start_rate_month_and_trial():
+    a, b, late = Calendar(2008, 4, 0.05), Calendar(2008, 4, 0.07), Calendar(2008, 10, 0.05)
+    for month in (0, 24, 36, 60):
+        for trial in (False, True):
+            for cal in (a, b, late):
+                assert cal.state(month, trial) == cal.compute_state(month, trial)
+    assert a.state(36, False).budget_factor != b.state(36, False).budget_factor
+    assert a.state(24, True).trial_randomising != a.state(24, False).trial_randomising
+    assert a.state(6, False).grant_share != late.state(6, False).grant_share

@@ -14,7 +14,11 @@ CAME_BACK_FACTOR = {"success": 0.5, "partial": 1.0, "failure": 1.6, "dropout": 1
 
 
 def start_case(model, th: Therapist, case: Case) -> None:
-    """Start (or resume) a family's treatment with therapist ``th``."""
+    """Start (or resume) a family's treatment with therapist ``th``.
+
+    The waiting list runs this rule inlined (:func:`sim.processes.referrals.allocate_waiting_list`,
+    a hot loop); the two must stay the same.
+    """
     r = model.r_case
     case.start = model.month
     case.planned_end = model.month + max(2, round(r.gauss(model.p.episode_months, 0.7)))
@@ -32,33 +36,53 @@ def treat_caseload(model, th: Therapist) -> tuple[int, int]:
     Returns:
         The month's successes and failures (dropouts count as failures).
     """
-    p, r = model.p, model.r_case
-    th.successes = th.failures = 0
-    if not th.cases:
-        return 0, 0
-    open_cases = []
-    drop_monthly = p.dropout_rate / p.episode_months
-    totals = model.totals
-    for case in th.cases:
-        totals["case_months"] += 1
-        if r.random() < drop_monthly:
-            close_case(model, case, "dropout")
-            th.failures += 1
-        elif model.month >= case.planned_end:
-            ps = clip(p.base_success * th.adherence / 0.8 * case.engagement)
-            u = r.random()
-            if u < ps:
-                close_case(model, case, "success")
-                th.successes += 1
-            elif u < ps + 0.5 * (1.0 - ps):
-                close_case(model, case, "partial")
-            else:
-                close_case(model, case, "failure")
-                th.failures += 1
-        else:
-            open_cases.append(case)
-    th.cases = open_cases
+    treat_caseloads(model, (th,))
     return th.successes, th.failures
+
+
+def treat_caseloads(model, therapists) -> None:
+    """:func:`treat_caseload` for each of ``therapists`` in turn (a team's month, ODD §7.8).
+
+    One call per team rather than per therapist, the month's constants looked up once; the
+    draws and the operations are those of :func:`treat_caseload`, therapist by therapist. Each
+    therapist's ``successes`` and ``failures`` are this month's.
+    """
+    p = model.p
+    rand = model.r_case.random
+    month = model.month
+    totals = model.totals
+    drop_monthly = p.dropout_rate / p.episode_months
+    base_success = p.base_success
+    for th in therapists:
+        cases = th.cases
+        if not cases:
+            th.successes = th.failures = 0
+            continue
+        open_cases = []
+        # clip(p.base_success * th.adherence / 0.8 * case.engagement), its per-therapist part
+        # evaluated once (the same operations in the same order).
+        base = base_success * th.adherence / 0.8
+        totals["case_months"] += len(cases)
+        successes = failures = 0
+        for case in cases:
+            if rand() < drop_monthly:
+                close_case(model, case, "dropout")
+                failures += 1
+            elif month >= case.planned_end:
+                ps = clip(base * case.engagement)
+                u = rand()
+                if u < ps:
+                    close_case(model, case, "success")
+                    successes += 1
+                elif u < ps + 0.5 * (1.0 - ps):
+                    close_case(model, case, "partial")
+                else:
+                    close_case(model, case, "failure")
+                    failures += 1
+            else:
+                open_cases.append(case)
+        th.cases = open_cases
+        th.successes, th.failures = successes, failures
 
 
 def close_case(model, case: Case, outcome: str) -> None:
@@ -76,13 +100,17 @@ def close_case(model, case: Case, outcome: str) -> None:
     elif outcome == "partial":
         model.savings_month += 0.5 * p.placement_months_avoided * 4.33 * p.placement_cost_week
     ref = case.referrer
-    if case.came_back:
+    came_back = case.came_back
+    if came_back:
         past["came_back"][i] += 1
         model.totals["came_back"] += 1
-    if ref is not None and ref.model is not None and ref in model.referrers:
+    # Word reaches a referrer still in post only of a family that came back or succeeded (the
+    # cheap tests first: the membership test scans the referrers).
+    if ((came_back or outcome == "success") and ref is not None and ref.model is not None
+            and ref in model.referrers):
         stick = p.attitude_stickiness
-        if case.came_back:
+        if came_back:
             # A family "coming back" weighs more where MST was oversold (001:1296, 001:1941).
             ref.hear(-(p.came_back_oversold_weight if model.oversold else 1.0), stick)
-        elif outcome == "success":
+        else:
             ref.hear(1.0, stick)

@@ -20,7 +20,7 @@ def newcomer_culture(model) -> float:
 
 def leader_turnover(model) -> None:
     """Step 2: interims' spells run down; permanent leaders may leave (§7.1)."""
-    r = model.r_lead
+    rand = model.r_lead.random
     for ld in list(model.leaders):
         ld.tenure += 1
         if ld.interim:
@@ -28,7 +28,7 @@ def leader_turnover(model) -> None:
             if ld.interim_left <= 0:
                 replace_leader(model, ld, interim_allowed=False)
             continue
-        if ld.leaves(model, r):
+        if rand() < ld.exit_hazard(model):  # Leader.leaves: one draw from r_lead
             leader_exit(model, ld)
 
 
@@ -148,11 +148,22 @@ def leaders_learn(model) -> None:
     briefing = model.advocacy_capacity()
     meeting = 0.5 * model.partnership
     ev = model.evidence()
-    wsum = sum(ld.influence for ld in model.leaders) or 1.0
-    coalition = sum(ld.influence * ld.support for ld in model.leaders) / wsum
-    for ld in model.leaders:
-        ld.learn(p.knowledge_gain_rate, clip(0.6 * briefing + meeting))
-        ld.reconsider(p, ev, coalition)
+    leaders = model.leaders
+    wsum = sum(ld.influence for ld in leaders) or 1.0
+    coalition = sum(ld.influence * ld.support for ld in leaders) / wsum
+    # Leader.learn and Leader.reconsider (ODD §7.2), inlined with the month's constants looked
+    # up once; the same operations in the same order.
+    rate = p.knowledge_gain_rate
+    briefed = clip(0.6 * briefing + meeting)
+    evidence_rate = p.stance_evidence_rate
+    pull = p.coalition_pull
+    recovery_months = p.resentment_recovery_months
+    for ld in leaders:
+        ld.knowledge += rate * briefed * (1.0 - ld.knowledge)
+        stance = ld.stance + evidence_rate * ld.knowledge * ev
+        ld.stance = stance = 1.0 if stance > 1.0 else (-1.0 if stance < -1.0 else stance)
+        anchor = stance + pull * (coalition - stance)
+        ld.support += (anchor - ld.support) / recovery_months
 
 
 def cultivate_patron(model) -> None:

@@ -11,6 +11,7 @@ from sim.processes import budget, leadership
 from sim.processes.referrals import REFERRER_AGENCIES
 
 HEALTH_AGENCIES = ("camhs", "mental_health_trust", "health")
+AGENCY_SHARE = dict(REFERRER_AGENCIES)  # each agency's expected share of referrals
 
 
 def assign_co_funding(model) -> None:
@@ -114,7 +115,7 @@ def partners_learn(model) -> None:
         delta = p.commitment_learning_rate * pt.attendance * max(0.0, ev + 0.5) * (1.0 - pt.commitment)
         delta -= p.partner_austerity_erosion * own_cuts * pt.commitment
         if pt.agency in ("yos", "education") and total >= 20:
-            expected = dict(REFERRER_AGENCIES)[pt.agency]
+            expected = AGENCY_SHARE[pt.agency]
             drift = expected - by_agency[pt.agency] / total
             delta -= 0.02 * max(0.0, drift)
         pt.adjust_commitment(delta)

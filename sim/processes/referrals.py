@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from agents import Referrer
 from sim.cases import Case
-from sim.numeric import clip, poisson
-from sim.processes import casework
+from sim.numeric import clip, poisson_draw
 
 REFERRER_AGENCIES = (("social_care", 0.7), ("yos", 0.2), ("education", 0.1))
 
@@ -64,12 +63,12 @@ def referral_pipeline(model) -> None:
 
 def referrer_churn(model) -> None:
     """Referrers leave at ``referrer_turnover_rate`` a year; each newcomer starts unaware."""
-    r = model.r_ref
+    rand = model.r_ref.random
     churn = model.p.referrer_turnover_rate / 12.0
     referrers = model.referrers
     for i, ref in enumerate(referrers):
         ref.tenure += 1
-        if r.random() < churn:
+        if rand() < churn:
             ref.remove()
             referrers[i] = new_referrer(model)
 
@@ -102,29 +101,57 @@ def meet_and_refer(model) -> None:
     """Families met, eligible ones and some that are not, and the referrals made.
 
     Eligible referrals go to the panel; inappropriate ones are counted and screened out.
+
+    The hottest loop of a run (ODD §7.6, §7.7), so the referrer's verbs
+    (:meth:`agents.Referrer.refers`, :meth:`~agents.Referrer.refers_inappropriately`) and
+    :func:`panel` are inlined here with the same draws, in the same order, and the same
+    floating-point operations; the verbs stay the documented rule.
     """
     p, r = model.p, model.r_ref
     site = model.site
-    diversion = (p.competing_programme_diversion if model.cal.competing_programme else 0.0)
+    cal = model.cal
+    diversion = (p.competing_programme_diversion if cal.competing_programme else 0.0)
     diversion = clip(diversion + model.competition_extra)
     need = p.eligible_per_lac * site.looked_after_children * (0.85 + site.deprived_share)
     rate = need / 12.0 * (1.0 - diversion)
-    met_eligible = poisson(r, rate)
-    met_other = poisson(r, 0.5 * rate)
+    rand = r.random
+    met_eligible = poisson_draw(rand, rate)
+    met_other = poisson_draw(rand, 0.5 * rate)
     referrals = 0
     referrers = model.referrers
     n = len(referrers)
     propensity = p.referral_propensity
     by_agency = model.referrals_by_agency
-    for _ in range(met_eligible):
-        ref = referrers[int(r.random() * n)]
-        if ref.refers(propensity, r):
-            referrals += 1
-            by_agency[ref.agency] += 1
-            panel(model, Case(ref, model.month))
+    month = model.month
+    if met_eligible:
+        totals = model.totals
+        randomising = cal.trial_randomising
+        case_rand = model.r_case.random
+        waiting = model.waiting
+        usual_care = model.past_year["usual_care"]
+        for _ in range(met_eligible):
+            ref = referrers[int(rand() * n)]
+            # Referrer.refer_probability, then Referrer.refers (one draw).
+            favour = 0.8 + 0.4 * ref.attitude
+            favour = 0.0 if favour < 0.0 else (1.0 if favour > 1.0 else favour)
+            if rand() < propensity * ref.awareness * favour:
+                referrals += 1
+                by_agency[ref.agency] += 1
+                # panel(): eligibility settled; in a trial half go to usual care (r_case).
+                case = Case(ref, month)
+                totals["eligible"] += 1
+                if randomising and case_rand() < 0.5:
+                    totals["usual_care"] += 1
+                    usual_care[month % 12] += 1
+                else:
+                    waiting.append(case)
     for _ in range(met_other):
-        ref = referrers[int(r.random() * n)]
-        if ref.refers_inappropriately(propensity, r):
+        ref = referrers[int(rand() * n)]
+        # Referrer.refers_inappropriately (one draw).
+        favour = 0.8 + 0.4 * ref.attitude
+        favour = 0.0 if favour < 0.0 else (1.0 if favour > 1.0 else favour)
+        aw = ref.awareness
+        if rand() < propensity * aw * favour * (1.0 - aw):
             referrals += 1
     model.referrals_month = referrals
     model.totals["referrals"] += referrals
@@ -147,24 +174,47 @@ def allocate_waiting_list(model) -> None:
     """Step 5: families who waited too long are lost; the rest fill free caseload places."""
     cap = model.p.caseload_cap
     limit = model.p.waiting_list_limit_months
-    kept = []
-    for case in model.waiting:
-        if model.month - case.referred > limit:
-            model.totals["dropped_waiting"] += 1
-            model.past_year["lost"][model.month % 12] += 1
-        else:
-            kept.append(case)
+    month = model.month
+    waiting = model.waiting
+    kept = [case for case in waiting if month - case.referred <= limit]
+    lost = len(waiting) - len(kept)
+    if lost:
+        model.totals["dropped_waiting"] += lost
+        model.past_year["lost"][month % 12] += lost
     model.waiting = kept
     if not kept:
         return
+    # Families are taken from the head of the list in order; the list is cut once at the end
+    # rather than popped from the front family by family.
+    taken, n = 0, len(kept)
+    # casework.start_case (ODD §7.8), inlined: the same draws from r_case in the same order.
+    gauss, rand = model.r_case.gauss, model.r_case.random
+    episode = model.p.episode_months
+    totals = model.totals
     for team in model.teams:
         if team.supervisor is None and team.supervisor_timer is not None and team.index > 0:
             continue  # a new team not yet mobilised
-        for th in sorted(team.therapists, key=lambda t: len(t.cases)):
-            while len(th.cases) < cap and model.waiting:
-                casework.start_case(model, th, model.waiting.pop(0))
-        if not model.waiting:
-            return
+        # Therapists with room, fewest cases first (a stable sort: the order of a sort of the
+        # whole team, whose full members would take no family anyway).
+        room = [th for th in team.therapists if len(th.cases) < cap]
+        if len(room) > 1:
+            room.sort(key=lambda t: len(t.cases))
+        for th in room:
+            cases = th.cases
+            for _ in range(min(cap - len(cases), n - taken)):
+                case = kept[taken]
+                taken += 1
+                case.start = month
+                case.planned_end = month + max(2, round(gauss(episode, 0.7)))
+                if case.resumed:
+                    case.engagement *= 0.85  # a family passed between workers re-engages less
+                else:
+                    case.engagement = 0.75 + 0.5 * rand()
+                    totals["treated"] += 1
+                cases.append(case)
+        if taken == n:
+            break
+    model.waiting = kept[taken:]
 
 
 def requeue(model, case: Case) -> None:

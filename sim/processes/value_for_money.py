@@ -10,12 +10,18 @@ def account_month(model) -> None:
     """Step 10 (first): filled caseload slots, utilisation, the month's cost and savings."""
     p = model.p
     teams = model.teams
-    staffed = sum(len(t.therapists) for t in teams)
-    load = sum(t.caseload for t in teams)
+    # One pass over the teams for the (integer) counts: therapists, open cases, funded posts.
+    staffed = load = posts = 0
+    for t in teams:
+        therapists = t.therapists
+        staffed += len(therapists)
+        for th in therapists:
+            load += len(th.cases)
+        posts += t.posts
     model.totals["slot_months"] += staffed * p.caseload_cap
     # Utilisation: a moving average of filled caseload slots over funded ones. Families the
     # trial randomised to usual care are not the team's work (001:5095): the trial squeezes.
-    funded = sum(t.posts for t in teams) * p.caseload_cap
+    funded = posts * p.caseload_cap
     util = min(1.0, load / funded) if funded else 0.0
     model.utilisation += (util - model.utilisation) / 6.0
     if 13 <= model.month <= 24 and not model.cal.trial_randomising and teams:

@@ -86,14 +86,39 @@ def team_month(model, team: Team) -> None:
     booster = p.booster_effect * network
     vacancy_load = team.vacancies / max(1, team.posts)
 
-    for th in team.therapists:
-        casework.treat_caseload(model, th)
+    casework.treat_caseloads(model, team.therapists)
+    # Therapist.work_month (ODD §7.9), inlined: this loop runs for every therapist every month.
+    # The same operations in the same order; the per-team parts are evaluated once, and
+    # min/max are written as the conditionals that return the same values.
+    cap = p.caseload_cap
+    strain_rate = p.strain_rate
+    half_strain_rate = 0.5 * p.strain_rate
+    recovery = p.strain_recovery * quality * support
+    target_base = 0.35 + 0.55 * quality + booster
+    adherence_rate = p.adherence_rate
+    exit_monthly = p.therapist_exit_rate / 12.0
+    exit_multiplier = p.strain_exit_multiplier
+    rand = r.random
     for th in list(team.therapists):
-        if th.work_month(p, quality, support, booster, vacancy_load, r):
+        th.tenure += 1
+        th.experience += 1
+        excess = len(th.cases) - cap
+        over = (excess if excess > 0 else 0) / cap
+        load = (strain_rate * (over + vacancy_load + 0.5 * th.failures)
+                - half_strain_rate * th.successes)
+        strain = th.strain
+        strain = strain + load - recovery * strain
+        strain = strain if strain > 0.0 else 0.0
+        strain = strain if strain < 1.0 else 1.0
+        th.strain = strain
+        target = target_base - 0.3 * strain
+        target = 0.0 if target < 0.0 else 1.0 if target > 1.0 else target
+        th.adherence += adherence_rate * (target - th.adherence)
+        if rand() < exit_monthly * (1.0 + exit_multiplier * strain):
             therapist_exit(model, team, th)
     recruit_therapists(model, team)
     if sup is not None:
-        supervisor_month(model, team, sup, carrying, vacancy_load)
+        supervisor_month(model, team, sup, carrying, vacancy_load, network=network)
         if model.closed:
             return
     recruit_supervisor(model, team)
@@ -116,20 +141,32 @@ def recruit_therapists(model, team: Team) -> None:
 
 
 def supervisor_month(model, team: Team, sup: Supervisor, carrying: bool,
-                     vacancy_load: float) -> None:
-    """The supervisor's strain and departure, a crisis point (001:1576, §7.10)."""
+                     vacancy_load: float, network: float | None = None) -> None:
+    """The supervisor's strain and departure, a crisis point (001:1576, §7.10).
+
+    ``network`` is this month's ``model.network`` if the caller has it already.
+    """
     p = model.p
-    network = model.network
+    if network is None:
+        network = model.network
     sup.tenure += 1
     relief = p.strain_recovery * 0.5 * (0.5 + 0.5 * network)
     # A patron's cover lowers the supervisor's strain (001:1605, 001:1850).
     patron = p.patron_strain_relief if model.has_patron() else 0.0
     # Carrying the partnership alone, covering vacancies and, for an isolated team, the lack of
     # peer support (solo boosters, no nearby team, 001:1818-1830).
-    sup.add_strain((p.carrying_strain if carrying else 0.0) + 0.02 * vacancy_load
-                   + p.isolation_strain * (1.0 - network) - relief * sup.strain - patron)
-    if not sup.interim and sup.leaves(p, model.r_work):
-        supervisor_exit(model, team)
+    # Supervisor.add_strain and Supervisor.leaves inlined (every team-month): min and max as
+    # the conditionals that return the same values, the same draw.
+    strain = (sup.strain + ((p.carrying_strain if carrying else 0.0) + 0.02 * vacancy_load
+                            + p.isolation_strain * (1.0 - network) - relief * sup.strain - patron))
+    strain = strain if strain > 0.0 else 0.0
+    sup.strain = strain = strain if strain < 1.0 else 1.0
+    if not sup.interim:
+        cap = p.supervisor_strain_cap
+        mult = 1.0 + p.strain_exit_multiplier * strain
+        mult = mult if mult < cap else cap
+        if model.r_work.random() < p.supervisor_exit_rate / 12.0 * mult:
+            supervisor_exit(model, team)
 
 
 def recruit_supervisor(model, team: Team) -> None:
