@@ -328,7 +328,7 @@ def test_assess_terminal_keeps_the_when_and_adds_the_why(tmp_path):
                         levers=pd.DataFrame(columns=["diff"]), skipped={}, runs=runs,
                         out=tmp_path)
     text = format_assessment(a, 6).splitlines()
-    assert "  main closure cause (when): cut at the april budget round (83% of runs)" in text
+    assert "  main closure cause (when): cut at the April budget round (83% of runs)" in text
     assert ("  main reason (why): the leadership shield had fallen (a main cause in 50% of "
             "explained closures)") in text
     i = text.index("Why services like this close:")

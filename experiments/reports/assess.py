@@ -55,7 +55,9 @@ def main_cause_text(outlook: pd.Series) -> str:
     if not shares or max(shares.values()) == 0:
         return "none (no closures)"
     c = max(shares, key=shares.get)
-    return f"{cause_label(c).lower()} ({fmt.percent(shares[c])} of runs)"
+    label = cause_label(c)
+    label = label[:1].lower() + label[1:]  # "Cut at the April budget round" -> "cut at the April ..."
+    return f"{label} ({fmt.percent(shares[c])} of runs)"
 
 
 def baseline_runs(a: Assessment) -> pd.DataFrame:
