@@ -51,6 +51,13 @@ class Leader(mesa.Agent):
         short_termism: Appetite for quick savings, 0-1.
         original: Was in post when the commitment was made (or inherited it by induction).
         newcomer: Arrived during the simulation (not one of the founding leaders).
+
+    A permanent leader leaves with the monthly chance :meth:`exit_hazard` (one draw in
+    :func:`sim.processes.leadership.leader_turnover`). Each month knowledge grows with briefing
+    and the stance moves only with visible local evidence, in proportion to knowledge, while
+    current support returns towards the stance, pulled a little towards the coalition
+    (docs/ODD.md §7.2); that update is implemented once, in
+    :func:`sim.processes.leadership.leaders_learn`.
     """
 
     def __init__(self, model, role: str, support: float, knowledge: float, *,
@@ -101,10 +108,6 @@ class Leader(mesa.Agent):
             rate *= (1.0 + k * model.hostility) / (1.0 + k * p.ofsted_hostility_adequate)
         return min(0.9, rate / 12.0)
 
-    def leaves(self, model, rng) -> bool:
-        """Whether the leader leaves this month: one draw from ``rng`` (the leaders' stream)."""
-        return rng.random() < self.exit_hazard(model)
-
     def proposes_cut(self, p, rng) -> bool:
         """Whether this leader proposes cutting MST this month (docs/ODD.md §7.14).
 
@@ -115,32 +118,3 @@ class Leader(mesa.Agent):
         return (self.role in SENIOR_ROLES and self.newcomer and self.support < 0
                 and self.tenure <= 12
                 and rng.random() < p.cut_proposal_rate * self.short_termism * -self.support)
-
-    def learn(self, rate: float, briefing: float) -> None:
-        """Grow knowledge through briefings and steering-group attendance.
-
-        Args:
-            rate: Monthly gain at full briefing (``knowledge_gain_rate``).
-            briefing: Briefing intensity this month, 0-1.
-        """
-        self.knowledge += rate * briefing * (1.0 - self.knowledge)
-
-    def reconsider(self, p, evidence: float, coalition: float) -> None:
-        """A month's change of view (docs/ODD.md §7.2).
-
-        The stance moves only with visible local evidence, in proportion to what the leader
-        knows; current support returns towards the stance, pulled a little towards the
-        coalition, over ``resentment_recovery_months``.
-
-        Args:
-            p: The mechanism parameters.
-            evidence: Locally visible evidence, -1..1.
-            coalition: Influence-weighted mean support of the leaders.
-
-        :func:`sim.processes.leadership.leaders_learn` runs this rule (and :meth:`learn`)
-        inlined, a monthly loop; the two must stay the same.
-        """
-        stance = self.stance + p.stance_evidence_rate * self.knowledge * evidence
-        self.stance = stance = 1.0 if stance > 1.0 else (-1.0 if stance < -1.0 else stance)
-        anchor = stance + p.coalition_pull * (coalition - stance)
-        self.support += (anchor - self.support) / p.resentment_recovery_months

@@ -16,9 +16,13 @@ class Referrer(mesa.Agent):
 
     Each month every referrer gains awareness from promotion visits and loses some without
     contact (``awareness += gain * (1 - awareness) - decay * awareness``) and their attitude
-    drifts with the values fit and the learning climate (docs/ODD.md §7.6). That update is the
-    hottest loop of a run, so its only implementation is inlined in
-    :func:`sim.processes.referrals.promote_and_drift`.
+    drifts with the values fit and the learning climate (docs/ODD.md §7.6). A referrer who meets
+    an eligible family refers with probability ``referral_propensity x awareness x favour``,
+    ``favour = clip(0.8 + 0.4 x attitude, 0, 1)``, and refers a family outside the criteria with
+    that chance times ``1 - awareness`` (knowing the criteria keeps referrals appropriate,
+    001:5101). These are the hottest loops of a run, so their only implementations are inlined in
+    :func:`sim.processes.referrals.promote_and_drift` and
+    :func:`sim.processes.referrals.meet_and_refer`.
     """
 
     def __init__(self, model, agency: str, awareness: float, attitude: float):
@@ -28,24 +32,7 @@ class Referrer(mesa.Agent):
         self.attitude = attitude
         self.tenure = 0
 
-    def refer_probability(self, propensity: float) -> float:
-        """Chance of referring an eligible family met: rises with awareness and attitude."""
-        favour = 0.8 + 0.4 * self.attitude  # clipped to 0..1 (conditionals: a hot path)
-        favour = 0.0 if favour < 0.0 else (1.0 if favour > 1.0 else favour)
-        return propensity * self.awareness * favour
-
     def hear(self, signal: float, stickiness: float) -> None:
         """Update a sticky attitude toward ``signal`` (-1..1 or beyond for heavy news)."""
         a = stickiness * self.attitude + (1.0 - stickiness) * signal
         self.attitude = min(1.0, max(-1.0, a))
-
-    def refers(self, propensity: float, rng) -> bool:
-        """Whether the referrer refers an eligible family they meet (one draw from ``rng``)."""
-        return rng.random() < self.refer_probability(propensity)
-
-    def refers_inappropriately(self, propensity: float, rng) -> bool:
-        """Whether they refer a family that does not meet the criteria (one draw from ``rng``).
-
-        Knowing the criteria keeps referrals appropriate (001:5101).
-        """
-        return rng.random() < self.refer_probability(propensity) * (1.0 - self.awareness)

@@ -20,6 +20,11 @@ class Supervisor(mesa.Agent):
         interim: An interim acting up: clinical cover but no system leadership (001:1578).
         tenure: Months in post.
         first: The supervisor in post at go-live.
+
+    A permanent supervisor leaves with a monthly hazard ``supervisor_exit_rate / 12`` times
+    ``min(supervisor_strain_cap, 1 + strain_exit_multiplier x strain)`` (docs/ODD.md §7.10); the
+    month's strain and that draw are implemented once, in
+    :func:`sim.processes.workforce.supervisor_month`.
     """
 
     def __init__(self, model, clinical_skill: float, system_leadership: float, *,
@@ -50,16 +55,6 @@ class Supervisor(mesa.Agent):
     def supervision_quality(self, share: float) -> float:
         """Quality of clinical supervision given the time left after system work."""
         return self.clinical_skill * (0.6 + 0.4 * (1.0 - share))
-
-    def leaves(self, p, rng) -> bool:
-        """Whether a permanent supervisor leaves this month (one draw from ``rng``).
-
-        Strain raises the hazard up to ``supervisor_strain_cap`` times the base (docs/ODD.md
-        §7.10). :func:`sim.processes.workforce.supervisor_month` runs this rule and
-        :meth:`add_strain` inlined (every team-month); the two must stay the same.
-        """
-        mult = min(p.supervisor_strain_cap, 1.0 + p.strain_exit_multiplier * self.strain)
-        return rng.random() < p.supervisor_exit_rate / 12.0 * mult
 
     def add_strain(self, amount: float) -> None:
         """Add (or with a negative amount relieve) strain, kept within 0-1."""

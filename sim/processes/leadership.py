@@ -28,7 +28,7 @@ def leader_turnover(model) -> None:
             if ld.interim_left <= 0:
                 replace_leader(model, ld, interim_allowed=False)
             continue
-        if rand() < ld.exit_hazard(model):  # Leader.leaves: one draw from r_lead
+        if rand() < ld.exit_hazard(model):  # the exit draw: one from r_lead
             leader_exit(model, ld)
 
 
@@ -142,7 +142,7 @@ def leaders_learn(model) -> None:
 
     Each person's stance is sticky and anchored where they started ("fixed quite early on",
     001:2155): it moves only with visible local evidence; current support follows the stance,
-    a little towards the coalition (:meth:`agents.Leader.reconsider`).
+    a little towards the coalition (the rule documented on :class:`agents.Leader`).
     """
     p = model.p
     briefing = model.advocacy_capacity()
@@ -151,7 +151,7 @@ def leaders_learn(model) -> None:
     leaders = model.leaders
     wsum = sum(ld.influence for ld in leaders) or 1.0
     coalition = sum(ld.influence * ld.support for ld in leaders) / wsum
-    # Leader.learn and Leader.reconsider (ODD §7.2), inlined with the month's constants looked
+    # The leader's monthly update (ODD §7.2; its only implementation), with the month's constants looked
     # up once; the same operations in the same order.
     rate = p.knowledge_gain_rate
     briefed = clip(0.6 * briefing + meeting)

@@ -102,10 +102,9 @@ def meet_and_refer(model) -> None:
 
     Eligible referrals go to the panel; inappropriate ones are counted and screened out.
 
-    The hottest loop of a run (ODD §7.6, §7.7), so the referrer's verbs
-    (:meth:`agents.Referrer.refers`, :meth:`~agents.Referrer.refers_inappropriately`) and
-    :func:`panel` are inlined here with the same draws, in the same order, and the same
-    floating-point operations; the verbs stay the documented rule.
+    The hottest loop of a run (ODD §7.6, §7.7): the referrer's decision (documented on
+    :class:`agents.Referrer`) is implemented only here, and :func:`panel` is inlined with the
+    same draws, in the same order, and the same floating-point operations.
     """
     p, r = model.p, model.r_ref
     site = model.site
@@ -131,7 +130,7 @@ def meet_and_refer(model) -> None:
         usual_care = model.past_year["usual_care"]
         for _ in range(met_eligible):
             ref = referrers[int(rand() * n)]
-            # Referrer.refer_probability, then Referrer.refers (one draw).
+            # the referrer refers an eligible family (one draw)
             favour = 0.8 + 0.4 * ref.attitude
             favour = 0.0 if favour < 0.0 else (1.0 if favour > 1.0 else favour)
             if rand() < propensity * ref.awareness * favour:
@@ -147,7 +146,7 @@ def meet_and_refer(model) -> None:
                     waiting.append(case)
     for _ in range(met_other):
         ref = referrers[int(rand() * n)]
-        # Referrer.refers_inappropriately (one draw).
+        # the referrer refers a family outside the criteria (one draw)
         favour = 0.8 + 0.4 * ref.attitude
         favour = 0.0 if favour < 0.0 else (1.0 if favour > 1.0 else favour)
         aw = ref.awareness

@@ -87,7 +87,7 @@ def team_month(model, team: Team) -> None:
     vacancy_load = team.vacancies / max(1, team.posts)
 
     casework.treat_caseloads(model, team.therapists)
-    # Therapist.work_month (ODD §7.9), inlined: this loop runs for every therapist every month.
+    # The therapist's month (ODD §7.9, documented on Therapist): every therapist, every month.
     # The same operations in the same order; the per-team parts are evaluated once, and
     # min/max are written as the conditionals that return the same values.
     cap = p.caseload_cap
@@ -155,7 +155,7 @@ def supervisor_month(model, team: Team, sup: Supervisor, carrying: bool,
     patron = p.patron_strain_relief if model.has_patron() else 0.0
     # Carrying the partnership alone, covering vacancies and, for an isolated team, the lack of
     # peer support (solo boosters, no nearby team, 001:1818-1830).
-    # Supervisor.add_strain and Supervisor.leaves inlined (every team-month): min and max as
+    # The supervisor's strain (Supervisor.add_strain inlined) and exit draw (every team-month): min and max as
     # the conditionals that return the same values, the same draw.
     strain = (sup.strain + ((p.carrying_strain if carrying else 0.0) + 0.02 * vacancy_load
                             + p.isolation_strain * (1.0 - network) - relief * sup.strain - patron))
