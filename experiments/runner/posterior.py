@@ -1,0 +1,328 @@
+"""The posterior sample: weighted parameter sets, read outside the model (MODEL §11).
+
+Calibration (``python run.py calibrate``, ABC-SMC) writes a few hundred weighted parameter sets
+with their provenance to ``calibration/posterior.json``; this module reads and writes that file
+and says whether it still belongs to the model. The model itself never reads it: the runner
+hands each run its parameter set as scenario overrides (:mod:`experiments.runner.tasks`).
+
+A posterior is **stale** when the model's behaviour digest (:func:`behaviour_digest`) differs
+from the one recorded at calibration: every command then says so in one line, and ``validate``
+fails until the model is recalibrated.
+
+The file (JSON, one object)::
+
+    {"format": "mst-sustain posterior 1",
+     "behaviour_digest": "...",           # of the model that was calibrated
+     "parameters": ["name", ...],          # the calibrated parameters, in column order
+     "particles": [{"values": [...], "weight": w, "distance": d}, ...],
+     "point": i,                           # index of the point set (the best particle)
+     "provenance": {...}}                  # command, seeds, code version, threshold, fit
+
+Every parameter not listed keeps its registry default in every set.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.errors import ExperimentError
+from experiments.files import atomic_write_text
+from sim.parameters import PARAMETER_INDEX, PARAMETERS
+
+FORMAT = "mst-sustain posterior 1"
+"""The ``format`` value of a posterior file this code reads."""
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTERIOR_FILE = ROOT / "calibration" / "posterior.json"
+"""The committed posterior sample."""
+
+RESAMPLE_KEY = (0, 1)
+"""Spawn key of the weighted resampling stream: ``SeedSequence(root, spawn_key=(0, 1))``.
+
+Replicate seeds use one-element keys ``(r,)``, so this stream never coincides with a run's."""
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """A weighted sample of parameter sets.
+
+    Attributes:
+        names: The calibrated parameters (columns of ``values``).
+        values: ``n x len(names)`` parameter values.
+        weights: ``n`` importance weights (summing to 1).
+        distances: ``n`` distances of each set from the patterns at calibration.
+        point: Index of the point set (the best particle, for ``--point``).
+        behaviour_digest: :func:`behaviour_digest` of the model that was calibrated.
+        provenance: Command, seeds, code version, threshold schedule and fit.
+        source: The file it was read from (None if built in memory).
+        digest: SHA-256 of the file's bytes (recorded in manifests).
+
+    """
+
+    names: tuple[str, ...]
+    values: np.ndarray
+    weights: np.ndarray
+    distances: np.ndarray
+    point: int
+    behaviour_digest: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+    source: Path | None = None
+    digest: str = ""
+
+    @property
+    def size(self) -> int:
+        """Number of parameter sets."""
+        return len(self.weights)
+
+    @property
+    def effective_size(self) -> float:
+        """Kish's effective sample size, ``1 / sum(w²)``."""
+        return float(1.0 / np.sum(self.weights ** 2))
+
+    def overrides(self, index: int) -> dict[str, float]:
+        """Parameter set ``index`` as scenario overrides (whole numbers rounded).
+
+        Raises:
+            ExperimentError: If ``index`` is not a set of the sample.
+
+        """
+        if isinstance(index, bool) or not 0 <= int(index) < self.size:
+            raise ExperimentError(f"--draw: {index} is not a parameter set of the posterior; "
+                                  f"allowed 0..{self.size - 1}")
+        row = self.values[int(index)]
+        out: dict[str, float] = {}
+        for name, v in zip(self.names, row, strict=True):
+            out[name] = int(round(v)) if PARAMETER_INDEX[name].integer else float(v)
+        return out
+
+    def resample(self, root_seed: int, k: int) -> np.ndarray:
+        """``k`` set indices drawn with replacement by weight, from the root seed.
+
+        The draws are prefix-stable (the first ``k`` of ``k + 1`` draws are the ``k`` draws), so
+        a larger ensemble extends a smaller one, and they depend only on the root seed, so every
+        variant of an ensemble gets the same sets (common random numbers).
+        """
+        rng = np.random.default_rng(np.random.SeedSequence(int(root_seed),
+                                                           spawn_key=RESAMPLE_KEY))
+        u = rng.random(int(k))
+        cdf = np.cumsum(self.weights)
+        return np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), self.size - 1)
+
+    def is_stale(self) -> bool:
+        """Whether the model changed since calibration (behaviour digests differ)."""
+        return self.behaviour_digest != behaviour_digest()
+
+    def stale_message(self) -> str:
+        """The one line every command prints for a stale posterior."""
+        where = self.source.relative_to(ROOT) if self.source and self.source.is_relative_to(ROOT) \
+            else self.source
+        return (f"warning: the posterior sample {where} was calibrated on another version of "
+                f"the model (behaviour digest {self.behaviour_digest[:12]} != "
+                f"{behaviour_digest()[:12]}); its results are stale until "
+                f"`python run.py calibrate` is run again")
+
+    def to_json(self) -> str:
+        """The file's text (what :func:`write_posterior` writes)."""
+        particles = [{"values": [float(v) for v in row], "weight": float(w),
+                      "distance": float(d)}
+                     for row, w, d in zip(self.values, self.weights, self.distances, strict=True)]
+        return json.dumps({"format": FORMAT, "behaviour_digest": self.behaviour_digest,
+                           "parameters": list(self.names), "point": int(self.point),
+                           "provenance": self.provenance, "particles": particles},
+                          indent=1, allow_nan=False) + "\n"
+
+
+def make_posterior(names, values, weights, distances, provenance: dict | None = None,
+                   point: int | None = None) -> Posterior:
+    """Build a posterior in memory (weights normalised; point = smallest distance by default).
+
+    Raises:
+        ExperimentError: On unknown parameters, values outside their ranges, or shapes that
+            do not agree.
+
+    """
+    names = tuple(names)
+    values = np.asarray(values, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    distances = np.asarray(distances, dtype=float)
+    _check(names, values, weights, distances, "posterior")
+    w = weights / weights.sum()
+    best = int(np.argmin(distances)) if point is None else int(point)
+    return Posterior(names, values, w, distances, best, behaviour_digest(), dict(provenance or {}))
+
+
+def _check(names, values, weights, distances, where: str) -> None:
+    unknown = [n for n in names if n not in PARAMETER_INDEX]
+    if unknown:
+        raise ExperimentError(f"{where}: parameters: unknown parameter(s) {', '.join(unknown)}; "
+                              f"allowed: the registry of sim/parameters.py")
+    if len(set(names)) != len(names):
+        raise ExperimentError(f"{where}: parameters: a parameter is listed twice")
+    n = len(weights)
+    if n == 0 or values.shape != (n, len(names)) or distances.shape != (n,):
+        raise ExperimentError(f"{where}: particles: expected {n} rows of {len(names)} values, a "
+                              f"weight and a distance each")
+    if not (np.all(np.isfinite(values)) and np.all(np.isfinite(weights))
+            and np.all(weights >= 0) and weights.sum() > 0):
+        raise ExperimentError(f"{where}: particles: values and weights must be finite numbers "
+                              f"and the weights non-negative, not all zero")
+    for j, name in enumerate(names):
+        p = PARAMETER_INDEX[name]
+        col = values[:, j]
+        if col.min() < p.low - 1e-9 or col.max() > p.high + 1e-9:
+            raise ExperimentError(f"{where}: particles: {name} outside its range "
+                                  f"[{p.low:g}, {p.high:g}] (the prior)")
+
+
+def read_posterior(path: Path | str = POSTERIOR_FILE) -> Posterior:
+    """Read a posterior file.
+
+    Args:
+        path: The file (default: the committed sample).
+
+    Returns:
+        The posterior.
+
+    Raises:
+        ExperimentError: One line naming the file and what is wrong.
+
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ExperimentError(f"{path}: no posterior sample here; run `python run.py calibrate` "
+                              f"or use --point") from None
+    except OSError as exc:
+        raise ExperimentError(f"{path}: cannot read the posterior sample ({exc.strerror})") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ExperimentError(f"{path}: not a posterior sample (not JSON: {exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ExperimentError(f"{path}: format: expected {FORMAT!r}")
+    try:
+        names = tuple(data["parameters"])
+        parts = data["particles"]
+        values = np.array([p["values"] for p in parts], dtype=float).reshape(len(parts), len(names))
+        weights = np.array([p["weight"] for p in parts], dtype=float)
+        distances = np.array([p["distance"] for p in parts], dtype=float)
+        point = int(data["point"])
+        digest = str(data["behaviour_digest"])
+        provenance = dict(data.get("provenance", {}))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ExperimentError(f"{path}: particles: malformed posterior sample ({exc})") from None
+    _check(names, values, weights, distances, str(path))
+    if not 0 <= point < len(weights):
+        raise ExperimentError(f"{path}: point: {point} is not a particle; allowed "
+                              f"0..{len(weights) - 1}")
+    return Posterior(names, values, weights / weights.sum(), distances, point, digest,
+                     provenance, path.resolve(), hashlib.sha256(raw).hexdigest())
+
+
+def write_posterior(posterior: Posterior, path: Path | str = POSTERIOR_FILE) -> Path:
+    """Write a posterior file atomically (the old file stays whole if this fails)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, posterior.to_json())
+    return path
+
+
+# --- is the posterior still the model's? ---------------------------------------------------------
+
+class _StripDocstrings(ast.NodeTransformer):
+    """Drop docstrings (comments are already gone from the syntax tree)."""
+
+    def _strip(self, node):
+        self.generic_visit(node)
+        body = getattr(node, "body", None)
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+        return node
+
+    visit_Module = visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _strip
+
+
+def behaviour_digest() -> str:
+    """A digest of what decides the model's behaviour, for the posterior's staleness check.
+
+    Unlike :func:`experiments.runner.tasks.model_digest` (which refuses resuming on any change
+    of the source), it ignores what cannot change a run: comments, docstrings, the registry's
+    labels, sources and reasons, and the Python version (the golden baseline holds on 3.12 and
+    3.13). It covers the syntax of every module of ``sim/`` and ``agents/`` except the
+    parameter registry, the registry's names, defaults, ranges and types, and the numpy and
+    mesa versions. A speed-up that keeps runs bit-identical still changes it when it changes
+    the code: recalibrating is then cheap insurance, and the golden baseline says whether the
+    behaviour really changed.
+
+    Returns:
+        A SHA-256 hex digest (cached for the process).
+
+    """
+    return _behaviour_digest()
+
+
+def _registry_text() -> str:
+    return "\n".join(f"{p.name} {p.default!r} {p.low!r} {p.high!r} {p.integer} {p.shape}"
+                     for p in PARAMETERS)
+
+
+_CACHE: dict[str, str] = {}
+
+
+def _behaviour_digest() -> str:
+    if "digest" in _CACHE:
+        return _CACHE["digest"]
+    import agents
+    import sim
+
+    h = hashlib.sha256()
+    for package in (sim, agents):
+        base = Path(package.__file__).resolve().parent
+        for path in sorted(base.rglob("*.py")):
+            rel = f"{package.__name__}/{path.relative_to(base).as_posix()}"
+            if rel == "sim/parameters.py":
+                continue
+            tree = _StripDocstrings().visit(ast.parse(path.read_bytes(), filename=rel))
+            h.update(f"{rel}\0{ast.dump(tree)}\0".encode())
+    h.update(_registry_text().encode())
+    for dist in ("numpy", "mesa"):
+        try:
+            h.update(f"{dist} {metadata.version(dist)}\n".encode())
+        except metadata.PackageNotFoundError:
+            h.update(f"{dist} -\n".encode())
+    _CACHE["digest"] = h.hexdigest()
+    return _CACHE["digest"]
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs) -> np.ndarray:
+    """Quantiles of a weighted sample (for posterior summaries)."""
+    order = np.argsort(values)
+    v = np.asarray(values, dtype=float)[order]
+    w = np.asarray(weights, dtype=float)[order]
+    cdf = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return np.interp(np.asarray(qs, dtype=float), cdf, v)
+
+
+def summary(posterior: Posterior) -> list[dict]:
+    """Per-parameter posterior summary: weighted mean, 5/50/95% quantiles and the prior range."""
+    rows = []
+    for j, name in enumerate(posterior.names):
+        p = PARAMETER_INDEX[name]
+        col = posterior.values[:, j]
+        q05, q50, q95 = weighted_quantiles(col, posterior.weights, (0.05, 0.5, 0.95))
+        width = (q95 - q05) / (p.high - p.low) if p.high > p.low else math.nan
+        rows.append({"parameter": name, "mean": float(np.dot(col, posterior.weights)),
+                     "q05": float(q05), "median": float(q50), "q95": float(q95),
+                     "low": p.low, "high": p.high, "width_share": float(width)})
+    return rows
