@@ -60,10 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write series.csv, summary.txt and series.png to DIR")
     sim.add_argument("--force", action="store_true",
                      help="replace an existing --out folder of this tool's results")
+    _parameter_options(sim, default="point")
     ens = sub.add_parser("ensemble", help="run scenarios as an ensemble with survival analysis",
                          parents=[ensemble_parent])
     ens.add_argument("scenarios", nargs="+", metavar="SCENARIO")
     _ensemble_options(ens, replicates=200)
+    _parameter_options(ens)
     cmp = sub.add_parser("compare", help="what-if comparison over common random numbers",
                          parents=[ensemble_parent])
     cmp.add_argument("scenarios", nargs="+", metavar="SCENARIO")
@@ -73,12 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="months of the paired differences (default 24,60,72,120, those "
                           "within the shortest run.horizon_months)")
     _ensemble_options(cmp, replicates=300)
+    _parameter_options(cmp)
     val = sub.add_parser("validate", help="check every calibration pattern of the three sites",
                          parents=[ensemble_parent])
     _ensemble_options(val, replicates=200, seed=20261124)
     main_job = sub.add_parser("main", help="the main job (also what `run.py` alone does)",
                          parents=[ensemble_parent])
     _ensemble_options(main_job, replicates=200)
+    _parameter_options(main_job)
     mrg = sub.add_parser("merge", help="join the shard folders of one experiment (--shard I/K) "
                                        "into the folder of the unsharded run")
     mrg.add_argument("shards", nargs="+", metavar="SHARD_DIR",
@@ -191,10 +195,56 @@ def _ensemble_options(p: argparse.ArgumentParser, replicates: int, seed: int = 1
     p.add_argument("--seed", type=_seed, default=seed, help=f"root seed (default {seed})")
 
 
+def _parameter_options(p: argparse.ArgumentParser, per_draw: int = 5,
+                       default: str = "posterior") -> None:
+    """Which parameter sets the runs use (MODEL §11): the posterior sample, one set, or defaults."""
+    g = p.add_argument_group("parameter sets (the posterior sample of calibration)")
+    g.add_argument("--parameters", choices=("posterior", "point", "defaults"), default=None,
+                   help=f"posterior: integrate over the calibrated sample; point: its best set; "
+                        f"defaults: the registry defaults (default {default})")
+    g.add_argument("--point", action="store_const", const="point", dest="parameters",
+                   help="same as --parameters point (quicker; intervals are chance alone)")
+    g.add_argument("--draw", type=_positive_int("draw", 0, 1_000_000), default=None,
+                   metavar="K", help="point mode with set K of the sample")
+    if default == "posterior":
+        g.add_argument("--per-draw", type=_positive_int("per-draw", 1, 10_000),
+                       default=per_draw, metavar="M",
+                       help=f"runs per parameter draw: K = replicates / M draws (default "
+                            f"{per_draw})")
+    g.add_argument("--posterior", metavar="FILE", default=None,
+                   help="a posterior sample other than calibration/posterior.json")
+    p.set_defaults(parameter_default=default)
+
+
+def _plan(args: argparse.Namespace):
+    """The parameter plan of the command's options (its warnings are kept for :func:`_shown`)."""
+    from experiments.runner.posterior import resolve_plan
+
+    if not hasattr(args, "parameter_default"):
+        return None
+    if getattr(args, "plan", None) is None:
+        args.plan_notes = []
+        args.plan = resolve_plan(args.parameters, draw=args.draw,
+                                 per_draw=getattr(args, "per_draw", 5), path=args.posterior,
+                                 default=args.parameter_default, warn=args.plan_notes.append)
+    return args.plan
+
+
+def _shown(args: argparse.Namespace, text: str) -> str:
+    """A job's text, headed by the parameter mode it ran and any warning about the sample."""
+    plan = getattr(args, "plan", None)
+    if plan is None:
+        return text
+    for note in args.plan_notes:  # warnings about the sample go to standard error
+        print(note, file=sys.stderr, flush=True)
+    replicates = getattr(args, "replicates", None)
+    return plan.label(replicates if plan.mode == "posterior" else None) + "\n" + text
+
+
 def _job_options(args: argparse.Namespace, argv: list[str]):
     from experiments.jobs.common import JobOptions
 
-    return JobOptions(replicates=args.replicates, seed=args.seed, workers=args.workers,
+    return JobOptions(parameters=_plan(args), replicates=args.replicates, seed=args.seed, workers=args.workers,
                       dask_scheduler=args.dask_scheduler, out=args.out, force=args.force,
                       series=args.series, progress=False if args.no_progress else None,
                       fmt=args.format, command=tuple(["run.py", *argv]),
@@ -242,7 +292,7 @@ def cmd_main(args: argparse.Namespace, argv: list[str]) -> int:
     from experiments.jobs.ensemble import main_job
 
     text, _ = main_job(_job_options(args, argv))
-    print(text)
+    print(_shown(args, text))
     return 0
 
 
@@ -251,7 +301,7 @@ def cmd_ensemble(args: argparse.Namespace, argv: list[str]) -> int:
     from experiments.jobs.ensemble import ensemble_job
 
     text, _ = ensemble_job(args.scenarios, _job_options(args, argv))
-    print(text)
+    print(_shown(args, text))
     return 0
 
 
@@ -261,7 +311,7 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
 
     text, _ = compare_job(args.scenarios, args.lever, _job_options(args, argv),
                           months=args.months)
-    print(text)
+    print(_shown(args, text))
     return 0
 
 
@@ -279,7 +329,9 @@ def cmd_simulate(args: argparse.Namespace, argv: list[str]) -> int:
     from experiments.jobs.ensemble import simulate_job
 
     text, paths = simulate_job(args.scenario, args.seed, args.out, force=args.force,
-                               command=tuple(["run.py", *argv]))
+                               command=tuple(["run.py", *argv]), plan=_plan(args))
+    for note in args.plan_notes:
+        print(note, file=sys.stderr, flush=True)
     print(text)
     if paths:
         print("\nWrote " + ", ".join(str(p) for p in paths))
@@ -338,6 +390,7 @@ def _add_analysis_commands(sub) -> None:
                      default=1000, help="bootstrap resamples (default 1000)")
     sen.add_argument("--list-factors", action="store_true", help="list the factors and exit")
     _analysis_options(sen, "default: sobol 4, morris 10, pawn 4")
+    _parameter_options(sen, per_draw=1)
     inter = sub.add_parser("interact", help="do named stressors interact? (full factorial)",
                          parents=[run_parent])
     inter.add_argument("scenario", nargs="?", default="scenarios/template.toml",
@@ -349,6 +402,7 @@ def _add_analysis_commands(sub) -> None:
                        help="closure risk within this many years (default 5)")
     inter.add_argument("--list-stressors", action="store_true", help="list stressors and exit")
     _analysis_options(inter, "default 400")
+    _parameter_options(inter)
     dis = sub.add_parser("discover", help="scenario discovery: which regions lead to closure",
                          parents=[run_parent])
     dis.add_argument("scenario", help="scenario TOML file (the authority)")
@@ -366,6 +420,7 @@ def _add_analysis_commands(sub) -> None:
     dis.add_argument("--min-coverage", type=float, default=0.5,
                      help="least coverage of a reported box (default 0.5)")
     _analysis_options(dis, "default 1")
+    _parameter_options(dis, per_draw=1)
     ass = sub.add_parser("assess", help="readiness assessment of an authority",
                          parents=[run_parent])
     ass.add_argument("scenarios", nargs="+", metavar="AUTHORITY.toml",
@@ -375,6 +430,7 @@ def _add_analysis_commands(sub) -> None:
     ass.add_argument("--screen-replicates", type=_positive_int("screen-replicates", 1, 10_000),
                      default=20, help="replicates per screening row (default 20)")
     _analysis_options(ass, "default 300")
+    _parameter_options(ass)
     cal = sub.add_parser("calibrate", help="the calibration search: a Latin hypercube of the "
                                            "shared parameters scored on the calibration patterns",
                          parents=[run_parent])
@@ -403,7 +459,8 @@ def _analysis_job_options(args: argparse.Namespace, argv: list[str], replicates:
     return JobOptions(replicates=reps, seed=args.seed, workers=args.workers,
                       dask_scheduler=args.dask_scheduler, out=args.out, force=args.force,
                       progress=False if args.no_progress else None, fmt=args.format,
-                      command=tuple(["run.py", *argv]), resume=args.resume)
+                      command=tuple(["run.py", *argv]), resume=args.resume,
+                      parameters=_plan(args))
 
 
 def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
@@ -420,7 +477,7 @@ def cmd_sensitivity(args: argparse.Namespace, argv: list[str]) -> int:
                               groups=args.groups, second_order=args.second_order,
                               years=args.years, num_levels=args.levels,
                               resamples=args.resamples)
-    print(text)
+    print(_shown(args, text))
     return 0
 
 
@@ -433,7 +490,7 @@ def cmd_interact(args: argparse.Namespace, argv: list[str]) -> int:
         return 0
     text, _ = interaction_job(args.scenario, args.stressor,
                               _analysis_job_options(args, argv, 400), years=args.years)
-    print(text)
+    print(_shown(args, text))
     return 0
 
 
@@ -445,7 +502,7 @@ def cmd_discover(args: argparse.Namespace, argv: list[str]) -> int:
                            years=args.years, factors=args.factors, find=args.find,
                            max_boxes=args.max_boxes, max_dims=args.max_dims,
                            min_coverage=args.min_coverage)
-    print(text)
+    print(_shown(args, text))
     return 0
 
 
@@ -456,7 +513,7 @@ def cmd_assess(args: argparse.Namespace, argv: list[str]) -> int:
     text, _ = assess_job(args.scenarios, _analysis_job_options(args, argv, 300),
                          trajectories=args.trajectories,
                          screen_replicates=args.screen_replicates)
-    print(text)
+    print(_shown(args, text))
     return 0
 
 

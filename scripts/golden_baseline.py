@@ -116,7 +116,8 @@ def ensemble_runs() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ensemble"
         subprocess.run([sys.executable, str(ROOT / "run.py"), "ensemble", *ENSEMBLE_SCENARIOS,
-                        "--replicates", "10", "--seed", "1", "--no-progress", "--out", str(out)],
+                        "--replicates", "10", "--seed", "1", "--no-progress", "--parameters", "defaults",
+                        "--out", str(out)],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         return (out / "runs.csv").read_text(encoding="utf-8")
 

@@ -86,8 +86,9 @@ def test_make_tasks_rejects_bad_input(metro):
 def test_run_task_row(tasks):
     row, series = run_task(tasks[6])
     assert series is None
-    assert list(row)[:6] == ["run_id", "variant", "scenario", "replicate", "root_seed",
-                             "seed_key"]
+    assert list(row)[:7] == ["run_id", "variant", "scenario", "replicate", "root_seed",
+                             "seed_key", "parameter_set"]
+    assert row["parameter_set"] == -1  # no plan: the registry defaults
     assert row["run_id"] == 6 and row["variant"] == "succession" and row["replicate"] == 1
     assert row["scenario"] == "Metro City" and row["seed_key"] == "11/1"
     assert row["lever_succession_planning"] is True

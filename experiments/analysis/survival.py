@@ -46,6 +46,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from experiments.analysis.uncertainty import nested_spread
+
 CAUSES = ("budget_round", "viability_review", "cut_proposal", "in_year_cut", "staffing_collapse",
           "licence", "co_funder_withdrawal")
 
@@ -467,6 +469,7 @@ def survival_table(runs: pd.DataFrame, times: Sequence[int] = (24, 60, 120),
         row["rmst"] = est
         row["rmst_low"], row["rmst_high"] = _rmst_ci(est, se, h)
         row["horizon"] = h
+        _posterior_spread(row, runs, v, times, h)
         for c in causes.columns:
             if c.startswith("share_") and not c.startswith("share_of_closures_") \
                     and c != "share_survived":
@@ -478,6 +481,32 @@ def survival_table(runs: pd.DataFrame, times: Sequence[int] = (24, 60, 120),
 # ---------------------------------------------------------------------------------------------
 # Tests between variants
 # ---------------------------------------------------------------------------------------------
+
+
+def _posterior_spread(row: dict, runs: pd.DataFrame, variant: str, times, horizon: int) -> None:
+    """Widen a variant's intervals to cover parameter uncertainty (posterior-mode runs).
+
+    When the variant's runs used several parameter sets, each ``p_alive_<t>`` and the RMST get
+    the 95% plausible range of :func:`~experiments.analysis.uncertainty.nested_spread` (where
+    it is wider than the Kaplan-Meier interval) and a ``..._parameter_share`` column.
+    """
+    if "parameter_set" not in runs.columns:
+        return
+    sub = _subset(runs, variant)
+    if sub["parameter_set"].nunique() < 2:
+        return
+    t, e = _time_event(sub)
+    groups = sub["parameter_set"].to_numpy()
+    for m in times:
+        if np.any(~e & (t < m)):  # not every run followed to this month
+            continue
+        sp = nested_spread((~e | (t > m)).astype(float), groups)
+        row[f"p_alive_{m}_low"] = min(row[f"p_alive_{m}_low"], sp.low)
+        row[f"p_alive_{m}_high"] = max(row[f"p_alive_{m}_high"], sp.high)
+        row[f"p_alive_{m}_parameter_share"] = sp.parameter_share
+    sp = nested_spread(np.minimum(t, horizon), groups)
+    row["rmst_low"], row["rmst_high"] = min(row["rmst_low"], sp.low), max(row["rmst_high"], sp.high)
+    row["rmst_parameter_share"] = sp.parameter_share
 
 
 def logrank(runs: pd.DataFrame, a: str, b: str) -> tuple[float, float]:
@@ -554,7 +583,7 @@ def _pair(runs: pd.DataFrame, baseline: str, variant: str) -> tuple[pd.DataFrame
                                        suffixes=("_b", "_v"))
     if m.empty:
         raise ValueError(f"no common replicates between {baseline!r} and {variant!r}")
-    cols = ["end_month", "survived", "closure_month"]
+    cols = ["end_month", "survived", "closure_month", "parameter_set"]
     bb = pd.DataFrame({c: m[f"{c}_b"] for c in cols if f"{c}_b" in m.columns})
     vv = pd.DataFrame({c: m[f"{c}_v"] for c in cols if f"{c}_v" in m.columns})
     bb["variant"], vv["variant"] = baseline, variant
@@ -584,10 +613,15 @@ def _plain(x: float, decimals: int) -> str:
     return s if float(s) != 0 else f"{0:.{decimals}f}"
 
 
-def _ci_text(lo: float, hi: float, decimals: int) -> str:
+def _ci_text(lo: float, hi: float, decimals: int, share: float | None = None) -> str:
+    """``95% CI a to b``; with a parameter share (posterior mode) the range and both shares."""
     if math.isnan(lo) or math.isnan(hi):
         return "95% CI not available"
-    return f"95% CI {_plain(lo, decimals)} to {_plain(hi, decimals)}"
+    if share is None:
+        return f"95% CI {_plain(lo, decimals)} to {_plain(hi, decimals)}"
+    p = round(100 * share)
+    return (f"95% plausible range {_plain(lo, decimals)} to {_plain(hi, decimals)}; "
+            f"parameters {p}%, chance {100 - p}% of the spread")
 
 
 def paired_difference(runs: pd.DataFrame, baseline: str, variant: str, month: int,
@@ -655,13 +689,23 @@ def paired_difference(runs: pd.DataFrame, baseline: str, variant: str, month: in
     rdiff = rv - rb
     rlo, rhi = _paired_rmst_ci(tb, eb, tv, ev, h, n_resamples, seed)
 
+    # Posterior mode: the runs used several parameter sets, so the interval must cover what
+    # the evidence leaves uncertain as well as chance (analysis/uncertainty.py).
+    share = rmst_share = None
+    if "parameter_set" in bb.columns and bb["parameter_set"].nunique() > 1:
+        groups = bb["parameter_set"].to_numpy()
+        sp = nested_spread((av.astype(float) - ab.astype(float)), groups)
+        lo, hi, share = min(lo, sp.low), max(hi, sp.high), sp.parameter_share
+        rsp = nested_spread(np.minimum(tv, h) - np.minimum(tb, h), groups)
+        rlo, rhi, rmst_share = min(rlo, rsp.low), max(rhi, rsp.high), rsp.parameter_share
     width = (hi - lo) * 100
     dec = 1 if 0 < width < 4 else 0
     sentence = (f"{_signed(diff * 100, dec)} points survival at {_when(month)} "
-                f"({_ci_text(lo * 100, hi * 100, dec)})")
+                f"({_ci_text(lo * 100, hi * 100, dec, share)})")
     rmst_sentence = (f"{_signed(rdiff, 1)} months of service on average over the first "
-                     f"{_when(h)} ({_ci_text(rlo, rhi, 1)})")
-    return {"baseline": baseline, "variant": variant, "month": month, "n_pairs": n,
+                     f"{_when(h)} ({_ci_text(rlo, rhi, 1, rmst_share)})")
+    return {"parameter_share": share, "rmst_parameter_share": rmst_share,
+            "baseline": baseline, "variant": variant, "month": month, "n_pairs": n,
             "p_baseline": float(ab.mean()), "p_variant": float(av.mean()), "diff": diff,
             "diff_low": lo, "diff_high": hi, "variant_only": b, "baseline_only": c,
             "mcnemar_p": mcnemar, "horizon": h, "rmst_baseline": rb, "rmst_variant": rv,

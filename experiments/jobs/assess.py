@@ -49,7 +49,7 @@ def assess_one(path: str, opts, out: Path, *, trajectories: int = 10,
     design = make_design(factors, "morris", trajectories, opts.seed)
     screen = [(f"screen {label}", sc) for label, sc in design_variants(base, design)]
     manifest = build_manifest(list(opts.command), variants, opts.seed, opts.replicates,
-                              opts.workers, opts.dask_scheduler)
+                              opts.workers, opts.dask_scheduler, opts.parameters)
     manifest["planned_runs"] = len(variants) * opts.replicates + len(screen) * screen_replicates
     manifest["experiment"] = {
         "kind": "assessment", "years": YEARS, "levers_tried": [t for t, _ in tried],
@@ -60,10 +60,10 @@ def assess_one(path: str, opts, out: Path, *, trajectories: int = 10,
                       "factors": [{"name": f.name, "own_value": f.base, "low": f.low,
                                    "high": f.high} for f in factors]}}
     # One ensemble for options and screening: run ids of the screening follow the options'.
-    tasks = make_tasks(variants, opts.replicates, opts.seed)
+    tasks = make_tasks(variants, opts.replicates, opts.seed, opts.parameters)
     first = len(tasks)
     screen_tasks = [replace(t, run_id=first + t.run_id)
-                    for t in make_tasks(screen, screen_replicates, opts.seed)]
+                    for t in make_tasks(screen, screen_replicates, opts.seed, opts.parameters)]
     result = run_recorded(out, manifest, tasks + screen_tasks, opts)
     runs = result.runs
     options = runs[runs["run_id"] < first].copy()

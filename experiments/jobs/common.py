@@ -27,6 +27,7 @@ from experiments.runner.manifest import (
     remove_outputs,
     write_manifest,
 )
+from experiments.runner.posterior import ParameterPlan
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +50,9 @@ class JobOptions:
         resume: Finish the interrupted experiment in ``out``.
         retry_failed: With ``resume``, run the failed runs again.
         shard: ``(index, count)``: run only one shard of the design (for job arrays).
+        parameters: Which parameter set each replicate runs (None: the registry defaults;
+            the command line resolves the posterior sample, see
+            :func:`experiments.runner.posterior.resolve_plan`).
 
     """
 
@@ -65,6 +69,7 @@ class JobOptions:
     resume: bool = False
     retry_failed: bool = False
     shard: tuple[int, int] | None = None
+    parameters: ParameterPlan | None = None
 
 
 def site_path(name: str) -> Path:

@@ -60,7 +60,7 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
     out = prepare_out_dir(opts.out, "discover", opts.force,
                           getattr(opts, "resume", False))
     manifest = build_manifest(list(opts.command), [(Path(path).stem, base)], opts.seed,
-                              opts.replicates, opts.workers, opts.dask_scheduler)
+                              opts.replicates, opts.workers, opts.dask_scheduler, opts.parameters)
     manifest["planned_runs"] = design.rows * opts.replicates
     manifest["experiment"] = {
         "kind": "scenario_discovery", "sampler": "SALib ProblemSpec.sample_latin",
@@ -69,7 +69,8 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
         "max_dims": max_dims, "min_coverage": min_coverage,
         "factors": [{"name": f.name, "label": f.label, "low": f.low, "high": f.high}
                     for f in chosen]}
-    result = run_recorded(out, manifest, make_tasks(variants, opts.replicates, opts.seed), opts)
+    tasks = make_tasks(variants, opts.replicates, opts.seed, opts.parameters)
+    result = run_recorded(out, manifest, tasks, opts)
 
     runs = result.runs.sort_values("run_id")
     rows = (runs["run_id"].to_numpy() // opts.replicates).astype(int)

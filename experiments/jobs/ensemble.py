@@ -33,6 +33,7 @@ from experiments.reports.summary import format_survival_table, format_why_text
 from experiments.runner.execute import run_ensemble
 from experiments.runner.folders import check_resume, folder_state, merge_results
 from experiments.runner.manifest import build_manifest, finish_manifest, read_manifest, write_manifest
+from experiments.runner.posterior import ParameterPlan
 from experiments.runner.store import STORE_NAME
 from experiments.runner.tables import EnsembleResult
 from experiments.runner.tasks import make_tasks, select_shard
@@ -95,7 +96,7 @@ def _now() -> str:
 
 def _run(variants: list[tuple[str, Scenario]], opts: JobOptions, job: str, series: bool,
          args: dict | None = None) -> _Run:
-    tasks = make_tasks(variants, opts.replicates, opts.seed)
+    tasks = make_tasks(variants, opts.replicates, opts.seed, opts.parameters)
     if opts.retry_failed and not opts.resume:
         raise ExperimentError("--retry-failed only applies with --resume")
     if opts.shard is not None and not select_shard(tasks, opts.shard):
@@ -128,7 +129,7 @@ def _run_in(out: Path, tasks, variants, opts: JobOptions, job: str, series: bool
                     f"{out}: already complete ({n} runs); nothing to resume "
                     f"(use --force to run it again)")
     manifest = build_manifest(list(opts.command), variants, opts.seed, opts.replicates,
-                              opts.workers, opts.dask_scheduler)
+                              opts.workers, opts.dask_scheduler, opts.parameters)
     manifest["job"] = {"name": job, "args": args or {}}
     manifest["options"] = {"series": bool(opts.series), "format": opts.fmt}
     if opts.shard is not None:
@@ -472,7 +473,8 @@ def merge_job(dirs: list[str], out: str, force: bool = False, progress: bool | N
 
 @output_job
 def simulate_job(path: str, seed: int = 1, out: str | None = None, force: bool = False,
-                 command: tuple[str, ...] = ()) -> tuple[str, list[Path]]:
+                 command: tuple[str, ...] = (),
+                 plan: ParameterPlan | None = None) -> tuple[str, list[Path]]:
     """One run of one scenario: its readable summary and, with ``out``, CSV, text and PNG.
 
     With ``out`` the folder follows the rules of every job (:func:`prepare_out_dir`): absent
@@ -485,6 +487,8 @@ def simulate_job(path: str, seed: int = 1, out: str | None = None, force: bool =
         out: Folder for ``series.csv``, ``summary.txt`` and ``series.png`` (None writes nothing).
         force: Replace an existing folder of this tool's results.
         command: The command line, for the manifest.
+        plan: The parameter set (a ``point`` or ``defaults`` plan; None: the defaults). The
+            summary names it.
 
     Returns:
         ``(summary text, paths written)``.
@@ -495,13 +499,25 @@ def simulate_job(path: str, seed: int = 1, out: str | None = None, force: bool =
     from sim import simulate
 
     scenario = load_scenario(path)
+    if plan is not None and plan.mode == "posterior":
+        raise ExperimentError("simulate: one run uses one parameter set; use --point or "
+                              "--draw K (the posterior mode is for ensembles)")
     folder = prepare_out_dir(out, "simulate", force) if out else None
     if folder is not None:
         manifest = build_manifest(list(command), [(_label(scenario, path), scenario)], seed,
-                                  1, 1, None)
+                                  1, 1, None, plan)
         manifest["job"] = {"name": "simulate", "args": {}}
         write_manifest(folder / "manifest.json", manifest)
-    result = simulate(scenario, seed)
+    model_scenario = scenario
+    if plan is not None and plan.mode == "point":
+        own = dict(scenario.parameters)
+        extra = {n: v for n, v in plan.overrides(plan.point_set) if n not in own}
+        model_scenario = scenario.with_parameters(**extra) if extra else scenario
+    result = simulate(model_scenario, seed)
     text = format_run_summary(result)
+    if plan is not None:
+        text += "\n" + plan.label()
+        if plan.posterior is not None and plan.posterior.is_stale():
+            text += "\n" + plan.posterior.stale_message()
     paths = write_single_run(result, folder, text) if folder is not None else []
     return text, paths

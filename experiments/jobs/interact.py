@@ -71,11 +71,12 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
     out = prepare_out_dir(opts.out, "interact", opts.force,
                           getattr(opts, "resume", False))
     manifest = build_manifest(list(opts.command), variants, opts.seed, opts.replicates,
-                              opts.workers, opts.dask_scheduler)
+                              opts.workers, opts.dask_scheduler, opts.parameters)
     manifest["experiment"] = {"kind": "factorial", "years": years,
                               "stressors": [{"name": s.name, "label": s.label}
                                             for s in stressors]}
-    result = run_recorded(out, manifest, make_tasks(variants, opts.replicates, opts.seed), opts)
+    tasks = make_tasks(variants, opts.replicates, opts.seed, opts.parameters)
+    result = run_recorded(out, manifest, tasks, opts)
     labels = [v for v, _ in variants]
     closed, months = outcome_matrices(result.runs, labels, opts.replicates,
                                        base.horizon_months, month)

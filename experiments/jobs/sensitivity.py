@@ -83,7 +83,7 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
                           getattr(opts, "resume", False))
     stem = Path(path).stem
     manifest = build_manifest(list(opts.command), [(stem, base)], opts.seed, replicates,
-                              opts.workers, opts.dask_scheduler)
+                              opts.workers, opts.dask_scheduler, opts.parameters)
     manifest["planned_runs"] = design.rows * replicates
     manifest["experiment"] = {
         "kind": "sensitivity", "method": method, "n": design.n, "rows": design.rows,
@@ -98,8 +98,8 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
         "factors": [{"name": f.name, "label": f.label, "group": f.group, "kind": f.kind,
                      "low": f.low, "high": f.high, "source": f.source} for f in chosen],
     }
-    result = run_recorded(out, manifest, make_tasks(variants, replicates, opts.seed), opts,
-                          write_final=False)
+    tasks = make_tasks(variants, replicates, opts.seed, opts.parameters)
+    result = run_recorded(out, manifest, tasks, opts, write_final=False)
     t0 = time.perf_counter()
     ro = row_outputs(result.runs, design.rows, replicates, base.horizon_months, years)
     design_table = row_frame(chosen, design.X).merge(ro.table, on="row")

@@ -97,6 +97,14 @@ def format_survival_table(table: pd.DataFrame) -> str:
             cause = f"{cause_label(best.removeprefix('share_'))} ({percent(row[best])} of runs)"
         lines.append(f"{str(variant):<{width}} {int(r.n):>5} {cell(r, 24):>16} {cell(r, 60):>16} "
                      f"{cell(r, 120):>16} {median_short(r.median_months, r.horizon):>7}  {cause}")
+    share = [c for c in ("p_alive_60_parameter_share", "rmst_parameter_share") if c in table.columns]
+    if share:
+        col = share[0]
+        parts = [f"{v} {percent(float(x))}" for v, x in table[col].items() if pd.notna(x)]
+        what = "5-year survival" if col.startswith("p_alive") else "months of service"
+        lines.append(f"Intervals cover parameter uncertainty and chance (posterior mode). Share of "
+                     f"the run-to-run spread of {what} due to parameters: " + "; ".join(parts)
+                     + "; the rest is chance.")
     return "\n".join(lines)
 
 

@@ -266,7 +266,8 @@ def describe_variant(label: str, scenario: Scenario) -> dict:
 
 
 def build_manifest(command: list[str], variants: list[tuple[str, Scenario]], root_seed: int,
-                   replicates: int, workers: int, dask_scheduler: str | None) -> dict:
+                   replicates: int, workers: int, dask_scheduler: str | None,
+                   plan=None) -> dict:
     """Start an ensemble's manifest (call before running; see :func:`finish_manifest`).
 
     Args:
@@ -276,6 +277,8 @@ def build_manifest(command: list[str], variants: list[tuple[str, Scenario]], roo
         replicates: Runs per variant.
         workers: Local worker processes requested.
         dask_scheduler: Dask scheduler address, or None.
+        plan: The :class:`~experiments.runner.posterior.ParameterPlan` (None: the registry
+            defaults), recorded as ``parameters``.
 
     Returns:
         The manifest as a JSON-serialisable dictionary.
@@ -296,6 +299,7 @@ def build_manifest(command: list[str], variants: list[tuple[str, Scenario]], roo
         "workers": workers,
         "dask_scheduler": dask_scheduler,
         "variants": [describe_variant(label, sc) for label, sc in variants],
+        "parameters": plan.describe() if plan is not None else {"mode": "defaults"},
         "versions": package_versions(("distributed",) if dask_scheduler else ()),
         "git_commit": git_commit(),
         "git_dirty": git_dirty(),

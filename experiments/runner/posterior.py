@@ -326,3 +326,157 @@ def summary(posterior: Posterior) -> list[dict]:
                      "q05": float(q05), "median": float(q50), "q95": float(q95),
                      "low": p.low, "high": p.high, "width_share": float(width)})
     return rows
+
+
+# --- which parameter set each replicate runs -----------------------------------------------------
+
+MODES = ("posterior", "point", "defaults")
+"""Parameter modes: integrate over the sample, one set of it, or the registry defaults."""
+
+DEFAULT_PER_DRAW = 5
+"""Replicates per parameter draw in posterior mode (M of the nested K x M design)."""
+
+
+@dataclass(frozen=True)
+class ParameterPlan:
+    """Which parameter set each replicate of an ensemble runs (MODEL §11).
+
+    In ``posterior`` mode replicate ``r`` runs set ``draws[r // per_draw]``, where ``draws`` is
+    the weighted resampling of :meth:`Posterior.resample` from the root seed: a nested design of
+    K parameter draws x M replicates, from which the law of total variance splits the spread
+    into parameter uncertainty and chance. Every variant of an ensemble gets the same sets and
+    seeds, so what-ifs stay paired. In ``point`` mode every replicate runs one set of the sample
+    (``draw``, or the best particle); in ``defaults`` mode the registry defaults (used when no
+    posterior sample exists, and by tests).
+
+    Attributes:
+        mode: One of :data:`MODES`.
+        posterior: The sample (None in ``defaults`` mode).
+        draw: ``point`` mode: the set's index in the sample (None: the best particle).
+        per_draw: ``posterior`` mode: replicates per parameter draw (M).
+
+    """
+
+    mode: str = "defaults"
+    posterior: Posterior | None = None
+    draw: int | None = None
+    per_draw: int = DEFAULT_PER_DRAW
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ExperimentError(f"parameter mode: {self.mode!r} is not allowed; use "
+                                  f"{', '.join(MODES)}")
+        if self.mode != "defaults" and self.posterior is None:
+            raise ExperimentError(f"parameter mode {self.mode}: needs a posterior sample")
+        if isinstance(self.per_draw, bool) or not 1 <= int(self.per_draw) <= 10_000:
+            raise ExperimentError(f"--per-draw: {self.per_draw} is not allowed; 1..10000 "
+                                  f"replicates per parameter draw")
+        if self.mode == "point" and self.draw is not None:
+            self.posterior.overrides(self.draw)  # refuses a set outside the sample
+
+    @property
+    def point_set(self) -> int:
+        """The set a ``point`` plan runs."""
+        return self.posterior.point if self.draw is None else int(self.draw)
+
+    def sets(self, replicates: int, root_seed: int) -> list[int]:
+        """The set index of each replicate (-1: the registry defaults)."""
+        if self.mode == "defaults":
+            return [-1] * replicates
+        if self.mode == "point":
+            return [self.point_set] * replicates
+        m = int(self.per_draw)
+        draws = self.posterior.resample(root_seed, -(-replicates // m))
+        return [int(draws[r // m]) for r in range(replicates)]
+
+    def overrides(self, index: int) -> tuple[tuple[str, float], ...]:
+        """Set ``index`` as sorted ``(name, value)`` pairs (empty for -1, the defaults)."""
+        if index < 0:
+            return ()
+        return tuple(sorted(self.posterior.overrides(index).items()))
+
+    def label(self, replicates: int | None = None) -> str:
+        """How results were made, in words (printed under every table)."""
+        if self.mode == "defaults":
+            return "parameters: the registry defaults (one point; no posterior sample)"
+        if self.mode == "point":
+            which = "the best particle" if self.draw is None else "a chosen draw"
+            return (f"parameters: point mode, set {self.point_set} of the posterior sample "
+                    f"({which}); intervals are chance alone")
+        k = "" if replicates is None else f"{-(-replicates // self.per_draw)} draws x "
+        return (f"parameters: posterior mode, {k}{self.per_draw} runs per draw from "
+                f"{self.posterior.size} weighted sets; intervals cover parameter uncertainty "
+                f"and chance")
+
+    def describe(self) -> dict:
+        """The manifest's record of the plan."""
+        out: dict[str, Any] = {"mode": self.mode}
+        if self.posterior is not None:
+            out.update({"posterior": str(self.posterior.source or "(in memory)"),
+                        "posterior_sha256": self.posterior.digest,
+                        "sets": self.posterior.size,
+                        "behaviour_digest": self.posterior.behaviour_digest,
+                        "stale": self.posterior.is_stale()})
+        if self.mode == "point":
+            out["set"] = self.point_set
+        if self.mode == "posterior":
+            out["per_draw"] = int(self.per_draw)
+            out["resampling"] = (f"numpy.random.SeedSequence(root_seed, spawn_key={RESAMPLE_KEY})"
+                                 f": weighted draws with replacement; replicate r runs draw "
+                                 f"r // per_draw")
+        return out
+
+
+def resolve_plan(mode: str | None = None, *, draw: int | None = None,
+                 per_draw: int = DEFAULT_PER_DRAW, path: Path | str | None = None,
+                 default: str = "posterior", warn=None) -> ParameterPlan:
+    """The plan a command runs: from its options, or its default when none is given.
+
+    Without a posterior file the plan falls back to the registry defaults with a warning (a
+    fresh clone has the committed sample, so this happens only in a tree without one or with
+    ``--posterior`` naming a missing file, which is refused). A stale sample is used with a
+    warning (see :meth:`Posterior.stale_message`).
+
+    Args:
+        mode: ``posterior``, ``point``, ``defaults`` or None (the command's default).
+        draw: A set of the sample (implies ``point``).
+        per_draw: Replicates per draw in posterior mode.
+        path: A posterior file other than the committed one.
+        default: The command's default mode (``posterior`` for ensembles, ``point`` for
+            ``simulate`` and the dashboard's stepped run).
+        warn: Called with each warning line (default: print to standard error).
+
+    Returns:
+        The plan.
+
+    Raises:
+        ExperimentError: On a named file that cannot be read, a bad draw or per-draw.
+
+    """
+    import sys
+
+    def say(line: str) -> None:
+        if warn is None:
+            print(line, file=sys.stderr, flush=True)
+        else:
+            warn(line)
+
+    if draw is not None:
+        if mode not in (None, "point"):
+            raise ExperimentError(f"--draw: picks one set (point mode); it cannot be combined "
+                                  f"with --parameters {mode}")
+        mode = "point"
+    mode = default if mode is None else mode
+    if mode not in MODES:
+        raise ExperimentError(f"--parameters: {mode!r} is not allowed; use {', '.join(MODES)}")
+    if mode == "defaults":
+        return ParameterPlan("defaults", per_draw=per_draw)
+    file = POSTERIOR_FILE if path is None else Path(path)
+    if path is None and not file.exists():
+        say(f"warning: no posterior sample ({file.relative_to(ROOT)}); running the registry "
+            f"defaults as one point")
+        return ParameterPlan("defaults", per_draw=per_draw)
+    posterior = read_posterior(file)
+    if posterior.is_stale():
+        say(posterior.stale_message())
+    return ParameterPlan(mode, posterior, draw, per_draw)

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.errors import ExperimentError
+from experiments.runner.posterior import ParameterPlan
 from sim.parameters import PARAMETER_INDEX
 from sim.scenario import Scenario
 from sim.simulate import simulate
@@ -40,6 +41,7 @@ MAX_CHUNK = 64
 """Largest number of runs sent to a worker in one call."""
 
 FAILURE_COLUMNS = ("run_id", "variant", "scenario", "replicate", "root_seed", "seed_key",
+                   "parameter_set",
                    "error", "message", "traceback", "scenario_source", "scenario_digest")
 """First columns of the failures table; the run's inputs (``lever_*``, ``param_*``) follow."""
 
@@ -54,6 +56,9 @@ class Task:
         replicate: Replicate number within the variant, from 0; it selects the random stream.
         scenario: The variant's scenario.
         root_seed: The ensemble's root seed.
+        parameter_set: The posterior set this run uses (-1: the registry defaults).
+        model_scenario: What the model runs: ``scenario`` with the set's parameters under the
+            scenario's own overrides (an experiment's explicit parameter wins). None: ``scenario``.
 
     """
 
@@ -62,6 +67,13 @@ class Task:
     replicate: int
     scenario: Scenario
     root_seed: int
+    parameter_set: int = -1
+    model_scenario: Scenario | None = None
+
+    @property
+    def runs(self) -> Scenario:
+        """The scenario the model runs (the variant's, with its parameter set applied)."""
+        return self.scenario if self.model_scenario is None else self.model_scenario
 
     @property
     def seed(self) -> np.random.SeedSequence:
@@ -75,13 +87,15 @@ class Task:
 
 
 def make_tasks(variants: list[tuple[str, Scenario]], replicates: int,
-               root_seed: int) -> list[Task]:
+               root_seed: int, plan: ParameterPlan | None = None) -> list[Task]:
     """Build the tasks of an ensemble, variant-major, with common random numbers.
 
     Args:
         variants: ``(label, scenario)`` pairs; labels must be distinct and non-empty.
         replicates: Runs per variant (1 or more).
         root_seed: The ensemble's root seed (a non-negative whole number).
+        plan: Which parameter set each replicate runs (None: the registry defaults). Replicate
+            ``r`` of every variant runs the same set, so variants stay paired.
 
     Returns:
         ``len(variants) * replicates`` tasks; run ``v * replicates + r`` is replicate ``r`` of
@@ -110,9 +124,24 @@ def make_tasks(variants: list[tuple[str, Scenario]], replicates: int,
                                   f"got {type(scenario).__name__}")
         seen.add(label)
     root = int(root_seed)
-    return [Task(run_id=v * replicates + r, variant=label, replicate=r, scenario=scenario,
-                 root_seed=root)
-            for v, (label, scenario) in enumerate(variants) for r in range(replicates)]
+    if plan is None or plan.mode == "defaults":
+        return [Task(run_id=v * replicates + r, variant=label, replicate=r, scenario=scenario,
+                     root_seed=root)
+                for v, (label, scenario) in enumerate(variants) for r in range(replicates)]
+    sets = plan.sets(replicates, root)
+    tasks = []
+    for v, (label, scenario) in enumerate(variants):
+        merged: dict[int, Scenario] = {}
+        for r in range(replicates):
+            k = sets[r]
+            if k not in merged:
+                own = dict(scenario.parameters)
+                extra = {n: x for n, x in plan.overrides(k) if n not in own}
+                merged[k] = scenario.with_parameters(**extra) if extra else scenario
+            tasks.append(Task(run_id=v * replicates + r, variant=label, replicate=r,
+                              scenario=scenario, root_seed=root, parameter_set=k,
+                              model_scenario=merged[k]))
+    return tasks
 
 
 def task_inputs(task: Task, params: Sequence[str] | None = None) -> dict:
@@ -177,7 +206,7 @@ def series_long(run_id: int, frame: pd.DataFrame) -> pd.DataFrame:
 def _row(task: Task, name: str, outputs: dict, params: Sequence[str] | None) -> dict:
     row = {"run_id": task.run_id, "variant": task.variant, "scenario": name,
            "replicate": task.replicate, "root_seed": task.root_seed,
-           "seed_key": task.seed_key}
+           "seed_key": task.seed_key, "parameter_set": task.parameter_set}
     row.update(task_inputs(task, params))
     row.update(outputs)
     return row
@@ -198,7 +227,7 @@ def run_task(task: Task, series: bool = False, *,
         the long table of :func:`series_long`, or None.
 
     """
-    result = simulate(task.scenario, task.seed, series=series)
+    result = simulate(task.runs, task.seed, series=series)
     row = _row(task, result.scenario, result.outputs, params)
     return row, (series_long(task.run_id, result.series) if series else None)
 
@@ -263,7 +292,7 @@ def failure_record(task: Task, error: BaseException, params: Sequence[str] | Non
     record = {
         "run_id": task.run_id, "variant": task.variant, "scenario": task.scenario.name,
         "replicate": task.replicate, "root_seed": task.root_seed, "seed_key": task.seed_key,
-        "error": type(error).__name__,
+        "parameter_set": task.parameter_set, "error": type(error).__name__,
         "message": str(error) if message is None else message,
         "traceback": "".join(traceback.format_exception(error)).rstrip("\n"),
         "scenario_source": task.scenario.source, "scenario_digest": task.scenario.digest,
@@ -289,7 +318,7 @@ def run_chunk_safe(tasks: Sequence[Task], series: bool = False,
     variables = None
     for task in tasks:
         try:
-            result = simulate(task.scenario, task.seed, series=series)
+            result = simulate(task.runs, task.seed, series=series)
             row = {k: _plain(v) for k, v in _row(task, result.scenario, result.outputs,
                                                  params).items()}
             outcome = RunOutcome(task.run_id, row=row)
@@ -424,6 +453,11 @@ def design_digest(tasks: Sequence[Task], series: bool, params: Sequence[str]) ->
             key = keys[id(t.scenario)] = _scenario_key(t.scenario)
         h.update(f"{t.run_id}\x1f{t.variant}\x1f{t.replicate}\x1f{t.root_seed}\x1f{key}\x1e"
                  .encode())
+        if t.model_scenario is not None:  # the run's parameter set is part of the design
+            mkey = keys.get(id(t.model_scenario))
+            if mkey is None:
+                mkey = keys[id(t.model_scenario)] = _scenario_key(t.model_scenario)
+            h.update(f"{t.parameter_set}\x1f{mkey}\x1e".encode())
     return h.hexdigest()
 
 
