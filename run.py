@@ -421,6 +421,16 @@ def _add_analysis_commands(sub) -> None:
                      help="least coverage of a reported box (default 0.5)")
     _analysis_options(dis, "default 1")
     _parameter_options(dis, per_draw=1)
+    res = sub.add_parser("research", help="what research should measure next: the mechanism "
+                                          "parameters an authority's forecast hangs on",
+                         parents=[run_parent])
+    res.add_argument("scenario", help="scenario TOML file (the authority)")
+    res.add_argument("--draws", type=_positive_int("draws", 20, 100_000), default=200,
+                     help="posterior draws K (default 200)")
+    res.add_argument("--years", type=_positive_int("years", 1, 30), default=5,
+                     help="forecast: running at this many years (default 5)")
+    res.add_argument("--seed", type=_seed, default=1, help="root seed (default 1)")
+    _parameter_options(res)
     ass = sub.add_parser("assess", help="readiness assessment of an authority",
                          parents=[run_parent])
     ass.add_argument("scenarios", nargs="+", metavar="AUTHORITY.toml",
@@ -506,6 +516,17 @@ def cmd_discover(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def cmd_research(args: argparse.Namespace, argv: list[str]) -> int:
+    """What research should measure next (posterior mode only)."""
+    from experiments.jobs.research import research_job
+
+    args.replicates = args.draws * args.per_draw  # for the parameter-mode line
+    text, _ = research_job(args.scenario, _analysis_job_options(args, argv, 1),
+                           draws=args.draws, years=args.years)
+    print(_shown(args, text))
+    return 0
+
+
 def cmd_assess(args: argparse.Namespace, argv: list[str]) -> int:
     """Readiness assessment of one or more authorities."""
     from experiments.jobs.assess import assess_job
@@ -535,7 +556,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
 COMMANDS = {"simulate": cmd_simulate, "ensemble": cmd_ensemble, "compare": cmd_compare,
             "validate": cmd_validate, "main": cmd_main, "dashboard": cmd_dashboard,
             "merge": cmd_merge, "sensitivity": cmd_sensitivity, "interact": cmd_interact,
-            "discover": cmd_discover, "assess": cmd_assess,
+            "discover": cmd_discover, "assess": cmd_assess, "research": cmd_research,
             "calibrate": cmd_calibrate}
 
 
