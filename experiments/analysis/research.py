@@ -102,8 +102,9 @@ def measure_next(values: np.ndarray, names: Sequence[str], outcome: np.ndarray,
         problem = {"num_vars": len(keep), "names": [names[j] for j in keep],
                    "bounds": [[PARAMETER_INDEX[names[j]].low, PARAMETER_INDEX[names[j]].high]
                               for j in keep]}
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # SALib's binning notices (warnings and prints)
+        # SALib prints binning notices and warns with its own filter ("once"), so record them
+        # (and drop them) rather than let them reach the terminal.
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(record=True):
             res = salib_delta.analyze(problem, values[:, keep], means, num_resamples=50,
                                       seed=seed, print_to_console=False)
         key = "delta" if "delta" in res else "delta_raw"  # SALib 1.6 names the raw estimate so
