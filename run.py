@@ -300,6 +300,11 @@ def cmd_merge(args: argparse.Namespace, argv: list[str]) -> int:
 def cmd_dashboard(args: argparse.Namespace, argv: list[str]) -> int:
     """Serve the seminar dashboard on localhost; exit 2 if the viz extra is missing."""
     from dashboard.dashboard import launch
+    from dashboard.ports import port_problem
+
+    problem = port_problem(args.host, args.port)
+    if problem:
+        raise UsageError(f"dashboard: {problem}")
 
     return launch(args.scenario, seed=args.seed, port=args.port, open_browser=args.open,
                   host=args.host)
