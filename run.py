@@ -238,7 +238,7 @@ def _shown(args: argparse.Namespace, text: str) -> str:
     for note in args.plan_notes:  # warnings about the sample go to standard error
         print(note, file=sys.stderr, flush=True)
     replicates = getattr(args, "replicates", None)
-    return plan.label(replicates if plan.mode == "posterior" else None) + "\n" + text
+    return "parameters: " + plan.label(replicates if plan.mode == "posterior" else None) + "\n" + text
 
 
 def _job_options(args: argparse.Namespace, argv: list[str]):
@@ -352,6 +352,11 @@ def cmd_merge(args: argparse.Namespace, argv: list[str]) -> int:
 def cmd_dashboard(args: argparse.Namespace, argv: list[str]) -> int:
     """Serve the seminar dashboard on localhost; exit 2 if the viz extra is missing."""
     from dashboard.dashboard import launch
+    from dashboard.ports import port_problem
+
+    problem = port_problem(args.host, args.port)
+    if problem:
+        raise UsageError(f"dashboard: {problem}")
 
     return launch(args.scenario, seed=args.seed, port=args.port, open_browser=args.open,
                   host=args.host)

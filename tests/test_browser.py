@@ -251,7 +251,7 @@ def test_report_in_browser(browser, tmp_path):
     page = browser.new_page()
     page.goto(report.as_uri())
     expect(page.locator("h1")).to_contain_text("MST team survival")
-    chart = page.locator('img[alt="Chance the service is still running, by month, per option"]')
+    chart = page.locator('img[alt="Chance the service is still running, by month, per authority"]')
     expect(chart).to_have_count(1)
     expect(chart).to_be_visible()
     assert chart.evaluate("img => img.complete && img.naturalWidth") > 200

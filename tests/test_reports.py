@@ -149,8 +149,8 @@ def test_autoescape_is_on_for_fragments_too():
 def test_every_page_template_extends_the_base():
     names = sorted(p.name for p in TEMPLATES.glob("*.j2"))
     pages = [n for n in names if n not in FRAGMENTS | {"base.html.j2"}]
-    assert set(pages) == {"report.html.j2", "assess.html.j2", "sensitivity.html.j2",
-                          "discovery.html.j2"}
+    assert set(pages) == {"report.html.j2", "assess.html.j2", "assess_ranking.html.j2",
+                          "sensitivity.html.j2", "discovery.html.j2"}
     for name in pages:
         first = (TEMPLATES / name).read_text(encoding="utf-8").splitlines()[0]
         assert first == '{% extends "base.html.j2" %}', name
@@ -301,3 +301,45 @@ def test_compare_and_assess_pages_say_why_services_close(pages):
         assert page.count('<h2 id="why-services-close">Why services like this close</h2>') == 1
         explained = '<section class="why"' in page
         assert explained != ('<p class="why-unavailable">' in page), command
+
+
+# --- framing: authorities, their variants, and what is paired --------------------------------
+
+
+def _two_authorities_and_a_lever():
+    a = make_runs("metro", [12, 24, np.nan, 36]).assign(scenario="Metro City")
+    b = make_runs("coastal", [6, 8, 10, 12], start_id=4).assign(scenario="Isolated Coastal")
+    lever = make_runs("metro +succession_planning=True", [24, np.nan, np.nan, 40],
+                      start_id=8).assign(scenario="Metro City")
+    return a, b, lever
+
+
+def test_comparisons_pair_only_the_variants_of_one_authority():
+    from experiments.reports.report import authority_groups, comparison_pairs
+
+    a, b, lever = _two_authorities_and_a_lever()
+    runs = pd.concat([a, b, lever], ignore_index=True)
+    assert authority_groups(runs) == [("Metro City", ["metro", "metro +succession_planning=True"]),
+                                      ("Isolated Coastal", ["coastal"])]
+    assert comparison_pairs(runs) == [("metro", "metro +succession_planning=True")]
+    assert comparison_pairs(pd.concat([a, b], ignore_index=True)) == []
+
+
+def test_a_report_of_authorities_calls_them_so_and_pairs_none(tmp_path):
+    a, b, lever = _two_authorities_and_a_lever()
+    sites = (ROOT / "scenarios" / "metro_city.toml").read_text(encoding="utf-8")
+    manifest = {"root_seed": 1, "variants": [
+        {"label": "metro", "source": "scenarios/metro_city.toml", "text": sites}]}
+    page = write_report(tmp_path / "s", pd.concat([a, b], ignore_index=True), None, manifest,
+                        "Sites").read_text(encoding="utf-8")
+    assert "runs of 2 authorities over" in page and "<th>Authority</th>" in page
+    assert "Compared with" not in page and "never compared run by run" in page
+    assert "option" not in page.lower()
+    # the authority as entered, from the scenario text the manifest records
+    assert "The authorities as entered" in page and "Inspection (Ofsted) rating" in page
+    assert 'class="authority-people"' in page
+    page = write_report(tmp_path / "c", pd.concat([a, b, lever], ignore_index=True), None,
+                        manifest, "Compare").read_text(encoding="utf-8")
+    assert "<h2>Compared with metro</h2>" in page and page.count("Compared with") == 1
+    assert "coastal vs" not in page and "<th>Authority or variant</th>" in page
+    assert "and 1 variant of them" in page

@@ -227,6 +227,63 @@ FACTOR_SETS: dict[str, tuple[str, ...]] = {
 """Named factor sets for ``--factors``."""
 
 
+CHANGEABLE = "changeable"
+CONTEXT = "context"
+MECHANISM = "mechanism"
+
+FACTOR_CLASSES: dict[str, str] = {
+    # What a commissioner and the authority can work on before and after go-live.
+    "leader_support": CHANGEABLE,               # secure senior leaders' backing
+    "learning_climate": CHANGEABLE,             # masterclasses, evidence culture
+    "collaboration_history": CHANGEABLE,        # build joint working of the agencies
+    "partner_commitment": CHANGEABLE,           # bring the partner agencies on board
+    "regional_network": CHANGEABLE,             # join or build a regional network
+    "supervisor_system_leadership": CHANGEABLE,  # recruit or develop the supervisor
+    "values_fit": CHANGEABLE,                   # prepare the host's culture for MST
+    # The authority as it is: its size and need, its inspection rating, its record.
+    "looked_after_children": CONTEXT,
+    "population": CONTEXT,
+    "deprived_share": CONTEXT,
+    "ofsted_rating": CONTEXT,
+    "leadership_turnover_history": CONTEXT,
+}
+"""Whether an authority's descriptor is something it *can change* or its *context*.
+
+``changeable``: what a commissioner and the authority can work on (leaders' backing, the
+partners, the supervisor, joint working, the learning climate, the network). ``context``: the
+authority as it is (size and need, the inspection rating, its record of leadership turnover),
+shown beside the changeable ones but never as a "risk driver" to act on. Every mechanism
+parameter is ``mechanism`` (shared by all authorities; see :func:`factor_class`). Shared by the
+readiness assessment and, later, sensitivity and discovery reports.
+"""
+
+CLASS_TITLES: dict[str, str] = {CHANGEABLE: "What you can change",
+                                CONTEXT: "Context (the authority as it is)",
+                                MECHANISM: "Mechanism parameters (shared by every authority)"}
+"""Headings of the three classes, in display order."""
+
+
+def factor_class(name: str) -> str:
+    """The class of a factor: ``changeable``, ``context`` or ``mechanism``.
+
+    Args:
+        name: A factor's name (a descriptor, a people factor or a mechanism parameter).
+
+    Returns:
+        Its class (:data:`FACTOR_CLASSES`; ``mechanism`` for a mechanism parameter).
+
+    Raises:
+        KeyError: For a name that is neither a descriptor of :data:`FACTOR_CLASSES` nor a
+            mechanism parameter.
+
+    """
+    if name in FACTOR_CLASSES:
+        return FACTOR_CLASSES[name]
+    if name in PARAMETER_INDEX:
+        return MECHANISM
+    raise KeyError(f"unknown factor {name!r}")
+
+
 def select_factors(spec: str | Sequence[str] | None = None) -> list[Factor]:
     """Resolve a factor specification into factors.
 

@@ -386,7 +386,7 @@ def output_job(func):
 
 
 def run_recorded(out: Path, manifest: dict, tasks, opts: JobOptions, *,
-                 write_final: bool = True):
+                 write_final: bool = True, phases=None):
     """Run analysis tasks under a manifest: record it, run (scalar outputs only), finish it.
 
     Shared by the analysis commands (sensitivity, interactions, discovery, assessment), which
@@ -398,6 +398,7 @@ def run_recorded(out: Path, manifest: dict, tasks, opts: JobOptions, *,
         tasks: The tasks to run, in design order.
         opts: Executor, format, progress and resume options.
         write_final: Write the finished manifest now (False when the caller adds to it first).
+        phases: The job's :class:`experiments.runner.phases.Phases` (progress by phase).
 
     Returns:
         The :class:`experiments.runner.tables.EnsembleResult`.
@@ -408,7 +409,8 @@ def run_recorded(out: Path, manifest: dict, tasks, opts: JobOptions, *,
     write_manifest(out / "manifest.json", manifest)
     result = run_ensemble(tasks, workers=opts.workers, dask_scheduler=opts.dask_scheduler,
                           out_dir=out, series=False, fmt=opts.fmt, progress=opts.progress,
-                          resume=getattr(opts, "resume", False), keep_store=True)
+                          resume=getattr(opts, "resume", False), keep_store=True,
+                          phases=phases)
     result.files.pop("store", None)  # removed once the folder is complete (output_job)
     finish_manifest(manifest, result)
     if write_final:

@@ -45,6 +45,7 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
     from experiments.files import atomic_write_csv, atomic_write_text
     from experiments.jobs.common import check_horizon, prepare_out_dir, run_recorded
     from experiments.runner.manifest import build_manifest
+    from experiments.runner.phases import Phases
     from sim.scenario import load_scenario
 
     if find not in ("closure", "survival"):
@@ -69,8 +70,11 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
         "max_dims": max_dims, "min_coverage": min_coverage,
         "factors": [{"name": f.name, "label": f.label, "low": f.low, "high": f.high}
                     for f in chosen]}
-    tasks = make_tasks(variants, opts.replicates, opts.seed, opts.parameters)
-    result = run_recorded(out, manifest, tasks, opts)
+    phases = Phases([("runs", design.rows * opts.replicates), ("rules", 0), ("report", 0)],
+                    echo=None if opts.progress is None else bool(opts.progress))
+    result = run_recorded(out, manifest, make_tasks(variants, opts.replicates, opts.seed, opts.parameters), opts,
+                          phases=phases)
+    phases.begin("rules")
 
     runs = result.runs.sort_values("run_id")
     rows = (runs["run_id"].to_numpy() // opts.replicates).astype(int)
@@ -114,5 +118,6 @@ def discover_job(path: str, opts, *, n: int = 2000, years: int = 5,
     atomic_write_csv(pd.DataFrame(records), out / "rules.csv", index=False, float_format="%.6g")
     text = "\n".join(lines)
     atomic_write_text(out / "summary.txt", text + "\n")
-    write_discovery_report(out, base.name, lines[:2], rules, trajs)
-    return text + f"\nresults: {out}", out
+    phases.begin("report")
+    report = write_discovery_report(out, base.name, lines[:2], rules, trajs)
+    return text + f"\nreport: {report}", out

@@ -516,7 +516,7 @@ def simulate_job(path: str, seed: int = 1, out: str | None = None, force: bool =
     result = simulate(model_scenario, seed)
     text = format_run_summary(result)
     if plan is not None:
-        text += "\n" + plan.label()
+        text += "\nparameters: " + plan.label()
         if plan.posterior is not None and plan.posterior.is_stale():
             text += "\n" + plan.posterior.stale_message()
     paths = write_single_run(result, folder, text) if folder is not None else []

@@ -66,6 +66,7 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
     from experiments.files import atomic_write_csv, atomic_write_text
     from experiments.jobs.common import check_horizon, final_path, prepare_out_dir, run_recorded
     from experiments.runner.manifest import build_manifest, write_manifest
+    from experiments.runner.phases import Phases
     from sim.scenario import load_scenario
 
     if method not in METHODS:
@@ -98,8 +99,11 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
         "factors": [{"name": f.name, "label": f.label, "group": f.group, "kind": f.kind,
                      "low": f.low, "high": f.high, "source": f.source} for f in chosen],
     }
-    tasks = make_tasks(variants, replicates, opts.seed, opts.parameters)
-    result = run_recorded(out, manifest, tasks, opts, write_final=False)
+    phases = Phases([("runs", design.rows * replicates), ("indices", 0), ("report", 0)],
+                    echo=None if opts.progress is None else bool(opts.progress))
+    result = run_recorded(out, manifest, make_tasks(variants, replicates, opts.seed, opts.parameters), opts,
+                          write_final=False, phases=phases)
+    phases.begin("indices")
     t0 = time.perf_counter()
     ro = row_outputs(result.runs, design.rows, replicates, base.horizon_months, years)
     design_table = row_frame(chosen, design.X).merge(ro.table, on="row")
@@ -180,6 +184,7 @@ def sensitivity_job(path: str, opts, *, method: str = "sobol", n: int | None = N
     manifest["experiment"]["summary_file"] = "summary.txt"
     write_manifest(out / "manifest.json", manifest)
     atomic_write_text(out / "summary.txt", text + "\n")
+    phases.begin("report")
     report = write_sensitivity_report(out, base.name, design, analyses, ro, manifest,
                                       [name for name, _ in figures], replicates)
     return text + f"\nreport: {report}", out

@@ -11,30 +11,44 @@ from experiments.analysis.causes import explanations_available
 from experiments.analysis.factors import Factor
 from experiments.analysis.readiness import TIMES, YEARS, Assessment, Driver, risk_band
 from experiments.reports import formatters as fmt
+from experiments.reports.authority import authority_section, authority_text
 from experiments.reports.causes import main_why_text, why_lines, why_section
 from experiments.reports.figures import subplots
 from experiments.reports.html import save_figure, short_label
 from experiments.reports.templating import figure, render_page
 
 
-def direction_text(d: Driver) -> str:
-    """Which way a driver pushes, in words (or that its direction is unclear)."""
-    f = d.factor
+def step_text(f: Factor) -> str:
+    """What "one step up" of a local factor means, in words."""
     if f.kind == "ofsted":
-        up = "a one-grade worse inspection rating"
-    elif f.kind in ("partners", "leaders"):
-        up = "one rubric step more"
-    elif f.scale == "turnover":
-        up = "one turnover step higher"
-    elif f.name == "looked_after_children":
-        up = "25% more children looked after"
-    else:
-        up = "one rubric step higher"
-    if abs(d.months_per_step) < 0.5 * d.months_star:
-        return f"{up}: effect depends on the rest (mixed sign)"
-    verb = "adds" if d.months_per_step > 0 else "removes"
-    return (f"{up} {verb} about {fmt.months(abs(d.months_per_step))} months of service "
-            f"({fmt.points(d.points_per_step)} points 5-year survival)")
+        return "a one-grade worse inspection rating"
+    if f.kind == "partners":
+        return "every partner one rubric step more committed"
+    if f.kind == "leaders":
+        return "every leader's stance one rubric step more supportive"
+    if f.scale == "turnover":
+        return "one turnover step higher"
+    if f.name == "looked_after_children":
+        return "25% more children looked after"
+    return "one rubric step higher"
+
+
+def effect_text(d: Driver) -> str:
+    """A driver's one number: months of service per step up, its interval and the flag."""
+    if d.no_effect:
+        return "no effect on months of service seen in the screening"
+    text = (f"{fmt.months_interval(d.effect, d.low, d.high, sign=True)} months of service "
+            f"per step up")
+    return text + ("; direction uncertain (the interval includes zero)" if d.uncertain else "")
+
+
+def direction_word(d: Driver) -> str:
+    """One word or two for a driver's direction: more service, less service, uncertain, none."""
+    if d.no_effect:
+        return "no effect seen"
+    if d.uncertain:
+        return "uncertain"
+    return "more service" if d.effect > 0 else "less service"
 
 
 def own_value_text(f: Factor) -> str:
@@ -44,6 +58,19 @@ def own_value_text(f: Factor) -> str:
     if f.name == "looked_after_children":
         return fmt.count(f.base)
     return f.describe(f.base)
+
+
+def drivers_of(a, klass: str) -> list[Driver]:
+    """The drivers of one class (``changeable`` or ``context``), ranked."""
+    return [d for d in a.drivers if getattr(d, "klass", None) == klass]
+
+
+def cost_per_year_text(r) -> str:
+    """The cost per extra year of service of a lever row, or why there is none."""
+    if fmt.is_missing(r.cost_per_year):
+        return "no clear gain in service, so no cost per year"
+    return (f"{fmt.money_interval(r.cost_per_year, r.cost_per_year_low, r.cost_per_year_high)}"
+            f" per extra year of service")
 
 
 def main_cause_text(outlook: pd.Series) -> str:
@@ -77,13 +104,28 @@ def _p_alive(o: pd.Series, t: int) -> str:
     return fmt.percent_interval(o[f"p_alive_{t}"], o[f"p_alive_{t}_low"], o[f"p_alive_{t}_high"])
 
 
+def provenance_lines(prov: dict) -> list[str]:
+    """Seed, commit, command and parameter mode of an assessment, as terminal lines."""
+    if not prov:
+        return []
+    return [f"  seed {prov.get('seed')}; parameters: {prov.get('mode')}; commit "
+            f"{prov.get('commit')}",
+            f"  command: {prov.get('command') or '(none recorded)'}"]
+
+
 def format_assessment(a: Assessment, replicates: int) -> str:
     """The terminal text of one assessment."""
+    from experiments.analysis.factors import CHANGEABLE, CLASS_TITLES, CONTEXT
+
     o = a.outlook
     h = int(o["horizon"])
     lines = [f"Readiness assessment: {a.name}",
-             f"  {replicates} simulated histories per option; 95% intervals (seed variation).",
-             "", "Outlook:"]
+             f"  {replicates} simulated histories of the authority and of each lever; 95% "
+             f"intervals (seed variation)."]
+    scenario = getattr(a, "scenario", None)
+    if scenario is not None:
+        lines += ["", "The authority as entered:", *authority_text(scenario)]
+    lines += ["", "Outlook:"]
     for t in TIMES:
         if t <= h:
             lines.append(f"  still running at {t // 12:>2} years: {_p_alive(o, t)}")
@@ -98,46 +140,77 @@ def format_assessment(a: Assessment, replicates: int) -> str:
     if explanations_available(a.runs):
         lines += ["Why services like this close:",
                   *[f"  {line}" for line in why_lines(baseline_runs(a), a.stem)], ""]
-    lines += [
-              "Five most influential risk drivers here (local screening, one rubric step either "
-              "side of your own values):"]
-    for d in a.drivers[:5]:
-        lines.append(f"  {d.rank}. {d.factor.label} (yours: {own_value_text(d.factor)})")
-        lines.append(f"     {direction_text(d)}; size {fmt.months(d.months_star)} months per step "
-                     f"(95% CI {fmt.months(d.months_low)} to {fmt.months(d.months_high)})")
-    lines += ["", f"Levers ranked by how much each raises {YEARS}-year survival "
-                  "(paired comparison with your authority as described):"]
-    if len(a.levers) and float(a.levers["diff"].abs().max()) < 0.01:
-        lines.append(f"  ({YEARS}-year survival hardly moves with any lever here; they are "
-                     "ranked by months of service gained.)")
+    if a.drivers:
+        lines.append(f"Drivers (local screening: each descriptor one step either side of your "
+                     f"own value; ranked by months of service in the first {h}, 95% CI):")
+        for klass in (CHANGEABLE, CONTEXT):
+            ds = drivers_of(a, klass)
+            if not ds:
+                continue
+            lines.append(f"  {CLASS_TITLES[klass]}:")
+            for d in ds:
+                lines.append(f"  {d.rank:>3}. {d.factor.label} (yours: "
+                             f"{own_value_text(d.factor)})")
+                lines.append(f"       {step_text(d.factor)}: {effect_text(d)}")
+        lines.append("")
+    lines.append(f"Levers ranked by months of service gained in the first {h} (paired with "
+                 f"your authority as described), with {YEARS}-year survival and cost:")
     for r in a.levers.itertuples():
-        lines.append(f"  {r.rank:>2}. {r.description:<58} {fmt.points(r.diff):>4} points "
-                     f"({fmt.points(r.diff_low)} to {fmt.points(r.diff_high)}); "
-                     f"{fmt.signed(r.rmst_diff)} months of service")
+        lines.append(f"  {r.rank:>2}. {r.description}")
+        lines.append(f"      {fmt.months_interval(r.rmst_diff, r.rmst_diff_low, r.rmst_diff_high, sign=True)}"
+                     f" months of service; {fmt.points_interval(r.diff, r.diff_low, r.diff_high)}"
+                     f" points {YEARS}-year survival")
+        if hasattr(r, "extra_cost"):
+            cost = fmt.money_interval(r.extra_cost, r.extra_cost_low, r.extra_cost_high,
+                                      sign=True)
+            net = fmt.money_interval(r.extra_net_cost, r.extra_net_cost_low,
+                                     r.extra_net_cost_high, sign=True)
+            lines.append(f"      extra cost {cost}; net of placement savings {net}; "
+                         f"{cost_per_year_text(r)}")
     for name, why in a.skipped.items():
         lines.append(f"      {name}: not tried ({why})")
+    if len(a.levers) and hasattr(a.levers, "columns") and "extra_cost" in a.levers.columns:
+        lines.append(f"  Costs: the service's cost over the first {h} months, undiscounted, "
+                     f"as the model counts it (teams, posts, programme manager; whoever pays)"
+                     f"; a lever's own price is not in the model.")
+    prov = provenance_lines(getattr(a, "provenance", {}))
+    if prov:
+        lines += ["", "Provenance:", *prov]
     return "\n".join(lines)
 
 
+CLASS_COLOURS = {"changeable": "#0072B2", "context": "#E69F00"}
+"""Bar colours of the two classes of driver (Okabe-Ito, safe for colour-blind readers)."""
+
+
 def plot_drivers(a: Assessment):
-    """Size of each driver's one-step effect (mu*) with its interval; colour by direction."""
-    ds = a.drivers[::-1]
-    fig, ax = subplots(figsize=(9, 0.4 * len(ds) + 1.7))
+    """Each driver's months of service per step up with its 95% interval, by class.
+
+    One bar per driver, in the order of the table (what you can change, then context); a
+    hatched, paler bar is one whose direction is uncertain.
+    """
+    from experiments.analysis.factors import CHANGEABLE, CONTEXT
+
+    ds = [d for k in (CHANGEABLE, CONTEXT) for d in drivers_of(a, k)][::-1]
+    fig, ax = subplots(figsize=(9, 0.42 * len(ds) + 1.9))
     y = np.arange(len(ds))
-    signs = [0 if abs(d.months_per_step) < 0.5 * d.months_star else np.sign(d.months_per_step)
-             for d in ds]
-    vals = [d.months_star * (s if s else 1) for d, s in zip(ds, signs, strict=True)]
-    lows = [d.months_low * (s if s else 1) for d, s in zip(ds, signs, strict=True)]
-    highs = [d.months_high * (s if s else 1) for d, s in zip(ds, signs, strict=True)]
-    err = np.abs(np.vstack([np.subtract(vals, lows), np.subtract(highs, vals)]))
-    colours = {1: "#4a7fb0", -1: "#c0504d", 0: "#999999"}
-    ax.barh(y, vals, xerr=err, color=[colours[int(s)] for s in signs],
-            error_kw={"capsize": 2, "elinewidth": 0.8})
+    vals = np.array([d.effect for d in ds], dtype=float)
+    lo = np.array([d.low if np.isfinite(d.low) else d.effect for d in ds], dtype=float)
+    hi = np.array([d.high if np.isfinite(d.high) else d.effect for d in ds], dtype=float)
+    err = np.clip(np.vstack([vals - lo, hi - vals]), 0, None)
+    bars = ax.barh(y, vals, xerr=err, color=[CLASS_COLOURS[d.klass] for d in ds],
+                   error_kw={"capsize": 2, "elinewidth": 0.8})
+    for b, d in zip(bars, ds, strict=True):
+        if d.uncertain:
+            b.set_alpha(0.45)
+            b.set_hatch("//")
     ax.axvline(0, color="#333", lw=0.6)
-    ax.set_yticks(y, [short_label(d.factor.label, 52) for d in ds], fontsize=8)
-    ax.set_xlabel("months of service gained (+, blue) or lost (-, red) by one step up; "
-                  "grey: mixed sign (size shown)", fontsize=8)
-    ax.set_title(f"{a.name}: local risk drivers (size of a one-step change, 95% CI)",
+    names = [short_label(d.factor.label, 48) + (" (context)" if d.klass == CONTEXT else "")
+             for d in ds]
+    ax.set_yticks(y, names, fontsize=9)
+    ax.set_xlabel(f"months of service in the first {int(a.outlook['horizon'])} gained (+) or "
+                  f"lost (-) by one step up (95% CI); hatched: direction uncertain", fontsize=9)
+    ax.set_title(f"{a.name}: drivers (blue: what you can change; orange: context)",
                  fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
@@ -145,68 +218,157 @@ def plot_drivers(a: Assessment):
 
 
 def plot_levers(a: Assessment):
-    """Bar chart of the levers' effects on 5-year survival with 95% intervals."""
+    """The levers' gains in months of service with 95% intervals, as ranked."""
     t = a.levers.iloc[::-1]
-    fig, ax = subplots(figsize=(9, 0.4 * len(t) + 1.5))
+    fig, ax = subplots(figsize=(9, 0.42 * len(t) + 1.6))
     y = np.arange(len(t))
-    err = np.clip(np.vstack([t["diff"] - t.diff_low, t.diff_high - t["diff"]]) * 100, 0, None)
-    ax.barh(y, t["diff"] * 100, xerr=err, color="#2e8b57", error_kw={"capsize": 2})
+    err = np.clip(np.vstack([t["rmst_diff"] - t.rmst_diff_low,
+                             t.rmst_diff_high - t["rmst_diff"]]), 0, None)
+    ax.barh(y, t["rmst_diff"], xerr=err, color="#009E73", error_kw={"capsize": 2})
     ax.axvline(0, color="#333", lw=0.6)
-    ax.set_yticks(y, t["description"], fontsize=8)
-    ax.set_xlabel(f"change in {YEARS}-year survival, percentage points (paired 95% CI)")
+    ax.set_yticks(y, [short_label(d, 56) for d in t["description"]], fontsize=9)
+    ax.set_xlabel(f"months of service gained in the first {int(a.outlook['horizon'])} "
+                  f"(paired 95% CI)", fontsize=9)
     ax.set_title(f"{a.name}: levers", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
 
 
+def driver_rows(a: Assessment, klass: str) -> list[list]:
+    """Table rows of one class of drivers (rank, driver, yours, range, one step up, effect)."""
+    return [[d.rank, d.factor.label, own_value_text(d.factor),
+             f"{d.factor.describe(d.factor.low)} to {d.factor.describe(d.factor.high)}",
+             step_text(d.factor),
+             fmt.months_interval(d.effect, d.low, d.high, sign=True),
+             direction_word(d)]
+            for d in drivers_of(a, klass)]
+
+
+def lever_rows(a: Assessment) -> list[list]:
+    """Table rows of the levers, ranked, with their costs."""
+    return [[r.rank, r.description,
+             fmt.months_interval(r.rmst_diff, r.rmst_diff_low, r.rmst_diff_high, sign=True),
+             fmt.points_interval(r.diff, r.diff_low, r.diff_high),
+             fmt.money_interval(r.extra_cost, r.extra_cost_low, r.extra_cost_high, sign=True),
+             fmt.money_interval(r.extra_net_cost, r.extra_net_cost_low, r.extra_net_cost_high,
+                                sign=True),
+             ("n/a (no clear gain)" if fmt.is_missing(r.cost_per_year) else
+              fmt.money_interval(r.cost_per_year, r.cost_per_year_low, r.cost_per_year_high))]
+            for r in a.levers.itertuples()]
+
+
+def outlook_rows(a: Assessment) -> list[list[str]]:
+    """The outlook as ``[measure, estimate]`` rows."""
+    o = a.outlook
+    h = int(o["horizon"])
+    rows = [[f"still running at {t // 12} years", _p_alive(o, t)] for t in TIMES if t <= h]
+    rows += [["median months to closure", fmt.median_months(o["median_months"], h)],
+             [f"average months running (first {h})",
+              fmt.months_interval(o["rmst"], o["rmst_low"], o["rmst_high"])],
+             ["main closure cause (when)", main_cause_text(o)],
+             ["main reason (why)", why_text(a)],
+             ["risk band", risk_band(float(o["p_alive_60"]))]]
+    return rows
+
+
+def provenance_rows(prov: dict) -> list[list]:
+    """Provenance as ``[item, value]`` rows."""
+    items = (("Parameter mode", "mode"), ("Root seed", "seed"), ("Git commit", "commit"),
+             ("Command", "command"), ("Histories per option", "replicates"),
+             ("Screening trajectories", "trajectories"),
+             ("Replicates per screening row", "screen_replicates"), ("Scenario file", "source"))
+    return [[label, {"code": prov[key]} if key in ("command", "commit", "source")
+             else prov[key]] for label, key in items if prov.get(key) not in (None, "")]
+
+
 def write_assessment_page(a: Assessment, replicates: int, trajectories: int,
                           screen_replicates: int) -> Path:
     """Write ``report.html`` of one assessment (in the style of the ensemble report)."""
+    from dataclasses import replace
+
+    from experiments.analysis.factors import CHANGEABLE, CLASS_TITLES, CONTEXT
     from experiments.analysis.survival import kaplan_meier
     from experiments.files import atomic_write_text
     from experiments.reports.ensemble_plots import plot_survival
 
     o = a.outlook
     h = int(o["horizon"])
+    changeable = drivers_of(a, CHANGEABLE)
+    top = next((d for d in changeable if not d.uncertain), None)
     glance = {"p_alive": fmt.percent(o["p_alive_60"]),
               "interval": f"({fmt.percent(o['p_alive_60_low'])} to {fmt.percent(o['p_alive_60_high'])})",
               "band": risk_band(float(o["p_alive_60"])),
-              "driver": a.drivers[0].factor.label if a.drivers else None, "lever": None}
+              "driver": None, "lever": None}
+    if top is not None:
+        glance["driver"] = {"label": top.factor.label, "step": step_text(top.factor),
+                            "effect": fmt.months_interval(top.effect, top.low, top.high,
+                                                          sign=True)}
     if len(a.levers):
         r = a.levers.iloc[0]
-        glance["lever"] = {"description": r.description, "points": fmt.points(r["diff"]),
-                           "low": fmt.points(r.diff_low), "high": fmt.points(r.diff_high)}
-    outlook = [[f"still running at {t // 12} years", _p_alive(o, t)] for t in TIMES if t <= h]
-    outlook += [["median months to closure", fmt.median_months(o["median_months"], h)],
-                [f"average months running (first {h})",
-                 fmt.months_interval(o["rmst"], o["rmst_low"], o["rmst_high"])],
-                ["main closure cause (when)", main_cause_text(o)],
-                ["main reason (why)", why_text(a)]]
-    kms = kaplan_meier(a.runs[a.runs.variant == a.stem], horizon=h)
-    drivers = [[d.rank, d.factor.label, own_value_text(d.factor),
-                f"{d.factor.describe(d.factor.low)} to {d.factor.describe(d.factor.high)}",
-                fmt.signed(d.months_per_step),
-                fmt.months_interval(d.months_star, d.months_low, d.months_high),
-                fmt.points(d.points_per_step)] for d in a.drivers]
-    levers = [[r.rank, r.description, fmt.percent(r.p_alive),
-               fmt.points_interval(r.diff, r.diff_low, r.diff_high),
-               fmt.months_interval(r.rmst_diff, r.rmst_diff_low, r.rmst_diff_high, sign=True)]
-              for r in a.levers.itertuples()]
+        glance["lever"] = {"description": r.description,
+                           "months": fmt.months_interval(r.rmst_diff, r.rmst_diff_low,
+                                                         r.rmst_diff_high, sign=True),
+                           "cost": fmt.money_signed(r.extra_cost),
+                           "per_year": ("" if fmt.is_missing(r.cost_per_year)
+                                        else fmt.money(r.cost_per_year))}
+    km = kaplan_meier(a.runs[a.runs.variant == a.stem], horizon=h)
+    kms = [replace(k, variant=a.name) for k in km.values()]  # the legend names the authority
     figures = {"survival": figure(save_figure(plot_survival(kms), a.out / "survival.png"),
                                   "survival curve"),
-               "drivers": figure(save_figure(plot_drivers(a), a.out / "drivers.png"),
-                                 "risk drivers"),
+               "drivers": (figure(save_figure(plot_drivers(a), a.out / "drivers.png"),
+                                  "drivers") if a.drivers else None),
                "levers": (figure(save_figure(plot_levers(a), a.out / "levers.png"), "levers")
                           if len(a.levers) else None)}
-    page = render_page("assess.html.j2", title=f"Readiness assessment: {a.name}",
-                       provenance="",
-                       replicates=replicates, glance=glance, outlook=outlook,
-                       trajectories=trajectories, screen_replicates=screen_replicates,
-                       screening_runs=fmt.count(a.screening_runs), drivers=drivers,
-                       years=YEARS, levers=levers, figures=figures,
-                       why=why_section(baseline_runs(a)),
-                       skipped=list(a.skipped.items()))
+    prov = getattr(a, "provenance", {}) or {}
+    footer = ", ".join(p for p in (f"git {str(prov['commit'])[:12]}" if prov.get("commit")
+                                   else "",
+                                   f"root seed {prov['seed']}" if "seed" in prov else "",
+                                   prov.get("mode", "")) if p)
+    page = render_page(
+        "assess.html.j2", title=f"Readiness assessment: {a.name}", provenance=footer,
+        replicates=replicates, glance=glance, outlook=outlook_rows(a), horizon=h,
+        trajectories=trajectories, screen_replicates=screen_replicates,
+        screening_runs=fmt.count(a.screening_runs),
+        driver_classes=[(CLASS_TITLES[k], k, driver_rows(a, k)) for k in (CHANGEABLE, CONTEXT)
+                        if drivers_of(a, k)],
+        years=YEARS, levers=lever_rows(a), figures=figures,
+        why=why_section(baseline_runs(a)), skipped=list(a.skipped.items()),
+        authority=(authority_section(a.scenario) if getattr(a, "scenario", None) is not None
+                   else None),
+        provenance_rows=provenance_rows(prov))
     path = a.out / "report.html"
+    atomic_write_text(path, page)
+    return path
+
+
+def write_ranking_page(out: Path, ranked: list[Assessment], reports: list[Path]) -> Path:
+    """Write ``report.html`` of several assessments: the ranking, with a link to each report.
+
+    Args:
+        out: The folder of the assessments.
+        ranked: The assessments, safest first.
+        reports: Each authority's report, in the order the authorities were given.
+
+    Returns:
+        Path of the page.
+
+    """
+    from experiments.files import atomic_write_text
+
+    by_stem = {p.parent.name: p for p in reports}
+    rows = [[i, a.name, _p_alive(a.outlook, 60),
+             fmt.months_interval(a.outlook["rmst"], a.outlook["rmst_low"],
+                                 a.outlook["rmst_high"]),
+             risk_band(float(a.outlook["p_alive_60"])),
+             {"href": f"{by_stem[a.stem].parent.name}/report.html"}]
+            for i, a in enumerate(ranked, 1)]
+    prov = getattr(ranked[0], "provenance", {}) or {}
+    page = render_page("assess_ranking.html.j2", title="Readiness assessments: ranking",
+                       provenance=prov.get("mode", ""), rows=rows,
+                       authorities=[authority_section(a.scenario) for a in ranked
+                                    if getattr(a, "scenario", None) is not None],
+                       provenance_rows=provenance_rows(prov))
+    path = out / "report.html"
     atomic_write_text(path, page)
     return path

@@ -199,6 +199,25 @@ def money(x) -> str:
     return f"{sign}£{x:.0f}"
 
 
+def money_signed(x) -> str:
+    """Pounds with a sign, as :func:`money`: ``+£1.23m``, ``-£450k``; zero unsigned."""
+    if is_missing(x):
+        return MISSING
+    text = money(abs(float(x)))
+    if text in ("£0", "£0k"):
+        return text
+    return ("+" if float(x) > 0 else "-") + text
+
+
+def money_interval(x, lo, hi, *, sign: bool = False) -> str:
+    """Pounds with an interval, e.g. ``+£1.20m (+£0.95m to +£1.45m)``; bounds left out if missing."""
+    f = money_signed if sign else money
+    text = f(x)
+    if is_missing(x) or is_missing(lo) or is_missing(hi):
+        return text
+    return f"{text} ({f(lo)}{INTERVAL_SEP}{f(hi)})"
+
+
 def p_value(p) -> str:
     """A p-value for a table cell: ``0.012`` or ``< 0.001``."""
     if is_missing(p):

@@ -38,6 +38,82 @@ FAN_VARIABLES = ("teams", "staff", "referrals_month")
 SURVIVAL_TIMES = (24, 60, 120)
 COMPARISON_MONTH = 60
 
+
+def authority_groups(runs: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """The authorities of a runs table, each with its variants, in order of first appearance.
+
+    Variants belong to one authority when their runs name the same authority (the
+    ``scenario`` column: a lever switched on keeps the authority's name); the first variant of
+    an authority is its base. Without a ``scenario`` column every variant is its own
+    authority.
+
+    Args:
+        runs: One row per run (``variant``, optionally ``scenario``).
+
+    Returns:
+        ``[(authority, [base, variant, ...]), ...]``.
+
+    """
+    variants = list(map(str, pd.unique(runs["variant"].astype(str))))
+    if "scenario" not in runs.columns:
+        return [(v, [v]) for v in variants]
+    first = runs.drop_duplicates("variant")
+    groups: dict[str, list[str]] = {}
+    for v, a in zip(first["variant"].astype(str), first["scenario"].astype(str), strict=True):
+        groups.setdefault(a, []).append(v)
+    return list(groups.items())
+
+
+def comparison_pairs(runs: pd.DataFrame) -> list[tuple[str, str]]:
+    """The paired comparisons a report makes: each variant with its own authority's base.
+
+    Runs of different authorities are never paired (they share seeds, not a place); only the
+    variants of one authority (a lever switched on, a changed descriptor) are compared with
+    that authority's base, run by run.
+
+    Args:
+        runs: One row per run.
+
+    Returns:
+        ``[(base, variant), ...]`` in order.
+
+    """
+    return [(vs[0], v) for _, vs in authority_groups(runs) for v in vs[1:]]
+
+
+def _unit(groups: list[tuple[str, list[str]]]) -> dict:
+    """Words for what a report's rows are: authorities, or authorities and their variants."""
+    if all(len(vs) == 1 for _, vs in groups):
+        return {"title": "Authority", "one": "authority", "many": "authorities"}
+    return {"title": "Authority or variant", "one": "authority or variant",
+            "many": "authorities and variants"}
+
+
+def _authorities(manifest: dict, groups: list[tuple[str, list[str]]]) -> list[dict]:
+    """Each authority's base as entered, from the scenario text its manifest records."""
+    import tomllib
+
+    from experiments.reports.authority import authority_section
+    from sim.scenario import ScenarioError, parse_scenario
+
+    entries = {str(v.get("label")): v for v in manifest.get("variants") or []
+               if isinstance(v, dict)}
+    out = []
+    for _, vs in groups:
+        entry = entries.get(vs[0])
+        if not entry or not entry.get("text"):
+            continue
+        try:
+            sc = parse_scenario(tomllib.loads(entry["text"]), entry.get("source", "<scenario>"),
+                                entry["text"])
+        except (ScenarioError, tomllib.TOMLDecodeError):
+            continue
+        section = authority_section(sc, label=sc.name if sc.name == vs[0] else f"{sc.name} ({vs[0]})")
+        section["variants"] = vs[1:]
+        out.append(section)
+    return out
+
+
 def _figure(fig, path: Path, alt: str) -> Figure:
     atomic_save_figure(fig, path)
     return figure(path, alt)
@@ -48,11 +124,12 @@ def _figure(fig, path: Path, alt: str) -> Figure:
 # ---------------------------------------------------------------------------------------------
 
 
-def _what_was_run(runs: pd.DataFrame, manifest: dict) -> dict:
-    scenarios = sorted(map(str, pd.unique(runs["scenario"]))) if "scenario" in runs else []
+def _what_was_run(runs: pd.DataFrame, manifest: dict, groups) -> dict:
+    scenarios = [a for a, _ in groups] if "scenario" in runs else []
     per = runs.groupby("variant", sort=False).size()
     when = [manifest.get("started"), manifest.get("finished")]
     return {"per_variant": [(v, n) for v, n in per.items()], "scenarios": scenarios,
+            "authorities": _authorities(manifest, groups),
             "replicates": manifest.get("replicates"), "root_seed": manifest.get("root_seed"),
             "when": [w or "?" for w in when] if any(when) else None}
 
@@ -71,10 +148,10 @@ def _headline(table: pd.DataFrame, times: Sequence[int]) -> list[dict]:
     return items
 
 
-def _survival_section(table: pd.DataFrame, times: Sequence[int]) -> dict:
+def _survival_section(table: pd.DataFrame, times: Sequence[int], unit: dict) -> dict:
     hs = set(table["horizon"].astype(int))  # one per variant (mixed horizons: each its own)
-    of = f"of first {hs.pop()}" if len(hs) == 1 else "of each option's horizon"
-    header = (["Option", "Runs", "Closed"]
+    of = f"of first {hs.pop()}" if len(hs) == 1 else "of each one's horizon"
+    header = ([unit["title"], "Runs", "Closed"]
               + [f"Still running after {fmt.years(t)}" for t in times]
               + ["Median lifetime, months", f"Average months running ({of})"])
     rows = []
@@ -89,30 +166,33 @@ def _survival_section(table: pd.DataFrame, times: Sequence[int]) -> dict:
     return {"header": header, "rows": rows}
 
 
-def _comparison_section(runs: pd.DataFrame, variants: list[str], horizon: int) -> dict | None:
-    if len(variants) < 2:
-        return None
-    base = variants[0]
+def _comparison_section(runs: pd.DataFrame, groups, horizon: int) -> list[dict]:
     hs = variant_horizons(runs)
-    items = []
-    for v in variants[1:]:
-        month = min(COMPARISON_MONTH, horizon, hs[base], hs[v])  # within both horizons
-        try:
-            d = paired_difference(runs, base, v, month)
-        except ValueError as err:
-            items.append({"variant": v, "error": str(err)})
+    out = []
+    for authority, vs in groups:
+        if len(vs) < 2:
             continue
-        items.append({"variant": v, "error": None, "sentence": d["sentence"],
-                      "rmst_sentence": d["rmst_sentence"], "p": fmt.p_statement(d["mcnemar_p"]),
-                      "n_pairs": d["n_pairs"]})
-    return {"base": base, "items": items}
+        base = vs[0]
+        items = []
+        for v in vs[1:]:
+            month = min(COMPARISON_MONTH, horizon, hs[base], hs[v])  # within both horizons
+            try:
+                d = paired_difference(runs, base, v, month)
+            except ValueError as err:
+                items.append({"variant": v, "error": str(err)})
+                continue
+            items.append({"variant": v, "error": None, "sentence": d["sentence"],
+                          "rmst_sentence": d["rmst_sentence"],
+                          "p": fmt.p_statement(d["mcnemar_p"]), "n_pairs": d["n_pairs"]})
+        out.append({"authority": authority, "base": base, "items": items})
+    return out
 
 
-def _causes_section(runs: pd.DataFrame) -> dict:
+def _causes_section(runs: pd.DataFrame, unit: dict) -> dict:
     cc = closure_causes(runs)
     causes = [c[len("count_"):] for c in cc.columns
               if c.startswith("count_") and cc[c].sum() > 0]
-    header = ["Option", "Runs", "Still running at horizon"] + [cause_label(c) for c in causes]
+    header = [unit["title"], "Runs", "Still running at horizon"] + [cause_label(c) for c in causes]
     rows = []
     for v, r in cc.iterrows():
         row = [v, fmt.count(r["n"]), fmt.share_count(r["share_survived"], r["survived"])]
@@ -129,7 +209,7 @@ def _quantile_text(x: pd.Series, f) -> str:
     return f"{f(q50)} ({f(q10)}{fmt.INTERVAL_SEP}{f(q90)})"
 
 
-def _cost_section(runs: pd.DataFrame) -> dict | None:
+def _cost_section(runs: pd.DataFrame, unit: dict) -> dict | None:
     cols = [("cost", "Cost", fmt.money), ("savings", "Placement savings", fmt.money),
             ("net_cost", "Net cost", fmt.money), ("families_treated", "Families treated", fmt.count)]
     cols = [c for c in cols if c[0] in runs.columns]
@@ -137,10 +217,10 @@ def _cost_section(runs: pd.DataFrame) -> dict | None:
         return None
     rows = [[v] + [_quantile_text(sub[c], f) for c, _, f in cols]
             for v, sub in runs.groupby("variant", sort=False)]
-    return {"header": ["Option"] + [h for _, h, _ in cols], "rows": rows}
+    return {"header": [unit["title"]] + [h for _, h, _ in cols], "rows": rows}
 
 
-def _appendix(runs: pd.DataFrame, manifest: dict, variants: list[str], horizon: int,
+def _appendix(runs: pd.DataFrame, manifest: dict, pairs: list[tuple[str, str]], horizon: int,
               files: list[str]) -> dict:
     run_rows = [[label, {"code": manifest[key]}]
                 for key, label in (("command", "Command"), ("git_commit", "Git commit"),
@@ -161,9 +241,9 @@ def _appendix(runs: pd.DataFrame, manifest: dict, variants: list[str], horizon: 
     other_rows = [[k, {"code": json.dumps(v, default=str)[:300]}]
                   for k, v in manifest.items() if k not in known]
     logrank_rows = []
-    for v in variants[1:]:
-        stat, p = logrank(runs, variants[0], v)
-        logrank_rows.append([f"{variants[0]} vs {v}", fmt.signed(stat, 2), fmt.p_value(p)])
+    for base, v in pairs:
+        stat, p = logrank(runs, base, v)
+        logrank_rows.append([f"{base} vs {v}", fmt.signed(stat, 2), fmt.p_value(p)])
     return {"run": run_rows, "variants": variant_rows, "versions": version_rows,
             "other": other_rows, "logrank": logrank_rows, "files": files}
 
@@ -178,10 +258,12 @@ def write_report(out_dir: Path | str, runs: pd.DataFrame, series_long: pd.DataFr
                  extra_sections: Sequence[tuple[str, str]] | None = None) -> Path:
     """Write a self-contained ``report.html`` and its figures (PNG) to ``out_dir``.
 
-    Sections: headline, how to read this, what was run, survival per option (table with 95%
-    intervals and the survival chart), paired comparisons with the first option (if several),
-    when services closed (the decision path: table and bar chart), why services like this
-    close (per option: plain sentences and a table of the causes of the explanations, or a
+    Sections: headline, how to read this, what was run (the authorities as entered: their
+    descriptors and people, from the scenario text in the manifest), survival per authority or
+    variant (table with 95% intervals and the survival chart), paired comparisons of each
+    authority's variants with its base (:func:`comparison_pairs`; different authorities are
+    never paired), when services closed (the decision path: table and bar chart), why services
+    like this close (per authority or variant: plain sentences and a table of the causes of the explanations, or a
     note that the runs carry none), cost and savings (median and 10-90% range), fan
     charts (if ``series_long`` is given), ``extra_sections``, and a technical appendix
     (manifest, versions, log-rank tests, methods).
@@ -225,19 +307,28 @@ def write_report(out_dir: Path | str, runs: pd.DataFrame, series_long: pd.DataFr
         files.append(name)
         return _figure(f, out / name, alt)
 
+    groups = authority_groups(runs)
+    unit = _unit(groups)
+    pairs = comparison_pairs(runs)
     per = runs.groupby("variant").size()
     n_text = (f"{per.iloc[0]} histories" if per.nunique() == 1
               else f"{per.min()} to {per.max()} histories")
-    lede = f"{len(runs):,} simulated runs of {len(variants)} option(s) over {horizon} months"
+    n_auth = len(groups)
+    lede = (f"{len(runs):,} simulated runs of {n_auth} "
+            f"{'authority' if n_auth == 1 else 'authorities'}")
+    if len(variants) > n_auth:
+        extra = len(variants) - n_auth
+        lede += f" and {extra} variant{'s' if extra > 1 else ''} of {'it' if n_auth == 1 else 'them'}"
+    lede += f" over {horizon} months"
     if manifest.get("finished"):
         lede += f"; ensemble finished {manifest['finished']}"
-    survival = _survival_section(table, times)
+    survival = _survival_section(table, times, unit)
     survival["figure"] = fig(plot_survival(kms), "survival.png",
-                             "Chance the service is still running, by month, per option")
-    comparison = _comparison_section(runs, variants, horizon)
-    causes = _causes_section(runs)
+                             f"Chance the service is still running, by month, per {unit['one']}")
+    comparison = _comparison_section(runs, groups, horizon)
+    causes = _causes_section(runs, unit)
     causes["figure"] = fig(plot_closure_causes(runs), "closure_causes.png",
-                           "Share of services closed by each cause, per option")
+                           f"Share of services closed by each cause, per {unit['one']}")
     fans = []
     if series_long is not None and len(series_long):
         present = set(pd.unique(series_long["variable"]))
@@ -245,17 +336,18 @@ def write_report(out_dir: Path | str, runs: pd.DataFrame, series_long: pd.DataFr
             if var in present:
                 label = VARIABLE_LABELS.get(var, var)
                 fans.append(fig(plot_fan(series_long, var, runs), f"fan_{var}.png",
-                                f"Median and 10-90% range of {label} per option"))
+                                f"Median and 10-90% range of {label} per {unit['one']}"))
         if {"reserve", "pressure_landing"} <= present:
             fans.append(fig(plot_reserve_pressure(series_long, runs), "fan_reserve_pressure.png",
                             "Reserve and pressure getting through the buffers, services still open"))
     doc = render_page(
         "report.html.j2", title=title, provenance=provenance(manifest), lede=lede,
         headline=_headline(table, times), n_text=n_text, horizon=horizon,
-        **_what_was_run(runs, manifest), survival=survival, comparison=comparison,
-        causes=causes, why=why_section(runs), cost=_cost_section(runs), fans=fans,
+        **_what_was_run(runs, manifest, groups), survival=survival, comparison=comparison,
+        causes=causes, why=why_section(runs), cost=_cost_section(runs, unit), fans=fans,
         extra_sections=[(h, trusted_html(c)) for h, c in extra_sections or ()],
-        appendix=_appendix(runs, manifest, variants, horizon, files))
+        appendix=_appendix(runs, manifest, pairs, horizon, files), unit=unit,
+        separate=n_auth > 1)
     path = out / "report.html"
     atomic_write_text(path, doc)
     return path

@@ -65,7 +65,7 @@ class _Chunk:
 
 
 def _execute(backend, todo: list[Task], store: RunStore | MemoryStore, *, series: bool,
-             params: list[str], bar, retries: int) -> None:
+             params: list[str], bar, retries: int, phases=None) -> None:
     """Run ``todo`` on the backend, adding every chunk's outcome to ``store`` as it finishes.
 
     A chunk whose future fails (its worker died, the pool broke, Dask gave up on it) is run
@@ -131,8 +131,10 @@ def _execute(backend, todo: list[Task], store: RunStore | MemoryStore, *, series
                     task = chunk.tasks[0]
                     message = (f"the run was lost with its worker {retries + 1} times when run "
                                f"alone: {type(exc).__name__}: {exc}")
-                    store.add([RunOutcome(task.run_id, failure=failure_record(
-                        task, exc, params, message))], None)
+                    lost = RunOutcome(task.run_id, failure=failure_record(
+                        task, exc, params, message))
+                    store.add([lost], None)
+                    _tell(phases, bar, [lost])
                     bar.update(1)
                     lost_in_a_row += 1
                     if lost_in_a_row >= LOST_IN_A_ROW:
@@ -148,9 +150,18 @@ def _execute(backend, todo: list[Task], store: RunStore | MemoryStore, *, series
                     f"than this process (sim/, agents/, numpy or mesa differ); install the "
                     f"same code on every worker")
             store.add(outcome.runs, outcome.variables)  # one transaction per chunk
+            _tell(phases, bar, outcome.runs)
             bar.update(len(chunk.tasks))
             lost_in_a_row = 0
         fill()
+
+
+def _tell(phases, bar, outcomes) -> None:
+    """Tell the job's phases which runs finished, and show its current phase on the bar."""
+    if phases is None:
+        return
+    phases.finished(outcomes)
+    bar.set_description_str(phases.text, refresh=False)
 
 
 def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str | None = None,
@@ -158,7 +169,8 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
                  progress: bool | None = None, write_series: bool | None = None,
                  resume: bool = False, shard: tuple[int, int] | None = None,
                  retry_failed: bool = False, keep_series: bool = True,
-                 keep_store: bool | None = None, retries: int = RETRIES) -> EnsembleResult:
+                 keep_store: bool | None = None, retries: int = RETRIES,
+                 phases=None) -> EnsembleResult:
     """Run an ensemble on the chosen executor and collect tidy results.
 
     Args:
@@ -181,6 +193,9 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
         keep_store: Keep the run store after the tables are written (default: only for a
             shard, which :func:`merge_results` needs).
         retries: Times a chunk lost with its worker is retried alone before it is halved.
+        phases: A :class:`experiments.runner.phases.Phases` naming the job's steps: the bar
+            shows the current one (``phase 2/4: drivers, 340/800 runs``) and its callbacks
+            hear of every finished chunk; one of them may raise to stop the ensemble.
 
     Returns:
         An :class:`EnsembleResult`; identical whatever the executor, worker count, shard or
@@ -229,10 +244,12 @@ def run_ensemble(tasks: Sequence[Task], *, workers: int = 1, dask_scheduler: str
             todo = [t for t in selected if t.run_id not in done]
             with _Progress(total=len(selected), initial=len(done), unit="run", desc="ensemble",
                            disable=None if progress is None else not progress) as bar:
+                if phases is not None:  # runs taken from an interrupted attempt count as done
+                    _tell(phases, bar, sorted(done))
                 if todo:
                     with open_backend(workers, dask_scheduler) as backend:
                         _execute(backend, todo, store, series=series, params=params, bar=bar,
-                                 retries=retries)
+                                 retries=retries, phases=phases)
             runs, series_frame, failures, files = build_tables(
                 store, out, series=series, keep_series=keep_series,
                 write_series=write_series, fmt=fmt)

@@ -398,13 +398,13 @@ class ParameterPlan:
     def label(self, replicates: int | None = None) -> str:
         """How results were made, in words (printed under every table)."""
         if self.mode == "defaults":
-            return "parameters: the registry defaults (one point; no posterior sample)"
+            return "the registry defaults (one point; no posterior sample)"
         if self.mode == "point":
             which = "the best particle" if self.draw is None else "a chosen draw"
-            return (f"parameters: point mode, set {self.point_set} of the posterior sample "
+            return (f"point mode, set {self.point_set} of the posterior sample "
                     f"({which}); intervals are chance alone")
         k = "" if replicates is None else f"{-(-replicates // self.per_draw)} draws x "
-        return (f"parameters: posterior mode, {k}{self.per_draw} runs per draw from "
+        return (f"posterior mode, {k}{self.per_draw} runs per draw from "
                 f"{self.posterior.size} weighted sets; intervals cover parameter uncertainty "
                 f"and chance")
 
