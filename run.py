@@ -383,7 +383,8 @@ def _add_analysis_commands(sub) -> None:
                      help="Sobol' base samples (power of 2, default 512), Morris trajectories "
                           "(default 20) or PAWN rows (default 1024)")
     sen.add_argument("--factors", default=None, metavar="SET|NAMES|@FILE",
-                     help="drivers (default), site, mechanisms, all, a comma list, or @file")
+                     help="drivers (default: what a commissioner can observe or change), site, levers, "
+                          "mechanisms, all, a comma list, or @file")
     sen.add_argument("--groups", action="store_true",
                      help="rank factor groups (leadership, partnership, money, ...) instead")
     sen.add_argument("--second-order", action="store_true", help="Sobol' S2 indices too")
@@ -414,7 +415,8 @@ def _add_analysis_commands(sub) -> None:
     dis.add_argument("--n", type=_positive_int("n", 100, 10_000_000), default=2000,
                      help="Latin hypercube rows (default 2000)")
     dis.add_argument("--factors", default=None, metavar="SET|NAMES|@FILE",
-                     help="drivers (default), site, mechanisms, all, a comma list, or @file")
+                     help="drivers (default: what a commissioner can observe or change), site, levers, "
+                          "mechanisms, all, a comma list, or @file")
     dis.add_argument("--years", type=_positive_int("years", 1, 30), default=5,
                      help="closure within this many years (default 5)")
     dis.add_argument("--find", choices=("closure", "survival"), default="closure",

@@ -21,6 +21,7 @@ from experiments.analysis.factors import (
     Factor,
     apply_factors,
     describe_value,
+    factor_class,
     local_factors,
     select_factors,
 )
@@ -233,8 +234,12 @@ def test_factor_registry():
     drivers = select_factors("drivers")
     assert {f.group for f in drivers} >= {"leadership", "partnership", "money", "workforce",
                                           "referrals"}
-    assert any(f.kind != "parameter" for f in drivers) and any(f.kind == "parameter"
-                                                               for f in drivers)
+    # MODEL §12: the default set is what a commissioner can observe or change - descriptors,
+    # people, context, a money event and the levers - never a mechanism parameter.
+    assert not any(f.kind == "parameter" for f in drivers)
+    assert {f.kind for f in drivers} >= {"site", "leaders", "partners", "ofsted", "size", "lever",
+                                         "event"}
+    assert {factor_class(f.name) for f in drivers} == {"changeable", "context"}
     for f in FACTORS.values():
         assert f.label and f.group in GROUPS and f.low < f.high
     # Every mechanism parameter is a factor, with exactly the registry's range and label.
@@ -373,3 +378,26 @@ def test_cli_missing_scenario_and_listing(capsys):
     assert "collaboration_history" in out and "supervisor_exit_rate" in out
     assert run.main(["sensitivity", "nope.toml", "--out", "/tmp/never-created-x"]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_commissioner_factors_act_on_the_scenario():
+    from experiments.analysis.factors import apply_factors
+    from sim.scenario import load_scenario
+    from tests.conftest import ROOT
+
+    sc = load_scenario(ROOT / "scenarios" / "metro_city.toml")
+    names = ["authority_size", "budget_cut_year3", "succession_planning", "programme_manager",
+             "co_funding", "protected_funding_years", "ofsted_rating"]
+    fs = [FACTORS[n] for n in names]
+    out = apply_factors(sc, fs, [2.0, 0.2, 0.7, 0.9, 0.25, 2.4, 3.2])
+    assert out.site.population == round(sc.site.population * 2)
+    assert out.site.looked_after_children == round(sc.site.looked_after_children * 2)
+    cut = [e for e in out.events if e.kind == "budget_cut"]
+    assert len(cut) == 1 and cut[0].month == 36 and cut[0].fraction == 0.2
+    assert out.levers.succession_planning is True and out.levers.programme_manager == "on"
+    assert out.levers.co_funding == 0.25 and out.levers.protected_funding_years == 2
+    assert out.site.ofsted_rating == "inadequate"
+    off = apply_factors(sc, fs, [1.0, 0.0, 0.2, 0.1, 0.0, 0.0, 1.0])
+    assert not [e for e in off.events if e.kind == "budget_cut" and e.month == 36]
+    assert off.levers.succession_planning is False and off.levers.programme_manager == "auto"
+    assert FACTORS["succession_planning"].describe(0.7) == "on"

@@ -12,12 +12,13 @@ whole groups.
 
 Factor sets (``--factors`` on the command line):
 
-* ``drivers`` (default): the 16 factors of :data:`DRIVERS`, the candidates for "what kills
-  the service": six descriptors a commissioner can observe (turnover history, leaders' backing,
-  collaboration history, partners' commitment, regional network, the supervisor's system
-  leadership) and ten mechanism parameters, chosen from those a Morris screening of every
-  factor (``--factors all``, 8 trajectories x 3 replicates at each site) ranked most
-  influential, so that each group is represented (see ``docs/sensitivity.md``);
+* ``drivers`` (default): the factors of :data:`DRIVERS`, what a commissioner can observe or
+  change (MODEL §12): the authority's descriptors and people (:data:`SITE_FACTORS`), its
+  context (size, inspection rating; :data:`CONTEXT_FACTORS`), a money event (an in-year cut)
+  and the levers (:data:`LEVER_FACTORS`). No mechanism parameter is a risk driver: in
+  posterior mode they are drawn from the calibrated sample, so a ranking holds across what the
+  evidence leaves uncertain; ``run.py research`` ranks them separately, as what research should
+  measure next;
 * ``site``: the descriptors and people only;
 * ``mechanisms``: every mechanism parameter of the registry;
 * ``all``: both;
@@ -40,12 +41,13 @@ import numpy as np
 
 from experiments.errors import ExperimentError
 from sim.parameters import PARAMETER_INDEX, PARAMETERS
-from sim.scenario import LEVELS, OFSTED, STANCES, TURNOVER, Scenario
+from sim.scenario import LEVELS, OFSTED, STANCES, TURNOVER, Event, Scenario
 
 GROUPS = ("leadership", "partnership", "money", "workforce", "referrals", "outcomes")
 """The factor groups, in display order."""
 
-KINDS = ("parameter", "site", "supervisor", "partners", "leaders", "ofsted")
+KINDS = ("parameter", "site", "supervisor", "partners", "leaders", "ofsted", "size", "lever",
+         "event")
 """How a factor acts on a scenario (see :func:`apply_factors`)."""
 
 
@@ -66,7 +68,10 @@ class Factor:
             partner's go-live commitment by the value (clipped to 0-1); ``leaders`` shifts every
             founding leader's stance by the value (clipped to -1..1); ``ofsted`` sets the
             inspection rating by its position in ``outstanding, good, adequate, inadequate``
-            (0-3, rounded).
+            (0-3, rounded); ``size`` multiplies the population and the children looked after
+            by the value; ``lever`` sets the lever of that name (a switch is on at 0.5 or more;
+            ``programme_manager`` is ``auto`` below 0.5, ``on`` above; numbers as they are);
+            ``event`` adds an in-year budget cut of that fraction at month 36.
         source: Evidence or ``assumption`` (parameters) or the docs/ODD.md section.
         integer: Whether values are rounded to whole numbers.
         scale: How values read in words: ``level`` (the rubric's none..very high), ``turnover``
@@ -120,7 +125,8 @@ def describe_value(scale: str, x: float) -> str:
     """Format a factor value with the rubric's words where one applies.
 
     Args:
-        scale: ``level``, ``turnover``, ``stance``, ``shift``, ``ofsted`` or ``""``.
+        scale: ``level``, ``turnover``, ``stance``, ``shift``, ``ofsted``, ``switch`` (a
+            lever: off below 0.5, on above) or ``""``.
         x: The value.
 
     Returns:
@@ -130,6 +136,8 @@ def describe_value(scale: str, x: float) -> str:
     """
     if scale == "ofsted":
         return OFSTED[int(min(max(round(x), 0), len(OFSTED) - 1))]
+    if scale == "switch":
+        return "on" if x >= 0.5 else "off"
     if scale == "shift":
         steps = x / 0.2
         return f"{x:+.2f} ({steps:+.1f} rubric steps)"
@@ -197,30 +205,60 @@ SITE_FACTORS: tuple[Factor, ...] = (
 """Descriptors of the authority and its people that a commissioner can observe (docs/ODD.md §5.2,
 §9), over their rubric ranges (very low to very high; stable to very high turnover)."""
 
+CONTEXT_FACTORS: tuple[Factor, ...] = (
+    Factor("ofsted_rating", "Inspection (Ofsted) rating (0 outstanding .. 3 inadequate)", -0.49,
+           3.49, "leadership", "ofsted", "ODD 5.2; 001:1225", scale="ofsted"),
+    Factor("authority_size", "Size of the authority (population and children looked after, x "
+           "the authority's own)", 0.5, 3.0, "referrals", "size", "ODD 5.2 (Table 14)"),
+)
+"""The authority's context a commissioner observes but cannot change (size and need, rating)."""
+
+MONEY_FACTORS: tuple[Factor, ...] = (
+    Factor("budget_cut_year3", "In-year budget cut in the third year (share of the budget)",
+           0.0, 0.3, "money", "event", "ODD 7.19 (scripted events); 001:1557"),
+)
+"""Money events: an in-year cut (ODD §7.19) of a share of the budget at month 36."""
+
+_SWITCH = {"scale": "switch", "low": 0.0, "high": 1.0}
+LEVER_FACTORS: tuple[Factor, ...] = (
+    Factor("succession_planning", "Lever: succession planning for the supervisor",
+           group="workforce", kind="lever", source="ODD 7.18; 001:1586", **_SWITCH),
+    Factor("programme_manager", "Lever: fund a programme manager from the start",
+           group="leadership", kind="lever", source="ODD 7.18; 001:1999", **_SWITCH),
+    Factor("local_outcome_feedback", "Lever: feed local outcomes back to leaders",
+           group="outcomes", kind="lever", source="ODD 7.18; 001:2333", **_SWITCH),
+    Factor("steering_group_induction", "Lever: induct new steering-group members",
+           group="partnership", kind="lever", source="ODD 7.18; 001:1933", **_SWITCH),
+    Factor("champion_cultivation", "Lever: cultivate a champion among senior leaders",
+           group="leadership", kind="lever", source="ODD 7.18; 001:1605", **_SWITCH),
+    Factor("referral_promotion", "Lever: promote the service to referrers",
+           group="referrals", kind="lever", source="ODD 7.18; 001:1475", **_SWITCH),
+    Factor("balanced_launch", "Lever: a balanced launch (referrals from every agency)",
+           group="referrals", kind="lever", source="ODD 7.18", **_SWITCH),
+    Factor("protected_funding_years", "Lever: years of protected funding after the grant",
+           0.0, 3.0, "money", "lever", "ODD 7.18", integer=True),
+    Factor("co_funding", "Lever: partners' share of the cost (co-funding)", 0.0, 0.6, "money",
+           "lever", "ODD 7.18; research B.1"),
+)
+"""The levers of ODD §7.18 a commissioner can pull, as factors (switches 0 = off, 1 = on)."""
+
 MECHANISM_FACTORS: tuple[Factor, ...] = tuple(_parameter_factor(p.name) for p in PARAMETERS)
 """Every mechanism parameter over its registry range."""
 
-FACTORS: dict[str, Factor] = {f.name: f for f in (*SITE_FACTORS, *MECHANISM_FACTORS)}
+COMMISSIONER_FACTORS: tuple[Factor, ...] = (*SITE_FACTORS, *CONTEXT_FACTORS, *MONEY_FACTORS,
+                                            *LEVER_FACTORS)
+"""What a commissioner can observe or change (MODEL §12)."""
+
+FACTORS: dict[str, Factor] = {f.name: f for f in (*COMMISSIONER_FACTORS, *MECHANISM_FACTORS)}
 """Every factor by name."""
 
-DRIVERS: tuple[str, ...] = (
-    # leadership
-    "leadership_turnover_history", "leader_support", "leader_shield",
-    # partnership
-    "collaboration_history", "partner_commitment", "gamma_partnership",
-    # money
-    "austerity_rate", "burden_elasticity", "close_margin",
-    # workforce
-    "supervisor_exit_rate", "supervisor_system_leadership", "therapist_exit_rate",
-    "regional_network", "gamma_system",
-    # referrals and outcomes
-    "eligible_per_lac", "base_success",
-)
-"""The default factor set: the candidate risk drivers (see the module docstring)."""
+DRIVERS: tuple[str, ...] = tuple(f.name for f in COMMISSIONER_FACTORS)
+"""The default factor set: what a commissioner can observe or change (the module docstring)."""
 
 FACTOR_SETS: dict[str, tuple[str, ...]] = {
     "drivers": DRIVERS,
     "site": tuple(f.name for f in SITE_FACTORS),
+    "levers": tuple(f.name for f in LEVER_FACTORS),
     "mechanisms": tuple(f.name for f in MECHANISM_FACTORS),
     "all": tuple(FACTORS),
 }
@@ -246,6 +284,13 @@ FACTOR_CLASSES: dict[str, str] = {
     "deprived_share": CONTEXT,
     "ofsted_rating": CONTEXT,
     "leadership_turnover_history": CONTEXT,
+    "authority_size": CONTEXT,
+    "budget_cut_year3": CONTEXT,                # a money event that happens to the authority
+    # The levers (ODD §7.18): what a commissioner decides.
+    **{name: CHANGEABLE for name in ("succession_planning", "programme_manager",
+                                     "local_outcome_feedback", "steering_group_induction",
+                                     "champion_cultivation", "referral_promotion",
+                                     "balanced_launch", "protected_funding_years", "co_funding")},
 }
 """Whether an authority's descriptor is something it *can change* or its *context*.
 
@@ -369,6 +414,15 @@ def _clip(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else hi if x > hi else x
 
 
+def _lever_value(f: Factor, v: float):
+    """A lever factor's value as the lever takes it (switches on at 0.5 or more)."""
+    if f.name == "programme_manager":
+        return "on" if v >= 0.5 else "auto"
+    if f.scale == "switch":
+        return bool(v >= 0.5)
+    return int(v) if f.integer else float(v)
+
+
 def apply_factors(scenario: Scenario, factors: Sequence[Factor], values: Sequence[float],
                   *, keep_text: bool = False) -> Scenario:
     """Return the scenario with every factor set to its value (one design row).
@@ -395,6 +449,8 @@ def apply_factors(scenario: Scenario, factors: Sequence[Factor], values: Sequenc
     params: dict[str, float] = {}
     site: dict[str, object] = {}
     sup: dict[str, object] = {}
+    levers: dict[str, object] = {}
+    events: list[Event] = []
     sc = scenario
     for f, raw in zip(factors, values, strict=True):
         v = f.value(raw)
@@ -412,6 +468,17 @@ def apply_factors(scenario: Scenario, factors: Sequence[Factor], values: Sequenc
         elif f.kind == "leaders":
             sc = replace(sc, leaders=tuple(
                 replace(ld, stance=_clip(ld.stance + v, -1.0, 1.0)) for ld in sc.leaders))
+        elif f.kind == "size":
+            site["population"] = max(10_000, round(scenario.site.population * v))
+            site["looked_after_children"] = max(20, round(scenario.site.looked_after_children * v))
+        elif f.kind == "lever":
+            levers[f.name] = _lever_value(f, v)
+        elif f.kind == "event" and v > 0:
+            events.append(Event(month=36, kind="budget_cut", fraction=float(v)))
+    if levers:
+        sc = replace(sc, levers=replace(sc.levers, **levers))
+    if events:
+        sc = replace(sc, events=tuple(sorted((*sc.events, *events), key=lambda e: e.month)))
     if site:
         sc = replace(sc, site=replace(sc.site, **site))
     if sup:

@@ -56,7 +56,7 @@ def format_table(table: pd.DataFrame, design: Design, out: Output, *, limit: int
         head = f"{'mu* (95% CI)':>24} {'mu':>8} {'sigma':>8}"
     else:
         head = f"{'PAWN median KS (95% CI)':>26}"
-    lines = [f"{'rank':>4}  {'driver':<{width}} {'group':<11} {head}"]
+    lines = [f"{'rank':>4}  {'driver':<{width}} {'class':<9} {'group':<11} {head}"]
     for _, r in rows.iterrows():
         label = str(r["label"])
         label = label if len(label) <= width else label[:width - 1] + "…"
@@ -67,8 +67,25 @@ def format_table(table: pd.DataFrame, design: Design, out: Output, *, limit: int
             vals = f"{cells[0]:>24} {cells[1]:>8} {cells[2]:>8}"
         else:
             vals = f"{cells[0]:>26}"
-        lines.append(f"{int(r['rank']):>4}  {label:<{width}} {r['group']:<11} {vals}")
+        lines.append(f"{int(r['rank']):>4}  {label:<{width}} {class_word(r.name):<9} {r['group']:<11} "
+                     f"{vals}")
     return "\n".join(lines)
+
+
+_CLASS_WORDS = {"changeable": "change", "context": "context", "mechanism": "mechanism"}
+
+
+def class_word(name) -> str:
+    """One word for a ranked factor's class: ``change`` (can change), ``context``, ``mechanism``.
+
+    Groups (factor sets of ``--groups``) have no class and read ``-``.
+    """
+    from experiments.analysis.factors import factor_class
+
+    try:
+        return _CLASS_WORDS[factor_class(str(name))]
+    except KeyError:
+        return "-"
 
 
 def noise_text(noise: dict) -> str:
