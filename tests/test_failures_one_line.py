@@ -35,8 +35,10 @@ def cli(*args: str) -> list[str]:
 @pytest.mark.parametrize("args, unbuffered", [
     (("--help",), False),
     (("--version",), False),
-    (("ensemble", GOOD, "--replicates", "2", "--no-progress", "--out", "{out}"), False),
-    (("ensemble", GOOD, "--replicates", "2", "--no-progress", "--out", "{out}"), True),
+    (("ensemble", GOOD, "--replicates", "2", "--no-progress", "--parameters", "defaults",
+      "--out", "{out}"), False),
+    (("ensemble", GOOD, "--replicates", "2", "--no-progress", "--parameters", "defaults",
+      "--out", "{out}"), True),
 ])
 def test_closed_pipe_is_a_quiet_exit_1(args, unbuffered, tmp_path):
     args = [a.replace("{out}", str(tmp_path / "e")) for a in args]
