@@ -92,6 +92,9 @@ class Rule:
 
 def _condition_text(f: Factor, lo: float | None, hi: float | None) -> str:
     label = f.label[0].lower() + f.label[1:]
+    if f.scale == "switch":  # a lever: PRIM's cut on 0..1 means on or off
+        on = lo is not None and lo >= 0.5 or hi is None
+        return f"{label.removeprefix('lever: ')}: {'on' if on else 'off'}"
     if lo is not None and hi is not None:
         return f"{label} between {f.describe(lo)} and {f.describe(hi)}"
     if lo is not None:
