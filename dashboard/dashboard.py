@@ -550,6 +550,19 @@ _ROLE_WORDS = {code.replace("_", " "): label[0].lower() + label[1:]
 # the page adds them, worded by sim.explanation.EVENT_LABELS; the others have a log line.
 CAUSE_ONLY_EVENTS = ("grant_step", "austerity", "trial_randomising", "partner_replaced")
 _CALENDAR_EVENTS = ("grant_step", "austerity", "trial_randomising")
+# The other cause-log events and how to know their line in the text log (see _merged_log).
+_LEFT = re.compile(r"^(?!supervisor |the programme manager).+ left( \(interim\))?$")
+_ANCHORS = {
+    "leader_left": _LEFT.match,
+    "patron_left": lambda t: t.startswith("patronage ended"),
+    "chair_lost": lambda t: t.startswith("steering group now chaired by"),
+    "supervisor_left": re.compile(r"^supervisor of team \d+ left$").match,
+    "programme_manager_left": lambda t: t == "the programme manager left",
+    "co_funder_withdrew": lambda t: t.endswith("withdrew its co-funding")
+    or t in ("scripted event: co_funding_ends", "scripted event: partner_withdraws"),
+    "budget_cut": lambda t: t == "scripted event: budget_cut",
+    "post_cut": lambda t: t.startswith("a therapist post cut"),
+}
 # The model's first line after an event that says the event again in its own words: it is
 # left out of the page's log (one line per event).
 _RESTATEMENT = {
@@ -674,6 +687,39 @@ def _grant_text(model: LocalAuthority, month: int) -> str:
     return text
 
 
+def _merged_log(model: LocalAuthority) -> list[tuple[int, str, str]]:
+    """The text log and the cause-only events of the cause log, in the order they happened.
+
+    Both logs are in time order. A cause-log event that has a line in the text log
+    (``_ANCHORS``) fixes where the two meet; a cause-only event goes after the text log's
+    lines of earlier months and of its own month up to the last such meeting point, which is
+    exact for everything the two logs share (e.g. a partner replaced in the month's turnover
+    comes before the supervisor's departure injected at the end of that month).
+
+    Returns:
+        ``(month, source, text)`` with source ``"log"`` (text: the log line) or ``"cause"``
+        (text: the cause-log kind).
+    """
+    log, out, i = model.log, [], 0
+    for month, kind in model.cause_log:
+        if kind in CAUSE_ONLY_EVENTS:
+            while i < len(log) and log[i][0] < month:
+                out.append((log[i][0], "log", log[i][1]))
+                i += 1
+            out.append((month, "cause", kind))
+            continue
+        anchor = _ANCHORS.get(kind)
+        j = i
+        while anchor is not None and j < len(log) and log[j][0] <= month:
+            if log[j][0] == month and anchor(log[j][1]):
+                out.extend((m, "log", t) for m, t in log[i:j + 1])
+                i = j + 1
+                break
+            j += 1
+    out.extend((m, "log", t) for m, t in log[i:])
+    return out
+
+
 def log_lines(model: LocalAuthority) -> list[LogLine]:
     """Everything that has happened, one line per event in plain words, oldest first.
 
@@ -687,36 +733,20 @@ def log_lines(model: LocalAuthority) -> list[LogLine]:
     scheduled: dict[tuple[int, str], list[Event]] = {}
     for ev in model.spec.events:
         scheduled.setdefault((ev.month, ev.kind), []).append(ev)
-    extra: dict[int, list[tuple[str, str]]] = {}
-    for month, kind in model.cause_log:
-        if kind in CAUSE_ONLY_EVENTS:
-            text = _grant_text(model, month) if kind == "grant_step" else EVENT_LABELS[kind]
-            extra.setdefault(month, []).append(
-                (_sentence(text), "calendar" if kind in _CALENDAR_EVENTS else "model"))
-
+    # The index in model.log of each text-log line, to find the injected ones.
+    index = iter(range(len(model.log)))
     out: list[LogLine] = []
 
     def add(month: int, text: str, kind: str) -> None:
         out.append(LogLine(month, model.calendar.label(month), text, kind))
 
-    def flush_extra(until: int, calendar_only: bool = False) -> None:
-        for month in sorted(m for m in extra if m <= until):
-            keep = []
-            for text, kind in extra[month]:
-                if calendar_only and month == until and kind != "calendar":
-                    keep.append((text, kind))
-                else:
-                    add(month, text, kind)
-            if keep:
-                extra[month] = keep
-            else:
-                del extra[month]
-
     restate = None
-    for i, (month, text) in enumerate(model.log):
-        # A month's calendar events come before its other lines; earlier months' extras first.
-        flush_extra(month - 1)
-        flush_extra(month, calendar_only=True)
+    for month, source, text in _merged_log(model):
+        if source == "cause":
+            words = _grant_text(model, month) if text == "grant_step" else EVENT_LABELS[text]
+            add(month, _sentence(words), "calendar" if text in _CALENDAR_EVENTS else "model")
+            continue
+        i = next(index)
         if text.startswith("scripted event: "):
             kind = text.removeprefix("scripted event: ")
             if i in injected_at:
@@ -732,7 +762,6 @@ def log_lines(model: LocalAuthority) -> list[LogLine]:
             continue
         restate = None
         add(month, plain_log_text(text), "model")
-    flush_extra(max(extra, default=-1))
     return out
 
 

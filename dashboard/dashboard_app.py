@@ -216,10 +216,12 @@ def _time_axis(ax, model: DashboardModel, top: float) -> None:
         if key in labelled:
             continue
         labelled.add(key)
-        same = [mk.label for mk in marks if (mk.month, mk.kind) == key]
-        ax.annotate(", ".join(dict.fromkeys(same)), (mark.month, top), fontsize=FONT - 2.5,
-                    rotation=90, va="top", ha="right", color=palette.BLACK,
-                    alpha=0.5 if future else 1.0)
+        same = list(dict.fromkeys(mk.label for mk in marks if (mk.month, mk.kind) == key))
+        text = ax.annotate(same[0] if len(same) == 1 else f"{len(same)} events",
+                           (mark.month, top), fontsize=FONT - 2.5, rotation=90, va="top",
+                           ha="right", color=palette.BLACK, alpha=0.5 if future else 1.0,
+                           annotation_clip=True, clip_on=True)
+        text.set_in_layout(False)  # a label never shrinks the plot
     ax.set_xlim(0, xmax)
     ax.set_xlabel(f"months since go-live ({model.calendar.label(0)})", fontsize=FONT - 1)
 

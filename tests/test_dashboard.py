@@ -294,6 +294,17 @@ def test_charts_have_labelled_axes_marks_and_the_colour_blind_safe_palette():
         assert {"budget cut", "leader leaves"} <= labels
     png = app.figure_png(app.margin_figure(model))
     assert png.startswith("data:image/png;base64,") and len(png) > 10_000
+    # Three events in one month (the toxic trio's month 22): one short label, and the plot
+    # keeps most of the figure's height.
+    trio = dash.DashboardModel(site="seminars/toxic_trio_all", seed=1)
+    for _ in range(22):
+        trio.step()
+    for make in app.CHARTS:
+        fig = make(trio)
+        fig.draw_without_rendering()  # the constrained layout runs at drawing
+        ax = fig.axes[0]
+        assert "3 events" in {t.get_text() for t in ax.texts}
+        assert ax.get_position().height > 0.5, make.__name__
 
 
 def test_palette_is_okabe_ito():
@@ -375,6 +386,11 @@ def test_the_log_is_plain_words_and_complete(site, seed):
     assert sum(ln.text.startswith("The grant stepped down") for ln in lines) == grant_steps
     if model.closed:
         assert lines[-1].text.startswith("The service closed ")
+    # Events of the month's own steps come before what was injected at the month's end.
+    for k, ln in enumerate(lines):
+        if ln.kind == "injected":
+            assert not any(later.month == ln.month and later.text.startswith("A partner's")
+                           for later in lines[k:]), ln
 
 
 @pytest.mark.parametrize("raw, plain", [
