@@ -72,7 +72,7 @@ CSS = """
 .v-navigation-drawer.solara-content-main { min-width: 300px !important; max-width: 300px !important;
     width: 300px !important; }
 .v-navigation-drawer.solara-content-main > .v-navigation-drawer__content > div { padding: 6px !important; }
-.v-navigation-drawer--open ~ .v-content, main.v-content { padding-left: 300px !important; }
+.v-application:has(.v-navigation-drawer--open) main.v-content { padding-left: 300px !important; }
 .mst-chart-key { font-size: 0.8rem; color: #333; padding: 2px 6px; }
 .mst-sidebar .v-card { margin-bottom: 6px; }
 .mst-sidebar .v-card__title { font-size: 1rem; padding: 6px 10px 0 10px; }
@@ -92,7 +92,8 @@ CSS = """
     border-radius: 4px; background: #fff; }
 .mst-status .mst-site { font-weight: bold; }
 .mst-status .mst-sep { color: #999; padding: 0 4px; }
-.mst-chart { width: 100%; height: auto; display: block; }
+.mst-chart { width: 100%; height: auto; display: block; object-fit: contain;
+    max-height: calc((100vh - 250px) / 2); }
 .mst-chart-grid { display: grid; grid-template-columns: 1fr 1fr; gap: 4px; }
 .mst-bars { width: 100%; border-collapse: collapse; }
 .mst-bars td { padding: 1px 4px; vertical-align: middle; }
