@@ -1,7 +1,9 @@
-"""The seminar dashboard's model side (issue 6).
+"""The seminar dashboard's model side (issues 6 and 15).
 
 Which scenarios it offers, the model it runs, injecting events at the current month, and
-plain-data views of the model for the page.
+plain-data views of the model for the page: the status, the log in plain words (one line per
+event), the buffers and pressure as named bars, the events to mark on the time axis, which
+controls await a Reset, and the exercise's ensemble reveal.
 
 Nothing here imports solara: the page lives in :mod:`dashboard.dashboard_app` (needs the
 optional ``viz`` extra) and :func:`launch` starts it. Everything the page shows comes from the
