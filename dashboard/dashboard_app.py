@@ -107,7 +107,7 @@ CSS = """
 .mst-zero { position: absolute; top: -2px; width: 2px; height: 18px; background: #000; }
 .mst-bars-note { font-size: 0.78rem; color: #444; }
 .mst-log { font-size: 0.92rem; margin: 0; padding-left: 1.1rem; overflow-y: auto;
-    max-height: 300px; }
+    max-height: max(200px, calc(100vh - 480px)); }
 .mst-log li { margin-bottom: 2px; }
 .mst-log .mst-log-month { color: #555; white-space: nowrap; }
 .mst-log .mst-log-injected { font-weight: bold; }

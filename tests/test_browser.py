@@ -445,9 +445,18 @@ def test_seminar_mode_at_1280x720(browser, dashboard_url):
     for name in ("Leadership shield", "Partnership shield", "System leadership", "Reserve",
                  "Pressure getting through", "Margin"):
         expect(bars).to_contain_text(name)
-    _above_the_fold(page, page.locator(".mst-log-card"), whole=False)
-    for i in range(2):  # the latest lines can be read without scrolling
+    _above_the_fold(page, page.locator(".mst-log-card"))
+    for i in range(2):  # the latest lines can be read without scrolling the page
         _above_the_fold(page, lines.nth(i))
+    # The complete log scrolls within its card; the oldest line is there, further down.
+    log_box = page.locator(".mst-log")
+    assert log_box.evaluate("e => getComputedStyle(e).overflowY") == "auto"
+    assert log_box.evaluate("e => e.scrollHeight > e.clientHeight")
+    lines.last.scroll_into_view_if_needed()
+    expect(lines.last).to_be_in_viewport()
+    expect(lines.last).to_have_text(want[-1])
+    log_box.evaluate("e => { e.scrollTop = 0; }")
+    page.locator(".mst-main").evaluate("e => e.scrollIntoView({block: 'start'})")
     # The inject card's buttons stay inside their card; nothing spills sideways.
     card = page.locator(".mst-inject").bounding_box()
     for cls in ("leader", "supervisor", "cut", "partner"):
