@@ -1,7 +1,9 @@
-"""The seminar dashboard's model side (issue 6).
+"""The seminar dashboard's model side (issues 6 and 15).
 
 Which scenarios it offers, the model it runs, injecting events at the current month, and
-plain-data views of the model for the page.
+plain-data views of the model for the page: the status, the log in plain words (one line per
+event), the buffers and pressure as named bars, the events to mark on the time axis, which
+controls await a Reset, and the exercise's ensemble reveal.
 
 Nothing here imports solara: the page lives in :mod:`dashboard.dashboard_app` (needs the
 optional ``viz`` extra) and :func:`launch` starts it. Everything the page shows comes from the
@@ -11,13 +13,16 @@ functions below, so they can be tested without a browser.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dashboard.hosts import LocalHostsOnly, allowed_hosts, normalise_host
 from experiments.reports.causes import NO_DECISION, explanation_lines
+from sim.explanation import EVENT_LABELS
 from sim.model import PHASES, LocalAuthority
 from sim.processes.events import LeaderDeparts
 from sim.scenario import STANCES, Event, Levers, load_scenario
@@ -160,6 +165,8 @@ class DashboardModel(LocalAuthority):
         seed_value: The seed used.
         file_levers: The levers the scenario file sets.
         injected: Events injected from the page, as ``(month, description)``.
+        injected_at: The description of each injected event by the index of its line in
+            ``log`` (the model's own "scripted event" line), for :func:`log_lines`.
         names: Display names of leaders by agent id (the file's names for founding leaders).
     """
 
@@ -191,6 +198,7 @@ class DashboardModel(LocalAuthority):
         self.seed_value = seed_int
         self.file_levers = file_levers
         self.injected: list[tuple[int, str]] = []
+        self.injected_at: dict[int, str] = {}
         self.names: dict[int, str] = {}
         for ld, spec in zip(self.leaders, scenario.leaders, strict=False):
             self.names[ld.unique_id] = spec.name or ROLE_LABELS[spec.role]
@@ -243,7 +251,9 @@ def inject_event(model: LocalAuthority, event: Event, leader=None) -> str:
         raise ValueError("the service has closed; press Reset to start again")
     event = replace(event, month=model.month)
     text = describe_event(model, event, leader)
-    model.log.append((model.month, f"injected from the dashboard: {text}"))
+    # The model logs the event once ("scripted event: <kind>"); the page's log shows that line
+    # in the words of ``text`` (see :func:`log_lines`), so nothing else is logged here.
+    at = len(model.log)
     if event.kind == "leader_departs" and leader is not None and \
             next(ld for ld in model.leaders if ld.role == leader.role) is not leader:
         model.apply_event(LeaderDeparts(event.role, event.successor_stance, leader=leader))
@@ -253,6 +263,8 @@ def inject_event(model: LocalAuthority, event: Event, leader=None) -> str:
     model.rerecord_month()
     if hasattr(model, "injected"):
         model.injected.append((model.month, text))
+    if hasattr(model, "injected_at"):
+        model.injected_at[at] = text
     return text
 
 
@@ -514,6 +526,499 @@ def status(model: LocalAuthority) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- the log in plain words
+@dataclass(frozen=True)
+class LogLine:
+    """One line of the page's log.
+
+    Attributes:
+        month: The month it happened.
+        date: The month's calendar label (``YYYY-MM``).
+        text: What happened, in plain words (a sentence without a final full stop).
+        kind: ``"injected"`` (from the page), ``"scheduled"`` (a scenario file's event),
+            ``"calendar"`` (the grant, austerity, the trial), or ``"model"`` (everything else).
+    """
+
+    month: int
+    date: str
+    text: str
+    kind: str
+
+
+# Roles as the model writes them in its log (the role code with spaces), in plain words.
+_ROLE_WORDS = {code.replace("_", " "): label[0].lower() + label[1:]
+               for code, label in ROLE_LABELS.items()}
+# Cause-log events (sim.explanation.EVENT_GROUP) that the model's text log does not hold, so
+# the page adds them, worded by sim.explanation.EVENT_LABELS; the others have a log line.
+CAUSE_ONLY_EVENTS = ("grant_step", "austerity", "trial_randomising", "partner_replaced")
+_CALENDAR_EVENTS = ("grant_step", "austerity", "trial_randomising")
+# The other cause-log events and how to know their line in the text log (see _merged_log).
+_LEFT = re.compile(r"^(?!supervisor |the programme manager).+ left( \(interim\))?$")
+_ANCHORS = {
+    "leader_left": _LEFT.match,
+    "patron_left": lambda t: t.startswith("patronage ended"),
+    "chair_lost": lambda t: t.startswith("steering group now chaired by"),
+    "supervisor_left": re.compile(r"^supervisor of team \d+ left$").match,
+    "programme_manager_left": lambda t: t == "the programme manager left",
+    "co_funder_withdrew": lambda t: t.endswith("withdrew its co-funding")
+    or t in ("scripted event: co_funding_ends", "scripted event: partner_withdraws"),
+    "budget_cut": lambda t: t == "scripted event: budget_cut",
+    "post_cut": lambda t: t.startswith("a therapist post cut"),
+}
+# The model's first line after an event that says the event again in its own words: it is
+# left out of the page's log (one line per event).
+_RESTATEMENT = {
+    "leader_departs": re.compile(r"^.+ left( \(interim\))?$"),
+    "supervisor_departs": re.compile(r"^(supervisor of team 1 left|the interim supervisor of "
+                                     r"team 1 stepped down)$"),
+}
+VIABILITY_TEXT = {
+    "recruit a permanent supervisor":
+        "Viability review after the supervisor left: the service goes on and a permanent "
+        "supervisor is being recruited",
+    "interim left in post until the budget round":
+        "Viability review after the supervisor left: in doubt; a therapist acts up as interim "
+        "supervisor until the budget round, and nobody is recruited",
+    "in doubt, but the planned successor starts":
+        "Viability review after the supervisor left: in doubt, but the planned successor "
+        "(succession plan) starts",
+}
+CHAIR_TEXT = {
+    "leader": "A leader now chairs the steering group",
+    "supervisor": "The supervisor now chairs the steering group, carrying it alone",
+    "none": "The steering group has no chair now",
+}
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:]
+
+
+def _role_words(text: str) -> str:
+    return _ROLE_WORDS.get(text, text)
+
+
+def _agency_words(code: str) -> str:
+    return AGENCY_LABELS.get(code, code.replace("_", " "))
+
+
+_PLAIN_RULES: tuple[tuple[re.Pattern, object], ...] = (
+    (re.compile(r"^supervisor of team (\d+) left$"), lambda m: f"The supervisor of team {m[1]} left"),
+    (re.compile(r"^the interim supervisor of team (\d+) stepped down$"),
+     lambda m: f"The interim supervisor of team {m[1]} stepped down"),
+    (re.compile(r"^new supervisor for team (\d+)$"),
+     lambda m: f"A new supervisor took up post in team {m[1]}"),
+    (re.compile(r"^viability review: (.+)$"),
+     lambda m: VIABILITY_TEXT.get(m[1], f"Viability review after the supervisor left: {m[1]}")),
+    (re.compile(r"^patronage handed over \(succession plan\)$"),
+     lambda m: "The patron left, and the succession plan handed patronage to a supportive "
+               "colleague"),
+    (re.compile(r"^patronage ended; suppressed resentment released$"),
+     lambda m: "Patronage ended: the service lost its patron, and the resentment the patron had "
+               "held down came out"),
+    (re.compile(r"^steering group now chaired by: (\w+)$"),
+     lambda m: CHAIR_TEXT.get(m[1], f"The steering group is now chaired by {m[1]}")),
+    (re.compile(r"^a new champion took on patronage$"),
+     lambda m: "A champion among the leaders became the service's new patron"),
+    (re.compile(r"^(\w+) withdrew its co-funding$"),
+     lambda m: f"{_agency_words(m[1])} stopped paying its share of the cost (co-funding)"),
+    (re.compile(r"^service closed \((.+)\)$"),
+     lambda m: "The service closed "
+               + CAUSE_TEXT.get(m[1].replace(" ", "_"), f"({m[1]})")),
+    (re.compile(r"^implementation review failed \(adherence ([\d.]+)\)$"),
+     lambda m: f"An implementation review failed: adherence to the MST model was "
+               f"{float(m[1]):.0%}"),
+    (re.compile(r"^a team closed \((.+)\)$"), lambda m: f"A team closed ({m[1]})"),
+    (re.compile(r"^new (.+) proposed cutting MST; the patron \((.+)\) stopped it$"),
+     lambda m: f"The new {_role_words(m[1])} proposed cutting MST; the patron "
+               f"({_role_words(m[2])}) stopped it"),
+    (re.compile(r"^new (.+) proposed cutting MST$"),
+     lambda m: f"The new {_role_words(m[1])} proposed cutting MST"),
+    (re.compile(r"^expanded to (\d+) teams$"), lambda m: f"The service expanded to {m[1]} teams"),
+    (re.compile(r"^a therapist post cut in team (\d+)$"),
+     lambda m: f"A therapist post was cut in team {m[1]}"),
+    (re.compile(r"^(.+) left \(interim\)$"),
+     lambda m: f"The interim {_role_words(m[1])} left"),
+    (re.compile(r"^(.+) left$"), lambda m: f"The {_role_words(m[1])} left"),
+)
+
+
+def plain_log_text(text: str) -> str:
+    """A line of the model's log in plain words, as a sentence (no code words or underscores).
+
+    The model's own wording stays in ``model.log`` (runs and tests read it); only the page
+    rewords it. A line no rule knows is shown with its underscores as spaces.
+    """
+    for pattern, words in _PLAIN_RULES:
+        m = pattern.match(text)
+        if m:
+            return words(m)
+    return _sentence(text.replace("_", " "))
+
+
+def scheduled_text(event: Event) -> str:
+    """A scenario file's event in plain words (what the file says will happen)."""
+    kind = event.kind
+    if kind == "leader_departs":
+        who = ROLE_LABELS.get(event.role, event.role.replace("_", " "))
+        text = f"the {who[0].lower() + who[1:]} leaves"
+        if event.successor_stance is not None:
+            text += f"; the successor is {stance_word(event.successor_stance)}"
+        return text
+    if kind == "supervisor_departs":
+        return "the supervisor of team 1 leaves"
+    if kind == "budget_cut":
+        return f"a {event.fraction:.0%} in-year cut to the discretionary budget"
+    if kind == "partner_withdraws":
+        return f"{_agency_words(event.agency)} withdraws from the partnership"
+    if kind == "co_funding_ends":
+        return "the co-funding partner stops paying its share (it stays on the steering group)"
+    if kind == "inspection":
+        return f"an Ofsted inspection rates children's services {event.rating.replace('_', ' ')}"
+    if kind == "competing_service":
+        return "a competing local service opens and draws families away"
+    return kind.replace("_", " ")
+
+
+def _grant_text(model: LocalAuthority, month: int) -> str:
+    text = EVENT_LABELS["grant_step"]
+    rows = model.datacollector.model_vars.get("grant_share") if model.collect_series else None
+    if rows is not None and month < len(rows):
+        text += f": it now pays {rows[month]:.0%} of the cost"
+    return text
+
+
+def _merged_log(model: LocalAuthority) -> list[tuple[int, str, str]]:
+    """The text log and the cause-only events of the cause log, in the order they happened.
+
+    Both logs are in time order. A cause-log event that has a line in the text log
+    (``_ANCHORS``) fixes where the two meet; a cause-only event goes after the text log's
+    lines of earlier months and of its own month up to the last such meeting point, which is
+    exact for everything the two logs share (e.g. a partner replaced in the month's turnover
+    comes before the supervisor's departure injected at the end of that month).
+
+    Returns:
+        ``(month, source, text)`` with source ``"log"`` (text: the log line) or ``"cause"``
+        (text: the cause-log kind).
+    """
+    log, out, i = model.log, [], 0
+    for month, kind in model.cause_log:
+        if kind in CAUSE_ONLY_EVENTS:
+            while i < len(log) and log[i][0] < month:
+                out.append((log[i][0], "log", log[i][1]))
+                i += 1
+            out.append((month, "cause", kind))
+            continue
+        anchor = _ANCHORS.get(kind)
+        j = i
+        while anchor is not None and j < len(log) and log[j][0] <= month:
+            if log[j][0] == month and anchor(log[j][1]):
+                out.extend((m, "log", t) for m, t in log[i:j + 1])
+                i = j + 1
+                break
+            j += 1
+    out.extend((m, "log", t) for m, t in log[i:])
+    return out
+
+
+def log_lines(model: LocalAuthority) -> list[LogLine]:
+    """Everything that has happened, one line per event in plain words, oldest first.
+
+    The model's text log (``model.log``) and, for what it does not hold (the grant stepping
+    down, austerity, the research trial, a partner's new representative), its cause log
+    (``model.cause_log``, worded by ``sim.explanation.EVENT_LABELS``). A scenario file's event
+    or one injected from the page is one line, whose words say which it was; the model's next
+    line when it only says the same again ("supervisor of team 1 left") is left out.
+    """
+    injected_at = getattr(model, "injected_at", {})
+    scheduled: dict[tuple[int, str], list[Event]] = {}
+    for ev in model.spec.events:
+        scheduled.setdefault((ev.month, ev.kind), []).append(ev)
+    # The index in model.log of each text-log line, to find the injected ones.
+    index = iter(range(len(model.log)))
+    out: list[LogLine] = []
+
+    def add(month: int, text: str, kind: str) -> None:
+        out.append(LogLine(month, model.calendar.label(month), text, kind))
+
+    restate = None
+    for month, source, text in _merged_log(model):
+        if source == "cause":
+            words = _grant_text(model, month) if text == "grant_step" else EVENT_LABELS[text]
+            add(month, _sentence(words), "calendar" if text in _CALENDAR_EVENTS else "model")
+            continue
+        i = next(index)
+        if text.startswith("scripted event: "):
+            kind = text.removeprefix("scripted event: ")
+            if i in injected_at:
+                add(month, f"Injected from the dashboard: {injected_at[i]}", "injected")
+            else:
+                queue = scheduled.get((month, kind), [])
+                words = scheduled_text(queue.pop(0)) if queue else kind.replace("_", " ")
+                add(month, f"Scheduled in the scenario: {words}", "scheduled")
+            restate = _RESTATEMENT.get(kind)
+            continue
+        if restate is not None and restate.match(text):
+            restate = None
+            continue
+        restate = None
+        add(month, plain_log_text(text), "model")
+    return out
+
+
+# --------------------------------------------------------------------------- cues, bars, marks
+def pending_changes(model: LocalAuthority, params: dict) -> list[str]:
+    """The controls set on the page that the running model does not use yet (until Reset).
+
+    Args:
+        model: The running model (a :class:`DashboardModel`).
+        params: The page's current control values (keyword arguments of
+            :class:`DashboardModel`: ``site``, ``seed`` and the levers).
+
+    Returns:
+        The controls' labels ("Scenario", "Seed", "Succession planning"...), in the order of
+        the controls; empty when the page and the run agree.
+    """
+    out = []
+    if "site" in params and scenario_label(params["site"]) != getattr(model, "site_label", None):
+        out.append("Scenario")
+    if "seed" in params and parse_seed(params["seed"])[0] != getattr(model, "seed_value", None):
+        out.append("Seed")
+    for name in Levers.__dataclass_fields__:
+        if name not in params or params[name] is None:
+            continue
+        value, running = params[name], getattr(model.levers, name)
+        if name == "protected_funding_years":
+            value = int(value)
+        elif name == "co_funding":
+            value = round(float(value), 3)
+        if value != running:
+            out.append(LEVER_LABELS.get(name, name))
+    return out
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One named bar of the buffers-and-pressure panel.
+
+    Attributes:
+        key: A stable name for the page (``leadership_shield``...).
+        label: The bar's name.
+        value: Its value.
+        scale: The value of a full-width bar (values beyond are drawn full width).
+        signed: Whether the bar is drawn either side of zero (the margin).
+        role: ``"buffer"``, ``"reserve"``, ``"pressure"`` or ``"margin"`` (its colour).
+        note: What it means, in a few words.
+    """
+
+    key: str
+    label: str
+    value: float
+    scale: float
+    signed: bool
+    role: str
+    note: str
+
+
+MARGIN_UNIT = "margin units (1 = one team's cost paid in full)"
+
+
+def buffer_bars(model: LocalAuthority) -> list[Bar]:
+    """The three buffers (0-1), the reserve, the pressure getting through and the margin.
+
+    Names as the model's series: ``leadership_shield``, ``partnership_shield``,
+    ``system_leadership``, ``reserve``, ``pressure_landing``, ``margin``
+    (:mod:`sim.processes.buffers`). Reserve, pressure and margin share one scale, so their
+    bars compare.
+    """
+    s = status(model)
+    money_scale = max(0.5, abs(s["reserve"]), abs(s["pressure"]), abs(s["margin"]))
+    return [
+        Bar("leadership_shield", "Leadership shield", s["leadership_shield"], 1.0, False,
+            "buffer", "informed supporters and a patron among the leaders (0-1)"),
+        Bar("partnership_shield", "Partnership shield", s["partnership_shield"], 1.0, False,
+            "buffer", "the steering group (0-1)"),
+        Bar("system_leadership", "System leadership", s["system_leadership"], 1.0, False,
+            "buffer", "the supervisor's or programme manager's advocacy (0-1)"),
+        Bar("reserve", "Reserve", s["reserve"], money_scale, True, "reserve",
+            "local evidence and embeddedness, " + MARGIN_UNIT),
+        Bar("pressure_landing", "Pressure getting through", s["pressure"], money_scale, True,
+            "pressure", "the pressure the buffers do not keep off, " + MARGIN_UNIT),
+        Bar("margin", "Margin", s["margin"], money_scale, True, "margin",
+            "reserve minus pressure getting through: at risk below zero"),
+    ]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """An event marked on the charts' time axis.
+
+    Attributes:
+        month: Its month.
+        label: A short label for the chart.
+        kind: ``"injected"``, ``"scheduled"`` or ``"closed"``.
+    """
+
+    month: int
+    label: str
+    kind: str
+
+
+SHORT_EVENT = {"leader_departs": "leader leaves", "supervisor_departs": "supervisor leaves",
+               "budget_cut": "budget cut", "partner_withdraws": "partner withdraws",
+               "co_funding_ends": "co-funding ends", "inspection": "inspection",
+               "competing_service": "competing service"}
+
+
+def timeline_marks(model: LocalAuthority) -> list[Mark]:
+    """The events to mark on the charts, in order of month.
+
+    The scenario file's events (past and to come), those injected from the page, and the
+    closure.
+    """
+    marks = [Mark(ev.month, SHORT_EVENT.get(ev.kind, ev.kind.replace("_", " ")), "scheduled")
+             for ev in model.spec.events if ev.month <= model.horizon]
+    kinds = {i: t.removeprefix("scripted event: ") for i, (_, t) in enumerate(model.log)
+             if t.startswith("scripted event: ")}
+    for i in getattr(model, "injected_at", {}):
+        marks.append(Mark(model.log[i][0], SHORT_EVENT.get(kinds.get(i, ""), "event"),
+                          "injected"))
+    if model.closed:
+        marks.append(Mark(model.closure_month, "closed", "closed"))
+    return sorted(marks, key=lambda mk: mk.month)
+
+
+# --------------------------------------------------------------------------- the ensemble reveal
+ENSEMBLE_RUNS = 100  # histories per variant: quick (a few seconds) and said so on the page
+ENSEMBLE_SEED = 1  # the root seed of the facilitator guide's `run.py compare ... --seed 1`
+AS_FILED = "as the file sets the levers"
+WITH_PAGE_LEVERS = "with the levers of this run"
+
+
+@dataclass(frozen=True)
+class RevealRow:
+    """The ensemble result of one variant of the current scenario.
+
+    Attributes:
+        variant: :data:`AS_FILED` or :data:`WITH_PAGE_LEVERS`.
+        levers: The levers in force, in words (:func:`levers_in_force`).
+        runs: Number of histories.
+        closed: How many closed before the horizon.
+        horizon: The scenario's horizon (months).
+        alive_5y: Share still running after 5 years (60 months) and its 95% interval, as
+            ``(estimate, low, high)``.
+        alive_end: The same at the horizon.
+        mean_months: Mean months of service up to the horizon (restricted mean) and its 95%
+            interval.
+    """
+
+    variant: str
+    levers: tuple[str, ...]
+    runs: int
+    closed: int
+    horizon: int
+    alive_5y: tuple[float, float, float]
+    alive_end: tuple[float, float, float]
+    mean_months: tuple[float, float, float]
+
+
+def ensemble_variants(model: LocalAuthority) -> list[tuple[str, object]]:
+    """The scenarios to reveal: the file as written, and with the run's levers if they differ.
+
+    The pair has common random numbers (history r of each uses the same seed). Events
+    injected from the page are not part of them: the reveal is about the exercise.
+    """
+    spec = model.spec
+    file_levers = getattr(model, "file_levers", spec.levers)
+    filed = replace(spec, levers=file_levers)
+    if file_levers == spec.levers:
+        return [(AS_FILED, filed)]
+    return [(AS_FILED, filed), (WITH_PAGE_LEVERS, spec)]
+
+
+_REVEALS: dict[tuple, list[RevealRow]] = {}
+_REVEAL_LOCK = threading.Lock()
+
+
+def cached_reveal(model: LocalAuthority, runs: int = ENSEMBLE_RUNS,
+                  seed: int = ENSEMBLE_SEED) -> list[RevealRow] | None:
+    """The reveal of :func:`ensemble_reveal` if this process has already run it, else None."""
+    key = _reveal_key(ensemble_variants(model), runs, seed)
+    with _REVEAL_LOCK:
+        return _REVEALS.get(key)
+
+
+def _reveal_key(variants, runs: int, seed: int) -> tuple:
+    return (tuple((label, sc.source, sc.levers, sc.events, sc.site) for label, sc in variants),
+            runs, seed)
+
+
+def ensemble_reveal(model: LocalAuthority, runs: int = ENSEMBLE_RUNS,
+                    seed: int = ENSEMBLE_SEED) -> list[RevealRow]:
+    """Run (or take from this process's cache) a small ensemble of the current exercise.
+
+    The same runs as ``python run.py compare FILE --replicates RUNS --seed SEED`` for the
+    file as written (the tasks of :func:`experiments.runner.tasks.make_tasks`, run serially in
+    this process), and with the run's levers when they differ. Nothing is written to disk.
+
+    Args:
+        model: The running model: its scenario file, and its levers.
+        runs: Histories per variant.
+        seed: The ensemble's root seed.
+
+    Returns:
+        One :class:`RevealRow` per variant of :func:`ensemble_variants`.
+    """
+    from experiments.analysis.survival import survival_table
+    from experiments.runner.execute import run_ensemble
+    from experiments.runner.tasks import make_tasks
+
+    variants = ensemble_variants(model)
+    key = _reveal_key(variants, runs, seed)
+    with _REVEAL_LOCK:
+        if key in _REVEALS:
+            return _REVEALS[key]
+    result = run_ensemble(make_tasks(variants, runs, seed), workers=1, progress=False)
+    horizon = int(model.horizon)
+    five = min(60, horizon)
+    table = survival_table(result.runs, times=sorted({five, horizon}))
+    rows = []
+    for label, scenario in variants:
+        r = table.loc[label]
+        rows.append(RevealRow(
+            label, tuple(levers_in_force(scenario.levers)), int(r["n"]), int(r["closed"]),
+            horizon,
+            (float(r[f"p_alive_{five}"]), float(r[f"p_alive_{five}_low"]),
+             float(r[f"p_alive_{five}_high"])),
+            (float(r[f"p_alive_{horizon}"]), float(r[f"p_alive_{horizon}_low"]),
+             float(r[f"p_alive_{horizon}_high"])),
+            (float(r["rmst"]), float(r["rmst_low"]), float(r["rmst_high"]))))
+    with _REVEAL_LOCK:
+        _REVEALS[key] = rows
+    return rows
+
+
+def reveal_lines(rows: list[RevealRow]) -> list[str]:
+    """The reveal in plain words, one line per variant."""
+    out = []
+    for r in rows:
+        lv = ", ".join(r.levers) if r.levers else "no levers"
+        five = "5 years" if r.horizon >= 60 else f"{r.horizon} months"
+        a, lo, hi = r.alive_5y
+        text = (f"{_sentence(r.variant)} ({lv}): still running after {five} in "
+                f"{round(a * r.runs)} of {r.runs} histories, {a:.0%} (95% interval "
+                f"{lo:.0%}-{hi:.0%})")
+        if r.horizon > 60:
+            e, elo, ehi = r.alive_end
+            text += (f"; after {r.horizon // 12} years {e:.0%} ({elo:.0%}-{ehi:.0%})")
+        m, mlo, mhi = r.mean_months
+        text += (f"; on average {m:.0f} of {r.horizon} months of service "
+                 f"({mlo:.0f}-{mhi:.0f})")
+        out.append(text)
+    return out
+
+
 # --------------------------------------------------------------------------- launching
 def viz_available() -> bool:
     """Whether the optional ``viz`` extra (solara, via mesa[viz]) is installed."""
@@ -532,14 +1037,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 def server_environment(scenario: str | Path, seed: int) -> dict[str, str]:
     """Environment settings for the dashboard server: the choices, and no calls home.
 
-    Solara's telemetry is switched off (its version check is, by a command-line flag). The
+    Solara's telemetry is switched off (its version check is, by a command-line flag), and so
+    is its "This website runs on Solara" banner, which would cover the page's log. The
     page's scripts, styles and fonts are served from the ``solara-assets`` package that the
     ``viz`` extra installs; the address solara would fetch a missing asset from is pointed at
     a closed local port, so the server makes no request beyond this machine.
     """
     return {ENV_SCENARIO: str(scenario), ENV_SEED: str(seed),
             "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False", "SOLARA_ASSETS_PROXY": "True",
-            "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/", "MPLBACKEND": "Agg"}
+            "SOLARA_ASSETS_CDN": "http://127.0.0.1:9/", "MPLBACKEND": "Agg",
+            "SOLARA_THEME_SHOW_BANNER": "False"}
 
 
 def guard_hosts(app: str, host: str) -> None:

@@ -4,7 +4,9 @@ They start ``python run.py dashboard`` on a free localhost port and drive Debian
 (``/usr/bin/chromium``, headless, a fresh profile) with Playwright: change a lever and reset,
 inject events, step the model and check that the page shows each change. The main job's
 ``report.html`` is opened too, to check that its survival chart is there and decodes.
-Screenshots and the server log go to ``test-artifacts/`` (git-ignored).
+Seminar mode is checked at a projector's 1280x720: the charts and the log above the fold, one
+plain line per event, the press-Reset cue and the ensemble reveal. Screenshots (``dashboard*.png``,
+``seminar-*.png``, ``report.png``) and the server log go to ``test-artifacts/`` (git-ignored).
 
 The browser never leaves this machine: every request to another host is aborted, and the tests
 check that none was attempted. They are skipped, with the reason, only when the browser or
@@ -167,7 +169,7 @@ def test_dashboard_lever_event_and_step(browser, dashboard_url):
     expect(status).to_contain_text("Levers in force")
     expect(people).to_contain_text("Assistant director, social care")
     expect(people.locator(".mst-tag-patron")).to_have_count(1)
-    expect(page.locator(".mst-charts img")).to_have_count(3)
+    expect(page.locator(".mst-charts img")).to_have_count(4)
 
     # A lever: succession planning, applied at Reset.
     page.locator("label", has_text="Succession planning").click()
@@ -178,14 +180,14 @@ def test_dashboard_lever_event_and_step(browser, dashboard_url):
 
     # An event now: the supervisor leaves; with a succession plan the successor is lined up.
     page.locator(".mst-btn-supervisor").click()
-    expect(log).to_contain_text("injected from the dashboard: the supervisor of team 1 leaves")
+    expect(log).to_contain_text("Injected from the dashboard: the supervisor of team 1 leaves")
     expect(team).to_contain_text("vacant: a permanent supervisor arrives in 1 month(s)")
     expect(page.locator(".mst-inject")).to_contain_text("Month 0: the supervisor of team 1")
 
     # A step: month 1, and the planned successor has arrived.
     page.get_by_role("button", name="Step").click()
     expect(status).to_contain_text("Month 1 (2008-05)")
-    expect(log).to_contain_text("new supervisor for team 1")
+    expect(log).to_contain_text("A new supervisor took up post in team 1")
     expect(team).to_contain_text("Supervisor: in post")
 
     # A named leader leaves, with a hostile successor: the patron goes, and the succession
@@ -194,7 +196,7 @@ def test_dashboard_lever_event_and_step(browser, dashboard_url):
     _choose(page, "Successor's stance", "hostile")
     page.locator(".mst-btn-leader").click()
     expect(log).to_contain_text("Assistant director, social care leaves; the successor is hostile")
-    expect(log).to_contain_text("patronage handed over (succession plan)")
+    expect(log).to_contain_text("the succession plan handed patronage to a supportive colleague")
     expect(people).to_contain_text("hostile (-0.80)")
     expect(people.locator(".mst-tag-new")).to_have_count(1)
     expect(people.locator(".mst-tag-patron")).to_have_count(1)
@@ -205,7 +207,7 @@ def test_dashboard_lever_event_and_step(browser, dashboard_url):
         page.get_by_role("button", name="Step").click()
         expect(status).to_contain_text(f"Month {month} ")
     charts = page.locator(".mst-charts img")
-    expect(charts).to_have_count(3)
+    expect(charts).to_have_count(4)
     assert charts.first.evaluate("img => img.naturalWidth") > 100
     _screenshot(page, "dashboard.png")
     assert browser.blocked == []
@@ -231,7 +233,7 @@ def test_dashboard_site_seed_and_budget_cut(browser, dashboard_url):
     expect(status).to_contain_text("Month 1 ")
     page.locator(".mst-btn-cut").click()
     expect(page.locator(".mst-log-card")).to_contain_text(
-        "injected from the dashboard: a 20% in-year cut to the discretionary budget")
+        "Injected from the dashboard: a 20% in-year cut to the discretionary budget")
     expect(page.locator(".mst-inject")).to_contain_text("Month 1: a 20% in-year cut")
     _screenshot(page, "dashboard-seminar.png")
     assert browser.blocked == []
@@ -324,5 +326,166 @@ def test_dashboard_says_why_it_closed(browser, dashboard_url):
     for line in why:  # the same plain words as dashboard.why_closed (the explanation's lines)
         expect(panel).to_contain_text(line.strip())
     _screenshot(page, "dashboard-why-closed.png")
+    assert browser.blocked == []
+    page.close()
+
+
+# --------------------------------------------------------------------------- seminar mode
+SEMINAR, SEMINAR_SEED = "seminars/toxic_trio_all", 1
+PROJECTOR = {"width": 1280, "height": 720}
+# Page actions: inject at these months, then step to the file's events (all in month 22).
+SEMINAR_ACTIONS = {2: "supervisor", 3: "cut"}
+SEMINAR_MONTHS = 22
+
+
+def _seminar_run(**levers):
+    """The seminar's model driven in this process as the test drives the page."""
+    from dashboard.dashboard import DashboardModel, inject_event
+    from sim.scenario import Event
+
+    model = DashboardModel(site=SEMINAR, seed=SEMINAR_SEED, **levers)
+    for _ in range(SEMINAR_MONTHS):
+        model.step()
+        action = SEMINAR_ACTIONS.get(model.month)
+        if action == "supervisor":
+            inject_event(model, Event(model.month, "supervisor_departs"))
+        elif action == "cut":
+            inject_event(model, Event(model.month, "budget_cut", fraction=0.2))
+    assert not model.closed, "the seminar run must still be open for the page's actions"
+    return model
+
+
+def _above_the_fold(page, locator, whole: bool = True) -> dict:
+    """The element's box, checked to start (and, if ``whole``, end) inside the first screen."""
+    box = locator.bounding_box()
+    assert box is not None and box["width"] > 0
+    assert 0 <= box["y"] < PROJECTOR["height"], box
+    if whole:
+        assert box["y"] + box["height"] <= PROJECTOR["height"], box
+    assert box["x"] + box["width"] <= PROJECTOR["width"], box
+    return box
+
+
+def _inside(inner: dict, outer: dict) -> bool:
+    return (inner["x"] >= outer["x"] - 0.5 and inner["y"] >= outer["y"] - 0.5
+            and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 0.5
+            and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 0.5)
+
+
+def _viewport_shot(page, name: str) -> Path:
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path))  # the first screen only: what a projector shows
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def test_seminar_mode_at_1280x720(browser, dashboard_url):
+    from playwright.sync_api import expect
+
+    from dashboard.dashboard import ensemble_reveal, log_lines, reveal_lines
+
+    expected = _seminar_run()
+    page = _open_dashboard(browser, dashboard_url)
+    page.set_viewport_size(PROJECTOR)
+    status = page.locator(".mst-status")
+    main_cue = page.locator(".mst-main .mst-reset-cue")
+    # mesa's internal controls are not on the page; its Reset, play and Step are.
+    for internal in ("Use Threads", "Render Interval", "Model Parameters"):
+        expect(page.get_by_text(internal)).to_have_count(0)
+    expect(page.get_by_role("button", name="Reset")).to_have_count(1)
+
+    _choose(page, "Scenario (site or seminar)", SEMINAR)
+    seed = page.get_by_label("Seed")
+    seed.fill(str(SEMINAR_SEED))
+    seed.press("Enter")
+    expect(main_cue).to_contain_text("Setting changed - press Reset to apply it: Scenario")
+    page.get_by_role("button", name="Reset").click()
+    expect(status).to_contain_text(f"Neutral authority, toxic trio (seed {SEMINAR_SEED})")
+    expect(page.locator(".mst-reset-cue")).to_have_count(0)  # Reset applied it: no cue
+
+    step = page.get_by_role("button", name="Step")
+    for month in range(1, SEMINAR_MONTHS + 1):
+        step.click()
+        expect(status).to_contain_text(f"Month {month} ")
+        if SEMINAR_ACTIONS.get(month) == "supervisor":
+            page.locator(".mst-btn-supervisor").click()
+            expect(page.locator(".mst-inject")).to_contain_text(f"Month {month}: the supervisor")
+        elif SEMINAR_ACTIONS.get(month) == "cut":
+            page.locator(".mst-btn-cut").click()
+            expect(page.locator(".mst-inject")).to_contain_text(f"Month {month}: a 20% in-year")
+
+    # The complete log, one line per event in plain words, latest first: the same lines as
+    # the same actions give in this process.
+    lines = page.locator(".mst-log-line")
+    want = [f"Month {ln.month} ({ln.date}): {ln.text}." for ln in reversed(log_lines(expected))]
+    expect(lines).to_have_text(want)
+    injected = page.locator(".mst-log-injected")
+    expect(injected).to_have_text([
+        "Month 3 (2008-07): Injected from the dashboard: a 20% in-year cut to the discretionary "
+        "budget.",
+        "Month 2 (2008-06): Injected from the dashboard: the supervisor of team 1 leaves."])
+    for bad in ("scripted event", "_"):  # has_text ignores case
+        expect(page.locator(".mst-log-card", has_text=bad)).to_have_count(0)
+    expect(page.locator(".mst-log-scheduled")).to_have_count(3)
+    expect(page.locator(".mst-log-card")).to_contain_text(f"What happened ({len(want)} events)")
+
+    # Above the fold at 1280x720: the headline, the four charts whole, the bars and the log.
+    page.locator(".mst-main").evaluate("e => e.scrollIntoView({block: 'start'})")
+    _above_the_fold(page, status)
+    _above_the_fold(page, page.locator(".mst-charts"))
+    charts = page.locator(".mst-charts img")
+    expect(charts).to_have_count(4)
+    for i in range(4):
+        img = charts.nth(i)
+        assert img.evaluate("img => img.complete && img.naturalWidth") >= 500
+        assert _above_the_fold(page, img)["width"] >= 280  # about 300 px each, not 270
+    expect(charts.first).to_have_attribute("alt", "Reserve and pressure")
+    bars = page.locator(".mst-bars-card")
+    _above_the_fold(page, bars)
+    for name in ("Leadership shield", "Partnership shield", "System leadership", "Reserve",
+                 "Pressure getting through", "Margin"):
+        expect(bars).to_contain_text(name)
+    _above_the_fold(page, page.locator(".mst-log-card"))
+    for i in range(2):  # the latest lines can be read without scrolling the page
+        _above_the_fold(page, lines.nth(i))
+    # The complete log scrolls within its card; the oldest line is there, further down.
+    log_box = page.locator(".mst-log")
+    assert log_box.evaluate("e => getComputedStyle(e).overflowY") == "auto"
+    assert log_box.evaluate("e => e.scrollHeight > e.clientHeight")
+    lines.last.scroll_into_view_if_needed()
+    expect(lines.last).to_be_in_viewport()
+    expect(lines.last).to_have_text(want[-1])
+    log_box.evaluate("e => { e.scrollTop = 0; }")
+    page.locator(".mst-main").evaluate("e => e.scrollIntoView({block: 'start'})")
+    # The inject card's buttons stay inside their card; nothing spills sideways.
+    card = page.locator(".mst-inject").bounding_box()
+    for cls in ("leader", "supervisor", "cut", "partner"):
+        assert _inside(page.locator(f".mst-btn-{cls}").bounding_box(), card), cls
+    assert page.evaluate("document.documentElement.scrollWidth") <= PROJECTOR["width"]
+    _viewport_shot(page, "seminar-1280x720.png")
+
+    # A lever ticked after the run started: the cue, until Reset applies it and clears the
+    # page's old notices.
+    page.locator("label", has_text="Succession planning").click()
+    expect(main_cue).to_contain_text(
+        "Lever changed - press Reset to apply it: Succession planning")
+    _above_the_fold(page, main_cue)
+    expect(status.locator(".mst-levers")).to_have_text("none")  # the run shown is unchanged
+    _viewport_shot(page, "seminar-reset-cue.png")
+    page.get_by_role("button", name="Reset").click()
+    expect(status).to_contain_text("Month 0 ")
+    expect(status.locator(".mst-levers")).to_have_text("Succession planning")
+    expect(page.locator(".mst-reset-cue")).to_have_count(0)
+    expect(page.locator(".mst-inject .v-alert")).to_have_count(0)  # the last injection's notice
+    expect(page.locator(".mst-log-line")).to_have_count(0)
+
+    # The exercise's ensemble, from the page: the file's levers and this run's, paired.
+    reveal = reveal_lines(ensemble_reveal(_seminar_run(succession_planning=True)))
+    ensemble = page.locator(".mst-ensemble")
+    ensemble.scroll_into_view_if_needed()
+    expect(ensemble).to_contain_text("100 histories")
+    page.locator(".mst-btn-ensemble").click()
+    expect(ensemble.locator(".mst-reveal li")).to_have_text([f"{line}." for line in reveal])
+    _viewport_shot(page, "seminar-ensemble.png")
     assert browser.blocked == []
     page.close()

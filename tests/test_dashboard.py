@@ -263,6 +263,237 @@ def test_page_parameters_and_charts_without_a_browser():
     assert model.totals["supervisor_changes"] >= 1
     frame = model.datacollector.get_model_vars_dataframe()
     assert len(frame) == model.month + 1 and frame["staff"].iloc[-1] == model.staff
-    for make in (app.margin_figure, app.activity_figure, app.leadership_figure):
+    for make in app.CHARTS:
         fig = make(model)
         assert fig.axes and fig.axes[0].get_xlim()[1] >= model.month
+
+
+def test_charts_have_labelled_axes_marks_and_the_colour_blind_safe_palette():
+    pytest.importorskip("solara", reason="the viz extra is not installed")
+    from matplotlib.colors import to_hex
+
+    from dashboard import dashboard_app as app
+    from experiments.reports import palette
+
+    model = dash.DashboardModel(site="seminars/metro_patron_leaves_month18", seed=1)
+    for _ in range(14):
+        model.step()
+    dash.inject_event(model, Event(0, "budget_cut", fraction=0.2))
+    allowed = {to_hex(c) for c in (*palette.OKABE_ITO.values(), palette.NEUTRAL)}
+    assert len(app.CHARTS) == 4
+    for make in app.CHARTS:
+        ax = make(model).axes[0]
+        assert ax.get_xlabel().startswith("months since go-live")
+        assert ax.get_ylabel() and ax.get_title()
+        colours = {to_hex(line.get_color()) for line in ax.get_lines()}
+        assert colours <= allowed, make.__name__
+        months = {round(line.get_xdata()[0]) for line in ax.get_lines()
+                  if len(set(line.get_xdata())) == 1}  # the vertical marks
+        assert {12, 14, 18} <= months  # a budget round, the injected cut, the file's event
+        labels = {t.get_text() for t in ax.texts}
+        assert {"budget cut", "leader leaves"} <= labels
+    png = app.figure_png(app.margin_figure(model))
+    assert png.startswith("data:image/png;base64,") and len(png) > 10_000
+    # Three events in one month (the toxic trio's month 22): one short label, and the plot
+    # keeps most of the figure's height.
+    trio = dash.DashboardModel(site="seminars/toxic_trio_all", seed=1)
+    for _ in range(22):
+        trio.step()
+    for make in app.CHARTS:
+        fig = make(trio)
+        fig.draw_without_rendering()  # the constrained layout runs at drawing
+        ax = fig.axes[0]
+        assert "3 events" in {t.get_text() for t in ax.texts}
+        assert ax.get_position().height > 0.5, make.__name__
+
+
+def test_palette_is_okabe_ito():
+    from experiments.reports import palette
+
+    assert len(set(palette.OKABE_ITO.values())) == 8
+    assert set(palette.SERIES) == set(palette.OKABE_ITO.values())
+    assert palette.series_colour(0) == palette.BLUE
+    assert palette.series_colour(len(palette.SERIES)) == palette.series_colour(0)
+    assert palette.NEUTRAL not in palette.SERIES
+
+
+# --------------------------------------------------------------------------- the log (issue 15)
+def _session(site="seminars/toxic_trio_all", seed=1, months=40, inject=((2, "supervisor"),
+                                                                        (3, "cut"))):
+    """A run with injections at given months, stepped to ``months`` or closure."""
+    model = dash.DashboardModel(site=site, seed=seed)
+    plan = dict(inject)
+    for _ in range(months):
+        model.step()
+        action = plan.get(model.month)
+        if action and not model.closed:
+            if action == "supervisor" and model.teams[0].supervisor is not None:
+                dash.inject_event(model, Event(0, "supervisor_departs"))
+            elif action == "cut":
+                dash.inject_event(model, Event(0, "budget_cut", fraction=0.2))
+        if model.closed:
+            break
+    return model
+
+
+def test_an_injection_is_one_line_of_the_log_in_plain_words():
+    model = stepped(6)
+    before = len(model.log)
+    text = dash.inject_event(model, Event(0, "supervisor_departs"))
+    # The model logs the event once; the page's log shows that line in the page's words.
+    assert [t for _, t in model.log[before:]].count("scripted event: supervisor_departs") == 1
+    assert not any("injected" in t for _, t in model.log)
+    lines = [ln for ln in dash.log_lines(model) if ln.month == 6]
+    assert lines[0].kind == "injected"
+    assert lines[0].text == f"Injected from the dashboard: {text}"
+    # "supervisor of team 1 left" says the same again: left out; the review is its own event.
+    assert not any("supervisor of team 1 left" in ln.text for ln in lines)
+    assert sum("supervisor" in ln.text and "leave" in ln.text for ln in lines) == 1
+    assert lines[1].text.startswith("Viability review after the supervisor left")
+
+
+def test_scheduled_events_are_one_line_each_and_named_as_the_files():
+    model = _session(months=22, inject=())
+    scheduled = [ln for ln in dash.log_lines(model) if ln.kind == "scheduled"]
+    assert [ln.text for ln in scheduled] == [
+        "Scheduled in the scenario: the assistant director leaves; the successor is sceptical",
+        "Scheduled in the scenario: CAMHS withdraws from the partnership",
+        "Scheduled in the scenario: a 20% in-year cut to the discretionary budget"]
+    assert {ln.month for ln in scheduled} == {22}
+    assert not any(ln.text == "The assistant director left" and ln.month == 22
+                   for ln in dash.log_lines(model))
+
+
+@pytest.mark.parametrize("site, seed", [("seminars/toxic_trio_all", 1), ("metro_city", 2),
+                                        ("expanded_city", 4), ("isolated_coastal", 3),
+                                        ("seminars/supervisor_leaves_month30", 2)])
+def test_the_log_is_plain_words_and_complete(site, seed):
+    model = _session(site, seed, months=120)
+    lines = dash.log_lines(model)
+    for ln in lines:
+        assert "_" not in ln.text and "scripted event" not in ln.text, ln.text
+        assert ln.text[0].isupper() and not ln.text.endswith("."), ln.text
+        assert ln.date == model.calendar.label(ln.month)
+    assert [ln.month for ln in lines] == sorted(ln.month for ln in lines)
+    # Every line of the model's log is on the page, bar the restatements of an event.
+    scripted = sum(t.startswith("scripted event: ") for _, t in model.log)
+    from_log = [ln for ln in lines if ln.kind in ("injected", "scheduled", "model")
+                and not ln.text.startswith("A partner's representative")]
+    assert scripted <= len(from_log) <= len(model.log)
+    assert sum(ln.kind == "injected" for ln in lines) == len(model.injected)
+    # Cause-log events the text log lacks are there too, in sim.explanation's words.
+    grant_steps = sum(k == "grant_step" for _, k in model.cause_log)
+    assert sum(ln.text.startswith("The grant stepped down") for ln in lines) == grant_steps
+    if model.closed:
+        assert lines[-1].text.startswith("The service closed ")
+    # Events of the month's own steps come before what was injected at the month's end.
+    for k, ln in enumerate(lines):
+        if ln.kind == "injected":
+            assert not any(later.month == ln.month and later.text.startswith("A partner's")
+                           for later in lines[k:]), ln
+
+
+@pytest.mark.parametrize("raw, plain", [
+    ("director childrens services left", "The director of children's services left"),
+    ("assistant director left (interim)", "The interim assistant director left"),
+    ("new supervisor for team 2", "A new supervisor took up post in team 2"),
+    ("camhs withdrew its co-funding", "CAMHS stopped paying its share of the cost (co-funding)"),
+    ("service closed (viability review)",
+     "The service closed at the viability review after the supervisor left"),
+    ("steering group now chaired by: none", "The steering group has no chair now"),
+    ("new head of service proposed cutting MST; the patron (chief executive) stopped it",
+     "The new head of service proposed cutting MST; the patron (chief executive) stopped it"),
+    ("implementation review failed (adherence 0.40)",
+     "An implementation review failed: adherence to the MST model was 40%"),
+    ("something_new happened", "Something new happened"),
+])
+def test_plain_words_for_the_models_log_lines(raw, plain):
+    assert dash.plain_log_text(raw) == plain
+
+
+# --------------------------------------------------------------------------- cues, bars, marks
+def test_pending_changes_name_what_reset_would_apply():
+    params = dash.initial_parameters("seminars/supervisor_leaves_month30", 2)
+    model = dash.DashboardModel(**params)
+    assert dash.pending_changes(model, params) == []
+    assert dash.pending_changes(model, {}) == []  # before the page has set its controls
+    assert dash.pending_changes(model, {**params, "seed": " 2 "}) == []
+    changed = {**params, "succession_planning": True, "co_funding": 0.2, "seed": "3"}
+    assert dash.pending_changes(model, changed) == ["Seed", "Succession planning",
+                                                    "Co-funding share"]
+    rebuilt = dash.DashboardModel(**changed)  # what Reset does
+    assert dash.pending_changes(rebuilt, changed) == []
+    assert dash.pending_changes(rebuilt, {**changed, "site": "metro_city"}) == ["Scenario"]
+
+
+def test_buffer_bars_are_the_models_named_measures():
+    model = stepped(20)
+    bars = {b.key: b for b in dash.buffer_bars(model)}
+    assert list(bars) == ["leadership_shield", "partnership_shield", "system_leadership",
+                          "reserve", "pressure_landing", "margin"]
+    row = series(model).iloc[-1]
+    for key, bar in bars.items():
+        assert bar.value == pytest.approx(row[key])
+        assert "defence" not in bar.label.lower()
+    assert bars["margin"].value == pytest.approx(bars["reserve"].value
+                                                 - bars["pressure_landing"].value)
+    assert {b.scale for b in bars.values() if b.role == "buffer"} == {1.0}
+    assert all(abs(b.value) <= b.scale for b in bars.values())
+
+
+def test_timeline_marks_the_files_events_injections_and_closure():
+    model = _session(months=120)
+    marks = dash.timeline_marks(model)
+    assert [(m.month, m.label) for m in marks if m.kind == "scheduled"] == [
+        (22, "leader leaves"), (22, "partner withdraws"), (22, "budget cut")]
+    injected = [(m.month, m.label) for m in marks if m.kind == "injected"]
+    assert injected == [(mo, lbl) for mo, lbl in [(2, "supervisor leaves"), (3, "budget cut")]
+                        if any(m == mo for m, _ in model.injected)]
+    assert injected
+    assert [m.month for m in marks if m.kind == "closed"] == (
+        [model.closure_month] if model.closed else [])
+
+
+# --------------------------------------------------------------------------- the ensemble reveal
+def test_reveal_is_the_ensemble_of_run_py_compare(monkeypatch):
+    import numpy as np
+
+    from sim.simulate import simulate
+
+    model = dash.DashboardModel(site="seminars/supervisor_leaves_month30", seed=2)
+    assert [label for label, _ in dash.ensemble_variants(model)] == [dash.AS_FILED]
+    rows = dash.ensemble_reveal(model, runs=12, seed=5)
+    assert dash.cached_reveal(model, runs=12, seed=5) is rows
+    assert dash.cached_reveal(model, runs=12, seed=6) is None
+    (row,) = rows
+    # History r is the scenario run with SeedSequence(root, spawn_key=(r,)), as run.py compare.
+    file = load_scenario(ROOT / "scenarios" / "seminars" / "supervisor_leaves_month30.toml")
+    ends = [simulate(file, np.random.SeedSequence(5, spawn_key=(r,)), series=False)
+            .outputs["end_month"] for r in range(12)]
+    alive = sum(e > 60 for e in ends) / 12  # closed at the month-60 budget round: not alive
+    assert row.runs == 12 and row.closed == sum(e < 120 for e in ends)
+    assert row.alive_5y[0] == pytest.approx(alive)
+    assert row.alive_5y[1] <= alive <= row.alive_5y[2]
+    assert row.mean_months[0] == pytest.approx(np.mean(ends))
+    line = dash.reveal_lines(rows)[0]
+    assert f"in {round(alive * 12)} of 12 histories" in line and "95% interval" in line
+
+
+def test_reveal_pairs_the_file_with_the_runs_levers():
+    model = dash.DashboardModel(site="seminars/supervisor_leaves_month30", seed=2,
+                                succession_planning=True)
+    variants = dash.ensemble_variants(model)
+    assert [label for label, _ in variants] == [dash.AS_FILED, dash.WITH_PAGE_LEVERS]
+    assert variants[0][1].levers == model.file_levers
+    assert variants[1][1].levers.succession_planning is True
+    assert variants[0][1].events == variants[1][1].events == model.spec.events
+    rows = dash.ensemble_reveal(model, runs=8, seed=1)
+    assert [r.levers for r in rows] == [(), ("Succession planning",)]
+    lines = dash.reveal_lines(rows)
+    assert lines[0].startswith("As the file sets the levers (no levers): still running after")
+    assert lines[1].startswith("With the levers of this run (Succession planning):")
+
+
+def test_server_hides_solaras_banner():
+    env = dash.server_environment("scenarios/metro_city.toml", 1)
+    assert env["SOLARA_THEME_SHOW_BANNER"] == "False"
