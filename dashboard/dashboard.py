@@ -193,7 +193,9 @@ class DashboardModel(LocalAuthority):
             given["co_funding"] = round(float(given["co_funding"]), 3)
         seed_int, note = parse_seed(seed)
         file_levers = scenario.levers
-        super().__init__(scenario.with_levers(**given), seed_int)
+        # The stepped run uses one parameter set: the posterior's point set (MODEL §11).
+        super().__init__(point_scenario(scenario.with_levers(**given)), seed_int)
+        self.parameter_label = dashboard_plans()[0].label()
         self.site_label = scenario_label(site)
         self.seed_value = seed_int
         self.file_levers = file_levers
@@ -979,7 +981,8 @@ def ensemble_reveal(model: LocalAuthority, runs: int = ENSEMBLE_RUNS,
     with _REVEAL_LOCK:
         if key in _REVEALS:
             return _REVEALS[key]
-    result = run_ensemble(make_tasks(variants, runs, seed), workers=1, progress=False)
+    result = run_ensemble(make_tasks(variants, runs, seed, dashboard_plans()[1]), workers=1,
+                          progress=False)
     horizon = int(model.horizon)
     five = min(60, horizon)
     table = survival_table(result.runs, times=sorted({five, horizon}))
@@ -997,6 +1000,40 @@ def ensemble_reveal(model: LocalAuthority, runs: int = ENSEMBLE_RUNS,
     with _REVEAL_LOCK:
         _REVEALS[key] = rows
     return rows
+
+
+def dashboard_plans():
+    """The dashboard's parameter plans: ``(point, posterior)`` (MODEL §11), resolved once.
+
+    The stepped run uses the point set, the "what many runs say" ensemble integrates over the
+    posterior sample (both the registry defaults when no sample exists).
+    """
+    global _PLANS
+    if _PLANS is None:
+        from experiments.runner.posterior import resolve_plan
+
+        notes: list[str] = []
+        _PLANS = (resolve_plan(default="point", warn=notes.append),
+                  resolve_plan(default="posterior", warn=notes.append))
+    return _PLANS
+
+
+_PLANS = None
+
+
+def point_scenario(scenario):
+    """The scenario with the point parameter set under its own overrides (stepped runs)."""
+    plan = dashboard_plans()[0]
+    if plan.mode != "point":
+        return scenario
+    own = dict(scenario.parameters)
+    extra = {n: v for n, v in plan.overrides(plan.point_set) if n not in own}
+    return scenario.with_parameters(**extra) if extra else scenario
+
+
+def reveal_parameters_line() -> str:
+    """How the ensemble's parameter sets were chosen, in words (under the reveal)."""
+    return "Parameters: " + dashboard_plans()[1].label(ENSEMBLE_RUNS) + "."
 
 
 def reveal_lines(rows: list[RevealRow]) -> list[str]:

@@ -50,6 +50,7 @@ from dashboard.dashboard import (
     partner_rows,
     pending_changes,
     reveal_lines,
+    reveal_parameters_line,
     scenario_catalogue,
     status,
     team_lines,
@@ -522,6 +523,7 @@ def EnsembleCard(model: DashboardModel):
         if rows is not None:
             items = "".join(f"<li>{_e(line)}.</li>" for line in reveal_lines(rows))
             solara.HTML(tag="div", unsafe_innerHTML=f'<ul class="mst-reveal">{items}</ul>')
+            solara.Text(reveal_parameters_line(), classes=["mst-reveal-parameters"])
 
 
 @solara.component
