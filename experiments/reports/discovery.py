@@ -11,9 +11,12 @@ from experiments.analysis.discovery import Rule
 from experiments.analysis.factors import FACTORS
 from experiments.files import atomic_write_text
 from experiments.reports import formatters as fmt
+from experiments.reports import palette
 from experiments.reports.figures import subplots
 from experiments.reports.html import save_figure
 from experiments.reports.templating import figure, render_page
+
+palette.use_in_matplotlib()  # colour-blind-safe default colours for every figure
 
 
 def plot_tradeoff(trajectories: list[pd.DataFrame], title: str):
@@ -24,7 +27,7 @@ def plot_tradeoff(trajectories: list[pd.DataFrame], title: str):
                         marker="o" if k == 0 else "s", label=f"box {k + 1}")
         chosen = t[t.chosen]
         ax.scatter(chosen.coverage, chosen.density, s=140, facecolors="none",
-                   edgecolors="#c0504d", linewidths=1.5)
+                   edgecolors=palette.VERMILLION, linewidths=1.5)
     fig.colorbar(sc, ax=ax, label="factors restricted")
     ax.set_xlabel("coverage (share of all closures inside the box)")
     ax.set_ylabel("density (share of runs in the box that close)")

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import MultipleLocator, PercentFormatter
 
 from experiments.analysis.survival import KM, cause_label, closure_causes, variant_horizons
+from experiments.reports import palette
 from experiments.reports.figures import subplots
+
+palette.use_in_matplotlib()  # colour-blind-safe default colours for every figure
 
 ZERO_AFTER_CLOSURE = frozenset({"teams", "staff", "therapists", "referrals_month", "caseload",
                                 "waiting_list", "cost_month", "savings_month"})
@@ -56,19 +58,18 @@ VARIABLE_LABELS = {
     "savings_month": "placement savings per month (£)",
 }
 
-CAUSE_COLOURS = {
-    "budget_round": "#d95f02",
-    "viability_review": "#7570b3",
-    "cut_proposal": "#e7298a",
-    "staffing_collapse": "#66a61e",
-    "licence": "#e6ab02",
-    "co_funder_withdrawal": "#a6761d",
+CAUSE_COLOURS = {  # colour-blind safe (experiments/reports/palette.py)
+    "budget_round": palette.VERMILLION,
+    "viability_review": palette.BLUE,
+    "cut_proposal": palette.REDDISH_PURPLE,
+    "staffing_collapse": palette.BLUISH_GREEN,
+    "licence": palette.ORANGE,
+    "co_funder_withdrawal": palette.SKY_BLUE,
 }
 
 
 def _colours(variants: Iterable[str]) -> dict[str, str]:
-    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
-    return {v: cycle[i % len(cycle)] for i, v in enumerate(variants)}
+    return {v: palette.series_colour(i) for i, v in enumerate(variants)}
 
 
 def _month_axis(ax, horizon: int) -> None:
@@ -251,9 +252,9 @@ def plot_reserve_pressure(series_long: pd.DataFrame, runs: pd.DataFrame | None =
     for ax, (variant, ids) in zip(axes.flat, groups.items(), strict=False):
         one = {variant: ids}
         _draw_fan(ax, series_long, "reserve", one, {}, horizon, False, quantiles, min_open,
-                  label="reserve", colour="tab:green")
+                  label="reserve", colour=palette.GOOD)
         _draw_fan(ax, series_long, "pressure_landing", one, {}, horizon, False, quantiles,
-                  min_open, label="pressure getting through", colour="tab:red")
+                  min_open, label="pressure getting through", colour=palette.BAD)
         ax.set_title(str(variant), fontsize=10)
         _month_axis(ax, horizon)
         ax.grid(axis="y", color="0.92")
@@ -284,12 +285,13 @@ def plot_closure_causes(runs: pd.DataFrame, *, title: str | None = None):
     fig, ax = subplots(figsize=(10, 1.6 + 0.6 * len(variants)))
     y = np.arange(len(variants))[::-1]
     left = np.zeros(len(variants))
-    extra = matplotlib.colormaps["tab20"]
+    def extra(i):
+        return palette.series_colour(i)
     for i, c in enumerate(causes):
         share = table[f"share_{c}"].to_numpy(float)
         if not share.any():
             continue
-        colour = CAUSE_COLOURS.get(c, extra(i % 20))
+        colour = CAUSE_COLOURS.get(c, extra(i))
         ax.barh(y, share, left=left, color=colour, label=cause_label(c), height=0.6)
         for yi, s, lft in zip(y, share, left, strict=True):
             if s >= 0.05:

@@ -9,9 +9,12 @@ import pandas as pd
 from markupsafe import Markup
 
 from experiments.reports import formatters as fmt
+from experiments.reports import palette
 from experiments.reports.figures import subplots
 from experiments.reports.html import save_figure
 from experiments.reports.templating import render_fragment
+
+palette.use_in_matplotlib()  # colour-blind-safe default colours for every figure
 
 
 def _effect_cells(r, points: bool) -> list[str]:
@@ -83,7 +86,7 @@ def plot_cells(cells: pd.DataFrame, years: int, path: Path, name: str) -> Path:
     fig, ax = subplots(figsize=(9, 0.45 * len(cells) + 1.5))
     y = np.arange(len(cells))[::-1]
     err = np.vstack([cells.closed_by - cells.closed_low, cells.closed_high - cells.closed_by])
-    ax.barh(y, cells.closed_by, xerr=err, color="#c0504d", error_kw={"capsize": 2})
+    ax.barh(y, cells.closed_by, xerr=err, color=palette.VERMILLION, error_kw={"capsize": 2})
     ax.set_yticks(y, cells.cell, fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_xlabel(f"chance of closing within {years} years (95% CI)")

@@ -41,3 +41,11 @@ EVENT = REDDISH_PURPLE   # an event marked on a time axis
 def series_colour(i: int) -> str:
     """The colour of the ``i``-th series (0-based), cycling through :data:`SERIES`."""
     return SERIES[i % len(SERIES)]
+
+
+def use_in_matplotlib() -> None:
+    """Make :data:`SERIES` matplotlib's default colour cycle (for lines given no colour)."""
+    import matplotlib
+    from cycler import cycler
+
+    matplotlib.rcParams["axes.prop_cycle"] = cycler(color=list(SERIES))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from experiments.reports import palette
 from experiments.reports.figures import subplots
 from sim.simulate import RunResult
+
+palette.use_in_matplotlib()  # colour-blind-safe default colours for every figure
 
 
 def _mark_budget_rounds(ax, result: RunResult, last: int) -> None:
@@ -37,13 +40,13 @@ def plot_single_run(result: RunResult):
     ax.set_ylabel("families")
     ax.legend(loc="upper right", fontsize=8)
     ax = axes[2]
-    ax.plot(s["month"], s["reserve"], label="reserve", color="tab:green")
-    ax.plot(s["month"], s["pressure_landing"], label="pressure getting through", color="tab:red")
-    ax.plot(s["month"], s["leadership_shield"], label="leadership shield", color="tab:purple",
+    ax.plot(s["month"], s["reserve"], label="reserve", color=palette.GOOD)
+    ax.plot(s["month"], s["pressure_landing"], label="pressure getting through", color=palette.BAD)
+    ax.plot(s["month"], s["leadership_shield"], label="leadership shield", color=palette.REDDISH_PURPLE,
             lw=0.8, ls="--")
-    ax.plot(s["month"], s["partnership_shield"], label="partnership shield", color="tab:blue",
+    ax.plot(s["month"], s["partnership_shield"], label="partnership shield", color=palette.BLUE,
             lw=0.8, ls="--")
-    ax.plot(s["month"], s["system_leadership"], label="system leadership", color="tab:orange",
+    ax.plot(s["month"], s["system_leadership"], label="system leadership", color=palette.ORANGE,
             lw=0.8, ls="--")
     ax.set_ylabel("index")
     ax.set_xlabel("months since go-live (grey lines: April budget rounds)")

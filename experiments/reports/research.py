@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from experiments.reports import palette
 from experiments.reports.templating import figure, provenance, render_page
 
 
@@ -19,7 +20,7 @@ def plot_shares(table: pd.DataFrame, title: str, top: int = 15):
 
     rows = table.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(9, 0.4 * len(rows) + 1.5))
-    ax.barh(rows["label"], rows["share"].fillna(0.0), color="#0072B2")
+    ax.barh(rows["label"], rows["share"].fillna(0.0), color=palette.BLUE)
     ax.set_xlabel("share of the forecast's parameter variance (first order, given data)")
     ax.set_xlim(0, max(0.05, float(rows["share"].fillna(0).max()) * 1.15))
     ax.set_title(title, fontsize=10)

@@ -10,9 +10,12 @@ import pandas as pd
 
 from experiments.analysis.sensitivity import PAWN_SLIDES, TOP, Analysis, Design, Output, RowOutputs
 from experiments.reports import formatters as fmt
+from experiments.reports import palette
 from experiments.reports.figures import subplots
 from experiments.reports.html import short_label
 from experiments.reports.templating import figure, provenance, render_page
+
+palette.use_in_matplotlib()  # colour-blind-safe default colours for every figure
 
 # Formatting (numbers: experiments.reports.formatters)
 # ---------------------------------------------------------------------------------------------
@@ -134,19 +137,19 @@ def plot_indices(table: pd.DataFrame, design: Design, out: Output, title: str):
     fig, ax = subplots(figsize=(9.5, 0.34 * len(t) + 1.6))
     if design.method == "sobol":
         h = 0.38
-        ax.barh(y + h / 2, t.ST, h, xerr=t.ST_conf, color="#c0504d", label="ST total-order",
+        ax.barh(y + h / 2, t.ST, h, xerr=t.ST_conf, color=palette.VERMILLION, label="ST total-order",
                 error_kw={"elinewidth": 0.8, "capsize": 2})
-        ax.barh(y - h / 2, t.S1, h, xerr=t.S1_conf, color="#4a7fb0", label="S1 first-order",
+        ax.barh(y - h / 2, t.S1, h, xerr=t.S1_conf, color=palette.BLUE, label="S1 first-order",
                 error_kw={"elinewidth": 0.8, "capsize": 2})
         ax.set_xlabel("Sobol' index (share of variance), 95% bootstrap interval")
         ax.legend(loc="lower right")
     elif design.method == "morris":
-        ax.barh(y, t.mu_star, 0.6, xerr=t.mu_star_conf, color="#4a7fb0",
+        ax.barh(y, t.mu_star, 0.6, xerr=t.mu_star_conf, color=palette.BLUE,
                 error_kw={"elinewidth": 0.8, "capsize": 2})
         ax.set_xlabel(f"Morris mu* ({out.short} per full range), 95% bootstrap interval")
     else:
         err = np.vstack([t["median"] - t.median_low, t.median_high - t["median"]])
-        ax.barh(y, t["median"], 0.6, xerr=np.clip(err, 0, None), color="#4a7fb0",
+        ax.barh(y, t["median"], 0.6, xerr=np.clip(err, 0, None), color=palette.BLUE,
                 error_kw={"elinewidth": 0.8, "capsize": 2})
         ax.set_xlabel("PAWN median KS statistic, 95% bootstrap interval")
     ax.axvline(0, color="#333", lw=0.6)
@@ -161,7 +164,7 @@ def plot_morris(table: pd.DataFrame, out: Output, title: str):
     """Morris mu*-sigma plane: drivers far right matter; high up means non-linear/interacting."""
     fig, ax = subplots(figsize=(8, 6))
     ax.errorbar(table.mu_star, table.sigma, xerr=table.mu_star_conf, fmt="o", ms=5,
-                color="#4a7fb0", ecolor="#9ab", elinewidth=0.8, capsize=2)
+                color=palette.BLUE, ecolor=palette.SKY_BLUE, elinewidth=0.8, capsize=2)
     top = table.sort_values("rank").head(10)
     for name, r in top.iterrows():
         ax.annotate(short_label(str(name), 30), (r.mu_star, r.sigma), fontsize=7,
