@@ -1,0 +1,175 @@
+"""Running an assessment for the page: one at a time, queued, cancellable, nothing half-written.
+
+Plain Python (no solara): the page calls :func:`run_assessment` in a background thread. It runs
+the same job as ``python run.py assess`` (:func:`experiments.jobs.assess.assess_job`) on the
+TOML the form built, in a fresh temporary folder, and hands each part of the result to the page
+as soon as its runs are in (the outlook first). The server runs one assessment at a time; a
+second one waits in a queue and is told so. Cancel stops the runs at the next finished chunk,
+and the temporary folder is removed: nothing half-written is kept.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class Cancelled(Exception):
+    """The assessment was cancelled from the page."""
+
+
+@dataclass
+class Settings:
+    """How the page's assessments run (the command line's defaults unless ``run.py app`` says).
+
+    Attributes:
+        seed: Root seed.
+        replicates: Histories of the authority and of each lever.
+        trajectories: Morris trajectories of the local screening.
+        screen_replicates: Replicates per screening row.
+        workers: Local worker processes.
+
+    """
+
+    seed: int = 1
+    replicates: int = 300
+    trajectories: int = 10
+    screen_replicates: int = 20
+    workers: int = 2
+
+    def command(self, file_name: str) -> tuple[str, ...]:
+        """The equivalent command line (recorded as the assessment's provenance)."""
+        return ("run.py", "assess", file_name, "--seed", str(self.seed), "--replicates",
+                str(self.replicates), "--trajectories", str(self.trajectories),
+                "--screen-replicates", str(self.screen_replicates), "--workers",
+                str(self.workers))
+
+
+@dataclass
+class Outcome:
+    """A finished assessment.
+
+    Attributes:
+        assessment: The :class:`experiments.analysis.readiness.Assessment`.
+        text: The terminal text (as ``run.py assess`` prints it).
+        report: The HTML report's bytes.
+        folder: The temporary folder (removed by :func:`discard`).
+        first_result_s: Seconds from the start of the runs to the outlook.
+        total_s: Seconds from the start of the runs to the report.
+
+    """
+
+    assessment: object
+    text: str
+    report: bytes
+    folder: Path
+    first_result_s: float
+    total_s: float
+
+
+_RUNNING = threading.Lock()
+"""Held while an assessment runs: one at a time on this server."""
+
+_QUEUE: list[int] = []
+_QUEUE_LOCK = threading.Lock()
+_TICKET = [0]
+
+
+def queue_length() -> int:
+    """Assessments waiting or running on this server."""
+    with _QUEUE_LOCK:
+        return len(_QUEUE)
+
+
+def _wait_turn(ticket: int, cancel: threading.Event, tell: Callable[[str, object], None]) -> None:
+    told = None
+    while True:
+        with _QUEUE_LOCK:
+            ahead = _QUEUE.index(ticket)
+        if ahead == 0 and _RUNNING.acquire(timeout=0.2):
+            return
+        if cancel.is_set():
+            raise Cancelled
+        if ahead != told:
+            told = ahead
+            tell("queued", ahead if ahead else 1)
+        time.sleep(0.2)
+
+
+def run_assessment(toml_text: str, stem: str, settings: Settings, cancel: threading.Event,
+                   tell: Callable[[str, object], None]) -> Outcome:
+    """Run one assessment of the scenario text, telling the page as it goes.
+
+    Args:
+        toml_text: The scenario file the form built.
+        stem: Its file name without ``.toml`` (the label of its runs).
+        settings: Seed, replicates, screening and workers.
+        cancel: Set by the page's Cancel button.
+        tell: Called ``tell(kind, value)``: ``("queued", assessments ahead)``, ``("started",
+            None)``, and every event of :func:`experiments.jobs.assess.assess_one`'s listener
+            (``progress``, ``outlook``, ``levers``, ``drivers``, ``assessment``).
+
+    Returns:
+        The :class:`Outcome`.
+
+    Raises:
+        Cancelled: If ``cancel`` was set; nothing is kept.
+
+    """
+    from experiments.jobs.assess import assess_job
+    from experiments.jobs.common import JobOptions
+
+    with _QUEUE_LOCK:
+        _TICKET[0] += 1
+        ticket = _TICKET[0]
+        _QUEUE.append(ticket)
+    folder = None
+    try:
+        _wait_turn(ticket, cancel, tell)
+        try:
+            folder = Path(tempfile.mkdtemp(prefix="mst-assess-"))
+            path = folder / f"{stem}.toml"
+            path.write_text(toml_text, encoding="utf-8")
+            tell("started", None)
+            start = time.perf_counter()
+            first, final = [None], [None]
+
+            def listener(kind, value):
+                if cancel.is_set():
+                    raise Cancelled
+                if kind == "outlook" and first[0] is None:
+                    first[0] = time.perf_counter() - start
+                if kind == "assessment":
+                    final[0] = value
+                tell(kind, value)
+
+            opts = JobOptions(replicates=settings.replicates, seed=settings.seed,
+                              workers=settings.workers, out=str(folder / "assessment"),
+                              progress=False, command=settings.command(path.name))
+            text, out = assess_job([str(path)], opts, trajectories=settings.trajectories,
+                                   screen_replicates=settings.screen_replicates,
+                                   listener=listener)
+            report = (Path(out) / "report.html").read_bytes()
+            total = time.perf_counter() - start
+            return Outcome(final[0], text, report, folder, first[0] or total, total)
+        finally:
+            _RUNNING.release()
+    except BaseException:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        with _QUEUE_LOCK:
+            _QUEUE.remove(ticket)
+
+
+
+def discard(outcome: Outcome | None) -> None:
+    """Remove a finished assessment's temporary folder."""
+    if outcome is not None:
+        shutil.rmtree(outcome.folder, ignore_errors=True)
