@@ -19,7 +19,7 @@ import solara
 import solara.lab
 
 from dashboard import assess_form as af
-from dashboard.assess_runner import Cancelled, Settings, discard, run_assessment
+from dashboard.assess_runner import Cancelled, Settings, discard, run_assessment, site_curves
 from experiments.analysis.factors import CHANGEABLE, CLASS_TITLES, CONTEXT
 
 TITLE = "MST readiness assessment"
@@ -56,6 +56,7 @@ outcome_r = solara.reactive(None)
 error_r = solara.reactive("")
 cancel_r = solara.reactive(None)
 seed_r = solara.reactive(None)
+sites_r = solara.reactive({})
 
 
 def _table(header, rows, numeric_from=99) -> str:
@@ -67,6 +68,13 @@ def _table(header, rows, numeric_from=99) -> str:
                          f"{html.escape(str(c))}</td>" for i, c in enumerate(r)) + "</tr>"
         for r in rows)
     return f'<table class="mst-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _line(text: str, cls: str) -> None:
+    """A line of text in its own block (solara's Text is inline)."""
+    import html
+
+    solara.HTML(tag="div", unsafe_innerHTML=html.escape(text), classes=[cls])
 
 
 def _set(path: tuple, value) -> None:
@@ -201,6 +209,11 @@ def assessment_task(toml_text: str, stem: str, run_settings: Settings, cancel: t
     outcome_r.value = outcome
     status_r.value = (f"Done: first results after {outcome.first_result_s:.0f} s, the whole "
                       f"assessment in {outcome.total_s:.0f} s.")
+    try:  # the study sites beside it, for the survival chart (once per server and seed)
+        phase_r.value = None
+        sites_r.value = site_curves(run_settings, cancel)
+    except Cancelled:
+        pass
     return outcome
 
 
@@ -252,11 +265,11 @@ def RunCard(valid: bool, message: str):
         state = phase_r.value
         if running and state is not None:
             solara.ProgressLinear(value=100 * state.fraction)
-            solara.Text(state.text, classes=["mst-phase"])
+            _line(state.text, "mst-phase")
         elif running:
             solara.ProgressLinear(value=True)
         if status_r.value:
-            solara.Text(status_r.value, classes=["mst-status-line"])
+            _line(status_r.value, "mst-status-line")
 
 
 def _assessment_like(parts: dict):
@@ -281,6 +294,25 @@ def _assessment_like(parts: dict):
 
 
 @solara.component
+def SurvivalChart(a, runs):
+    """The authority's survival curve, with the three study sites beside it once computed."""
+    from dataclasses import replace
+
+    from experiments.analysis.survival import kaplan_meier
+    from experiments.reports.ensemble_plots import plot_survival
+
+    if not len(runs):
+        return
+    h = int(a.outlook["horizon"])
+    mine = [replace(k, variant=f"{a.name} (yours)")
+            for k in kaplan_meier(runs, horizon=h).values()]
+    sites = [k for name, k in sites_r.value.items() if name != a.name]
+    fig = plot_survival(mine + sites, title="Chance the service is still running: yours and "
+                                            "the three study sites (95% bands)")
+    solara.FigureMatplotlib(fig, format="png")
+
+
+@solara.component
 def Results():
     """The results as they come in: outlook, levers with costs, drivers, the report."""
     from experiments.analysis.causes import explanations_available
@@ -295,6 +327,7 @@ def Results():
         solara.HTML(unsafe_innerHTML=_table(["measure", "estimate (95% CI)"],
                                             ra.outlook_rows(a)))
         runs = ra.baseline_runs(a)
+        SurvivalChart(a, runs)
         if explanations_available(runs):
             import html
 

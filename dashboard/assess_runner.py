@@ -169,6 +169,53 @@ def run_assessment(toml_text: str, stem: str, settings: Settings, cancel: thread
 
 
 
+_SITES: dict[tuple[int, int], dict] = {}
+"""The study sites' survival curves, by ``(seed, replicates)`` (computed once per server)."""
+
+STUDY_SITES = ("metro_city", "expanded_city", "isolated_coastal")
+
+
+def site_curves(settings: Settings, cancel: threading.Event | None = None) -> dict:
+    """The three study sites' Kaplan-Meier curves with the page's seed and replicates.
+
+    Runs each site as an ensemble in memory the first time (same seeds as the assessment),
+    then keeps the curves for the server's life. Each curve is labelled with its site's name.
+
+    Args:
+        settings: Seed, replicates and workers.
+        cancel: Set to stop the runs (raises :class:`Cancelled`).
+
+    Returns:
+        ``{site name: KM}``.
+
+    """
+    from dataclasses import replace
+
+    from experiments.analysis.survival import kaplan_meier
+    from experiments.jobs.common import site_path
+    from experiments.runner.execute import run_ensemble
+    from experiments.runner.phases import Phases
+    from experiments.runner.tasks import make_tasks
+    from sim.scenario import load_scenario
+
+    key = (settings.seed, settings.replicates)
+    if key not in _SITES:
+        scenarios = [(s, load_scenario(site_path(s))) for s in STUDY_SITES]
+
+        def check(_state):
+            if cancel is not None and cancel.is_set():
+                raise Cancelled
+
+        result = run_ensemble(make_tasks(scenarios, settings.replicates, settings.seed),
+                              workers=settings.workers, progress=False,
+                              phases=Phases([("study sites", len(scenarios) *
+                                              settings.replicates)], on_progress=check))
+        names = {label: sc.name for label, sc in scenarios}
+        _SITES[key] = {names[v]: replace(km, variant=names[v])
+                       for v, km in kaplan_meier(result.runs).items()}
+    return _SITES[key]
+
+
 def discard(outcome: Outcome | None) -> None:
     """Remove a finished assessment's temporary folder."""
     if outcome is not None:

@@ -114,3 +114,13 @@ def test_runner_tells_the_parts_in_order_and_cancel_keeps_nothing(tmp_path, monk
     with pytest.raises(Cancelled):
         run_assessment(af.to_toml(af.blank_form()), "neutral", small, cancel, tell)
     assert list(tmp_path.iterdir()) == []  # nothing half-written is kept
+
+
+def test_the_study_sites_curves_are_run_once_per_seed():
+    from dashboard.assess_runner import Settings, site_curves
+
+    small = Settings(seed=5, replicates=3, workers=1)
+    curves = site_curves(small)
+    assert set(curves) == {"Metro City", "Expanded City", "Isolated Coastal"}
+    assert all(k.variant == name and k.n == 3 for name, k in curves.items())
+    assert site_curves(small) is curves
