@@ -19,7 +19,7 @@ import solara
 import solara.lab
 
 from dashboard import assess_form as af
-from dashboard.assess_runner import Cancelled, Settings, discard, run_assessment, site_curves
+from dashboard.assess_runner import Cancelled, Settings, run_assessment, site_curves
 from experiments.analysis.factors import CHANGEABLE, CLASS_TITLES, CONTEXT
 
 TITLE = "MST readiness assessment"
@@ -205,7 +205,6 @@ def assessment_task(toml_text: str, stem: str, run_settings: Settings, cancel: t
     except Exception as exc:  # noqa: BLE001 - shown on the page in one line
         status_r.value = f"The assessment failed: {' '.join(str(exc).split())}"
         return None
-    discard(outcome_r.value)
     outcome_r.value = outcome
     status_r.value = (f"Done: first results after {outcome.first_result_s:.0f} s, the whole "
                       f"assessment in {outcome.total_s:.0f} s.")

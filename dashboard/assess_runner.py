@@ -4,8 +4,9 @@ Plain Python (no solara): the page calls :func:`run_assessment` in a background 
 the same job as ``python run.py assess`` (:func:`experiments.jobs.assess.assess_job`) on the
 TOML the form built, in a fresh temporary folder, and hands each part of the result to the page
 as soon as its runs are in (the outlook first). The server runs one assessment at a time; a
-second one waits in a queue and is told so. Cancel stops the runs at the next finished chunk,
-and the temporary folder is removed: nothing half-written is kept.
+second one waits in a queue and is told so. Cancel stops the runs at the next finished chunk.
+The temporary folder is removed however the assessment ends (the page keeps the report's
+bytes): nothing is left behind, half-written or not.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ class Outcome:
         assessment: The :class:`experiments.analysis.readiness.Assessment`.
         text: The terminal text (as ``run.py assess`` prints it).
         report: The HTML report's bytes.
-        folder: The temporary folder (removed by :func:`discard`).
         first_result_s: Seconds from the start of the runs to the outlook.
         total_s: Seconds from the start of the runs to the report.
 
@@ -67,7 +67,6 @@ class Outcome:
     assessment: object
     text: str
     report: bytes
-    folder: Path
     first_result_s: float
     total_s: float
 
@@ -156,14 +155,12 @@ def run_assessment(toml_text: str, stem: str, settings: Settings, cancel: thread
                                    listener=listener)
             report = (Path(out) / "report.html").read_bytes()
             total = time.perf_counter() - start
-            return Outcome(final[0], text, report, folder, first[0] or total, total)
+            return Outcome(final[0], text, report, first[0] or total, total)
         finally:
             _RUNNING.release()
-    except BaseException:
+    finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
-        raise
-    finally:
         with _QUEUE_LOCK:
             _QUEUE.remove(ticket)
 
@@ -214,9 +211,3 @@ def site_curves(settings: Settings, cancel: threading.Event | None = None) -> di
         _SITES[key] = {names[v]: replace(km, variant=names[v])
                        for v, km in kaplan_meier(result.runs).items()}
     return _SITES[key]
-
-
-def discard(outcome: Outcome | None) -> None:
-    """Remove a finished assessment's temporary folder."""
-    if outcome is not None:
-        shutil.rmtree(outcome.folder, ignore_errors=True)

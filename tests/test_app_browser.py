@@ -77,7 +77,9 @@ def app_url():
                 if time.monotonic() > deadline:
                     pytest.fail("the app did not answer within 180 s")
                 time.sleep(0.5)
+            before = set(Path(tempfile.gettempdir()).glob("mst-assess-*"))
             yield url
+            assert set(Path(tempfile.gettempdir()).glob("mst-assess-*")) <= before
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
