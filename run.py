@@ -7,6 +7,7 @@ Commands:
     compare SCENARIO... [--lever K=V]...    what-if comparison over common random numbers
     validate                                check the calibration patterns of docs/ODD.md §10
     dashboard [SCENARIO] [--port N]         the seminar dashboard on localhost (viz extra)
+    app [--port N]                          the assessment page and the dashboard (viz extra)
     merge SHARD_DIR... --out DIR            join the folders of --shard I/K runs into one
     sensitivity SCENARIO --method M         global sensitivity analysis (Sobol', Morris, PAWN)
     interact [SCENARIO] [--stressor S]...   do stressors interact? (full factorial)
@@ -102,6 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
                       help="address to listen on (default 127.0.0.1, this computer only); "
                            "requests must name localhost, 127.0.0.1, [::1] or this host")
     dash.add_argument("--open", action="store_true", help="open the page in a browser")
+    app = sub.add_parser("app", help="the assessment page (and the seminar dashboard) on "
+                                     "localhost")
+    app.add_argument("--port", type=_positive_int("port", 0, 65535), default=8766,
+                     help="port on 127.0.0.1 (default 8766; 0 picks a free one)")
+    app.add_argument("--host", type=_listen_host, default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1, this computer only; "
+                          "another address is reachable by other computers: a warning)")
+    app.add_argument("--open", action="store_true", help="open the page in a browser")
+    app.add_argument("--seed", type=_seed, default=1, help="starting seed (default 1)")
+    app.add_argument("--replicates", type=_positive_int("replicates", 1, 1_000_000),
+                     default=300, help="histories per option, as assess (default 300)")
+    app.add_argument("--trajectories", type=_positive_int("trajectories", 2, 1000),
+                     default=10, help="Morris trajectories of the screening (default 10)")
+    app.add_argument("--screen-replicates", type=_positive_int("screen-replicates", 1, 10_000),
+                     default=20, help="replicates per screening row (default 20)")
+    app.add_argument("--workers", type=_positive_int("workers", 1, 256), default=2,
+                     help="local worker processes per assessment (default 2)")
     _add_analysis_commands(sub)
     return parser
 
@@ -362,6 +380,22 @@ def cmd_dashboard(args: argparse.Namespace, argv: list[str]) -> int:
                   host=args.host)
 
 
+def cmd_app(args: argparse.Namespace, argv: list[str]) -> int:
+    """Serve the assessment page and the seminar dashboard; exit 2 without the viz extra."""
+    from dashboard.app_server import launch_app
+    from dashboard.assess_runner import Settings
+    from dashboard.ports import port_problem
+
+    problem = port_problem(args.host, args.port)
+    if problem:
+        raise UsageError(f"app: {problem}")
+    return launch_app(args.port, args.host, args.open,
+                      Settings(seed=args.seed, replicates=args.replicates,
+                               trajectories=args.trajectories,
+                               screen_replicates=args.screen_replicates,
+                               workers=args.workers))
+
+
 def _analysis_options(p: argparse.ArgumentParser, replicates: str) -> None:
     p.add_argument("--replicates", type=_positive_int("replicates", 1, 1_000_000),
                    default=None, help=f"runs per design row or option ({replicates})")
@@ -562,6 +596,7 @@ def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
 
 COMMANDS = {"simulate": cmd_simulate, "ensemble": cmd_ensemble, "compare": cmd_compare,
             "validate": cmd_validate, "main": cmd_main, "dashboard": cmd_dashboard,
+            "app": cmd_app,
             "merge": cmd_merge, "sensitivity": cmd_sensitivity, "interact": cmd_interact,
             "discover": cmd_discover, "assess": cmd_assess, "research": cmd_research,
             "calibrate": cmd_calibrate}

@@ -117,3 +117,14 @@ def test_a_busy_port_gets_one_line_suggesting_port_0(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "in use" in err and "--port 0" in err
     assert port_problem("127.0.0.1", 0) is None
+
+
+def test_the_app_refuses_a_busy_port_in_one_line(capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        assert run.main(["app", "--port", str(s.getsockname()[1])]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: app: port") and err.count("\n") == 1 and "--port 0" in err

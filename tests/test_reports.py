@@ -343,3 +343,21 @@ def test_a_report_of_authorities_calls_them_so_and_pairs_none(tmp_path):
     assert "<h2>Compared with metro</h2>" in page and page.count("Compared with") == 1
     assert "coastal vs" not in page and "<th>Authority or variant</th>" in page
     assert "and 1 variant of them" in page
+
+
+def test_compare_pairs_files_only_when_they_describe_one_authority(tmp_path, capsys):
+    out = tmp_path / "two"
+    assert run.main(["compare", "scenarios/metro_city.toml", "scenarios/isolated_coastal.toml",
+                     "--replicates", "3", "--no-progress", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "none: the files describe different authorities" in text
+    assert " vs " not in text.split("Paired differences")[1]
+    copy = tmp_path / "metro_copy.toml"
+    copy.write_text((ROOT / "scenarios" / "metro_city.toml").read_text(encoding="utf-8")
+                    .replace('collaboration_history = "very high"',
+                             'collaboration_history = "low"'),
+                    encoding="utf-8")
+    assert run.main(["compare", "scenarios/metro_city.toml", str(copy), "--replicates", "3",
+                     "--no-progress", "--out", str(tmp_path / "one")]) == 0
+    assert "metro_copy vs metro_city" in capsys.readouterr().out
+    assert "low" in copy.read_text(encoding="utf-8").split("collaboration_history = ")[1][:6]

@@ -206,12 +206,20 @@ def _analyse_ensemble(run: _Run) -> tuple[str, bool]:
             f"{_notes(run.out, result)}\n\nreport: {report}"), True
 
 
-def _compare_pairs(labels: list[str], levers: list[str]) -> list[tuple[str, str]]:
+def _compare_pairs(variants: list[dict], levers: list[str]) -> list[tuple[str, str]]:
+    """The paired comparisons of ``compare``: only variants of one authority.
+
+    With levers, each authority's lever variants against it. Without, a file is paired with
+    the first one only when both describe the same authority (the same name, e.g. a copy with
+    one descriptor changed); different authorities are shown side by side, never paired.
+    """
+    labels = [v["label"] for v in variants]
+    names = {v["label"]: v.get("name") for v in variants}
     baselines = [v for v in labels if " +" not in v]
     if levers:
         return [(base, label) for base in baselines for label in labels
                 if label.startswith(base + " +")]
-    return [(baselines[0], b) for b in baselines[1:]]
+    return [(baselines[0], b) for b in baselines[1:] if names[b] == names[baselines[0]]]
 
 
 def _analyse_compare(run: _Run, months: Sequence[int] | None = None) -> tuple[str, bool]:
@@ -225,9 +233,12 @@ def _analyse_compare(run: _Run, months: Sequence[int] | None = None) -> tuple[st
     lines = [format_survival_table(table), "", format_why_text(runs), "",
              "Paired differences (common random numbers):"]
     rows = []
-    labels = [v["label"] for v in run.manifest["variants"]]
     levers = run.manifest.get("job", {}).get("args", {}).get("levers", [])
-    for base, label in _compare_pairs(labels, levers):
+    pairs = _compare_pairs(run.manifest["variants"], levers)
+    if not pairs:
+        lines.append("  none: the files describe different authorities, which are compared "
+                     "side by side above, never run by run")
+    for base, label in pairs:
         for m in months:
             d = paired_difference(runs, base, label, m)
             rows.append({"baseline": base, "variant": label, "month": m, **d})
