@@ -147,9 +147,13 @@ def run_assessment(toml_text: str, stem: str, settings: Settings, cancel: thread
                     final[0] = value
                 tell(kind, value)
 
+            from experiments.runner.posterior import resolve_plan
+
+            # The same parameter sets as `run.py assess` (the posterior sample by default).
             opts = JobOptions(replicates=settings.replicates, seed=settings.seed,
                               workers=settings.workers, out=str(folder / "assessment"),
-                              progress=False, command=settings.command(path.name))
+                              progress=False, command=settings.command(path.name),
+                              parameters=resolve_plan(warn=lambda line: None))
             text, out = assess_job([str(path)], opts, trajectories=settings.trajectories,
                                    screen_replicates=settings.screen_replicates,
                                    listener=listener)
