@@ -11,6 +11,7 @@ from experiments.analysis.causes import explanations_available
 from experiments.analysis.factors import Factor
 from experiments.analysis.readiness import TIMES, YEARS, Assessment, Driver, risk_band
 from experiments.reports import formatters as fmt
+from experiments.reports import palette
 from experiments.reports.authority import authority_section, authority_text
 from experiments.reports.causes import main_why_text, why_lines, why_section
 from experiments.reports.figures import subplots
@@ -179,7 +180,7 @@ def format_assessment(a: Assessment, replicates: int) -> str:
     return "\n".join(lines)
 
 
-CLASS_COLOURS = {"changeable": "#0072B2", "context": "#E69F00"}
+CLASS_COLOURS = {"changeable": palette.BLUE, "context": palette.ORANGE}
 """Bar colours of the two classes of driver (Okabe-Ito, safe for colour-blind readers)."""
 
 
@@ -224,7 +225,7 @@ def plot_levers(a: Assessment):
     y = np.arange(len(t))
     err = np.clip(np.vstack([t["rmst_diff"] - t.rmst_diff_low,
                              t.rmst_diff_high - t["rmst_diff"]]), 0, None)
-    ax.barh(y, t["rmst_diff"], xerr=err, color="#009E73", error_kw={"capsize": 2})
+    ax.barh(y, t["rmst_diff"], xerr=err, color=palette.BLUISH_GREEN, error_kw={"capsize": 2})
     ax.axvline(0, color="#333", lw=0.6)
     ax.set_yticks(y, [short_label(d, 56) for d in t["description"]], fontsize=9)
     ax.set_xlabel(f"months of service gained in the first {int(a.outlook['horizon'])} "
