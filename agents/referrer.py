@@ -21,7 +21,7 @@ class Referrer(mesa.Agent):
     ``favour = clip(0.8 + 0.4 x attitude, 0, 1)``, and refers a family outside the criteria with
     that chance times ``1 - awareness`` (knowing the criteria keeps referrals appropriate,
     001:5101). These are the hottest loops of a run, so their only implementations are inlined in
-    :func:`sim.processes.referrals.promote_and_drift` and
+    :func:`sim.processes.referrals.referrers_month` (with churn, in one pass) and
     :func:`sim.processes.referrals.meet_and_refer`.
     """
 
