@@ -99,7 +99,7 @@ class Leader(mesa.Agent):
         p = model.p
         base = getattr(p, EXIT_RATE_PARAMETER.get(self.role, "assistant_director_exit_rate"))
         rate = base * model.site.leadership_turnover_history
-        if self.childrens_services:
+        if self.role in CHILDRENS_SERVICES:  # childrens_services (read every leader-month)
             if model.ofsted == "inadequate":
                 rate *= p.inadequate_exit_multiplier
             # Relative to the national-average climate behind the national rates (an adequate

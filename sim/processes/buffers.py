@@ -238,7 +238,7 @@ def annual_cost(model) -> float:
     """Annual cost of the service: fixed block per team plus funded posts, plus a manager in post."""
     p = model.p
     var = p.team_cost - p.fixed_cost
-    cost = sum(p.fixed_cost + var * (0.2 + 0.8 * t.posts / p.therapist_posts) for t in model.teams)
+    cost = sum([p.fixed_cost + var * (0.2 + 0.8 * t.posts / p.therapist_posts) for t in model.teams])
     return cost + (p.programme_manager_cost if model.programme_manager else 0.0)
 
 

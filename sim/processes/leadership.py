@@ -149,8 +149,9 @@ def leaders_learn(model) -> None:
     meeting = 0.5 * model.partnership
     ev = model.evidence()
     leaders = model.leaders
-    wsum = sum(ld.influence for ld in leaders) or 1.0
-    coalition = sum(ld.influence * ld.support for ld in leaders) / wsum
+    # sum() of a list rather than a generator: the same values summed in the same order.
+    wsum = sum([ld.influence for ld in leaders]) or 1.0
+    coalition = sum([ld.influence * ld.support for ld in leaders]) / wsum
     # The leader's monthly update (ODD §7.2; its only implementation), with the month's constants looked
     # up once; the same operations in the same order.
     rate = p.knowledge_gain_rate

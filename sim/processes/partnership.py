@@ -109,11 +109,15 @@ def partners_learn(model) -> None:
     own_cuts = 1.0 - model.cal.budget_factor * model.scripted_budget_factor
     by_agency = model.referrals_by_agency
     total = sum(by_agency.values())
+    # The month's factors evaluated once (the same operations in the same order).
+    rate = p.commitment_learning_rate
+    lift = max(0.0, ev + 0.5)
+    erosion = p.partner_austerity_erosion * own_cuts
     for pt in model.partners:
         if not pt.active:
             continue
-        delta = p.commitment_learning_rate * pt.attendance * max(0.0, ev + 0.5) * (1.0 - pt.commitment)
-        delta -= p.partner_austerity_erosion * own_cuts * pt.commitment
+        delta = rate * pt.attendance * lift * (1.0 - pt.commitment)
+        delta -= erosion * pt.commitment
         if pt.agency in ("yos", "education") and total >= 20:
             expected = AGENCY_SHARE[pt.agency]
             drift = expected - by_agency[pt.agency] / total
