@@ -106,7 +106,8 @@ class Leader(mesa.Agent):
             # authority's base hostility).
             k = p.hostility_exit_multiplier
             rate *= (1.0 + k * model.hostility) / (1.0 + k * p.ofsted_hostility_adequate)
-        return min(0.9, rate / 12.0)
+        rate /= 12.0
+        return rate if rate < 0.9 else 0.9  # min(0.9, rate)
 
     def proposes_cut(self, p, rng) -> bool:
         """Whether this leader proposes cutting MST this month (docs/ODD.md §7.14).

@@ -49,4 +49,7 @@ class Partner(mesa.Agent):
 
     def adjust_commitment(self, delta: float) -> None:
         """Change commitment by ``delta``, kept within 0-1."""
-        self.commitment = min(1.0, max(0.0, self.commitment + delta))
+        # min(1, max(0, c)) as the conditionals that return the same value (every partner-month).
+        c = self.commitment + delta
+        c = c if c > 0.0 else 0.0
+        self.commitment = c if c < 1.0 else 1.0

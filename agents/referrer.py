@@ -35,4 +35,5 @@ class Referrer(mesa.Agent):
     def hear(self, signal: float, stickiness: float) -> None:
         """Update a sticky attitude toward ``signal`` (-1..1 or beyond for heavy news)."""
         a = stickiness * self.attitude + (1.0 - stickiness) * signal
-        self.attitude = min(1.0, max(-1.0, a))
+        a = a if a > -1.0 else -1.0  # min(1, max(-1, a)) as the conditionals (the same value)
+        self.attitude = a if a < 1.0 else 1.0

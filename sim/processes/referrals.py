@@ -143,14 +143,15 @@ def meet_and_refer(model) -> None:
             if rand() < propensity * ref.awareness * favour:
                 referrals += 1
                 by_agency[ref.agency] += 1
-                # panel(): eligibility settled; in a trial half go to usual care (r_case).
+                # panel(): eligibility settled (counted below); in a trial half go to usual
+                # care (r_case).
                 case = Case(ref, month)
-                totals["eligible"] += 1
                 if randomising and case_rand() < 0.5:
                     totals["usual_care"] += 1
                     usual_care[month % 12] += 1
                 else:
                     waiting.append(case)
+        totals["eligible"] += referrals  # every referral so far is an eligible family
     for _ in range(met_other):
         ref = referrers[int(rand() * n)]
         # the referrer refers a family outside the criteria (one draw)
@@ -211,7 +212,8 @@ def allocate_waiting_list(model) -> None:
                 case = kept[taken]
                 taken += 1
                 case.start = month
-                case.planned_end = month + max(2, round(gauss(episode, 0.7)))
+                months = round(gauss(episode, 0.7))
+                case.planned_end = month + (months if months > 2 else 2)  # max(2, months)
                 if case.resumed:
                     case.engagement *= 0.85  # a family passed between workers re-engages less
                 else:

@@ -134,9 +134,10 @@ def recruit_therapists(model, team: Team) -> None:
         else:
             still.append(timer - 1)
     team.vacancy_timers = still
-    while len(team.vacancy_timers) > max(0, team.vacancies):
+    vacancies = team.vacancies  # the timers below change, the vacancies do not
+    while len(team.vacancy_timers) > max(0, vacancies):
         team.drop_timer()
-    while len(team.vacancy_timers) < team.vacancies:
+    while len(team.vacancy_timers) < vacancies:
         team.vacancy_timers.append(fill_time(model.r_work, model.p.therapist_fill_months))
 
 
