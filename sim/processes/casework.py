@@ -47,7 +47,8 @@ def treat_caseloads(model, therapists) -> None:
     here (the only implementation of that rule, inlined in this hot loop): its outcome is
     recorded, with the savings it brings; one draw decides whether the family comes back to
     social care (more often after a poor outcome, ``CAME_BACK_FACTOR``); and word reaches the
-    referrer, if still in post, of a family that came back or succeeded (``Referrer.hear``).
+    referrer, if still in post, of a family that came back or succeeded (the referrer's
+    sticky attitude, documented on :class:`agents.Referrer`).
     """
     p = model.p
     rand = model.r_case.random
@@ -109,11 +110,13 @@ def treat_caseloads(model, therapists) -> None:
             ref = case.referrer
             if ((came_back or outcome == "success") and ref is not None and ref.model is not None
                     and ref in model.referrers):
-                if came_back:
-                    # A family "coming back" weighs more where MST was oversold (001:1296, 001:1941).
-                    ref.hear(-(p.came_back_oversold_weight if model.oversold else 1.0),
-                             p.attitude_stickiness)
-                else:
-                    ref.hear(1.0, p.attitude_stickiness)
+                # A family "coming back" weighs more where MST was oversold (001:1296, 001:1941).
+                signal = -(p.came_back_oversold_weight if model.oversold else 1.0) if came_back else 1.0
+                # The referrer's sticky attitude moves toward the signal, within -1..1 (the
+                # rule documented on Referrer; min and max as the conditionals).
+                stick = p.attitude_stickiness
+                a = stick * ref.attitude + (1.0 - stick) * signal
+                a = a if a > -1.0 else -1.0
+                ref.attitude = a if a < 1.0 else 1.0
         th.cases = open_cases
         th.successes, th.failures = successes, failures

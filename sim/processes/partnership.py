@@ -102,7 +102,9 @@ def partners_learn(model) -> None:
     """Step 8: partners' commitment (§7.5).
 
     It rises with joint work and reported success and falls with their own agency's cuts and
-    when referrals drift away from their client group (001:1997).
+    when referrals drift away from their client group (001:1997). The only implementation of
+    the partner's monthly update (documented on :class:`agents.Partner`), with the month's
+    factors evaluated once.
     """
     p = model.p
     ev = model.evidence()
@@ -122,4 +124,7 @@ def partners_learn(model) -> None:
             expected = AGENCY_SHARE[pt.agency]
             drift = expected - by_agency[pt.agency] / total
             delta -= 0.02 * max(0.0, drift)
-        pt.adjust_commitment(delta)
+        # The commitment kept within 0-1: min(1, max(0, c)) as the conditionals (the same value).
+        c = pt.commitment + delta
+        c = c if c > 0.0 else 0.0
+        pt.commitment = c if c < 1.0 else 1.0
