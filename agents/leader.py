@@ -26,7 +26,7 @@ SENIOR_ROLES = ("chief_executive", "director_childrens_services", "assistant_dir
 LINE_OF_MANAGEMENT = ("chief_executive", "director_childrens_services", "assistant_director",
                       "head_of_service")
 # The parameter holding each role's national exit rate; other roles use the assistant
-# director's (read by Leader.exit_hazard every month, so built once here).
+# director's (read every leader-month, so built once here).
 EXIT_RATE_PARAMETER = {"chief_executive": "chief_executive_exit_rate",
                        "director_childrens_services": "dcs_exit_rate",
                        "partner_director": "partner_director_exit_rate"}
@@ -52,8 +52,12 @@ class Leader(mesa.Agent):
         original: Was in post when the commitment was made (or inherited it by induction).
         newcomer: Arrived during the simulation (not one of the founding leaders).
 
-    A permanent leader leaves with the monthly chance :meth:`exit_hazard` (one draw in
-    :func:`sim.processes.leadership.leader_turnover`). Each month knowledge grows with briefing
+    A permanent leader leaves with a monthly chance (docs/ODD.md §7.1): the national rate of
+    the role (``EXIT_RATE_PARAMETER``), scaled by the authority's turnover record; children's
+    services leaders leave faster under an inadequate rating and a hostile climate (relative to
+    the national-average climate behind the national rates, an adequate authority's base
+    hostility); a twelfth of that a month, at most 0.9. That chance and its one draw are
+    implemented once, in :func:`sim.processes.leadership.leader_turnover`. Each month knowledge grows with briefing
     and the stance moves only with visible local evidence, in proportion to knowledge, while
     current support returns towards the stance, pulled a little towards the coalition
     (docs/ODD.md §7.2); that update is implemented once, in
@@ -89,24 +93,6 @@ class Leader(mesa.Agent):
         line = LINE_OF_MANAGEMENT
         return (self.role in line and other.role in line
                 and line.index(self.role) < line.index(other.role))
-
-    def exit_hazard(self, model) -> float:
-        """Monthly chance that this (permanent) leader leaves (docs/ODD.md §7.1).
-
-        The national rate of the role, scaled by the authority's turnover record; children's
-        services leaders leave faster under an inadequate rating and a hostile climate.
-        """
-        p = model.p
-        base = getattr(p, EXIT_RATE_PARAMETER.get(self.role, "assistant_director_exit_rate"))
-        rate = base * model.site.leadership_turnover_history
-        if self.childrens_services:
-            if model.ofsted == "inadequate":
-                rate *= p.inadequate_exit_multiplier
-            # Relative to the national-average climate behind the national rates (an adequate
-            # authority's base hostility).
-            k = p.hostility_exit_multiplier
-            rate *= (1.0 + k * model.hostility) / (1.0 + k * p.ofsted_hostility_adequate)
-        return min(0.9, rate / 12.0)
 
     def proposes_cut(self, p, rng) -> bool:
         """Whether this leader proposes cutting MST this month (docs/ODD.md §7.14).

@@ -17,6 +17,10 @@ class Partner(mesa.Agent):
         co_funding: Share of the team cost this agency pays.
         active: Still a member (False after the agency withdraws).
         tenure: Months in post.
+
+    Commitment moves each month with joint work and reported success, their own agency's cuts
+    and the drift of referrals from its client group, kept within 0-1 (docs/ODD.md §7.5); that
+    update is implemented once, in :func:`sim.processes.partnership.partners_learn`.
     """
 
     def __init__(self, model, agency: str, commitment: float, seniority: float, *,
@@ -46,7 +50,3 @@ class Partner(mesa.Agent):
     def record_meeting(self, attended: bool) -> None:
         """Update the attendance moving average after a quarterly meeting."""
         self.attendance = 0.5 * self.attendance + (0.5 if attended else 0.0)
-
-    def adjust_commitment(self, delta: float) -> None:
-        """Change commitment by ``delta``, kept within 0-1."""
-        self.commitment = min(1.0, max(0.0, self.commitment + delta))

@@ -21,8 +21,14 @@ class Referrer(mesa.Agent):
     ``favour = clip(0.8 + 0.4 x attitude, 0, 1)``, and refers a family outside the criteria with
     that chance times ``1 - awareness`` (knowing the criteria keeps referrals appropriate,
     001:5101). These are the hottest loops of a run, so their only implementations are inlined in
-    :func:`sim.processes.referrals.promote_and_drift` and
+    :func:`sim.processes.referrals.referrers_month` (with churn, in one pass) and
     :func:`sim.processes.referrals.meet_and_refer`.
+
+    A referrer hears of their own families' outcomes: of a family that came back (signal -1,
+    or ``-came_back_oversold_weight`` after an oversold launch) or succeeded (+1), and their
+    sticky attitude moves to ``stickiness x attitude + (1 - stickiness) x signal``, kept within
+    -1..1 (docs/ODD.md §7.6, §7.8); implemented once, where cases close, in
+    :func:`sim.processes.casework.treat_caseloads`.
     """
 
     def __init__(self, model, agency: str, awareness: float, attitude: float):
@@ -31,8 +37,3 @@ class Referrer(mesa.Agent):
         self.awareness = awareness
         self.attitude = attitude
         self.tenure = 0
-
-    def hear(self, signal: float, stickiness: float) -> None:
-        """Update a sticky attitude toward ``signal`` (-1..1 or beyond for heavy news)."""
-        a = stickiness * self.attitude + (1.0 - stickiness) * signal
-        self.attitude = min(1.0, max(-1.0, a))

@@ -25,6 +25,13 @@ class Supervisor(mesa.Agent):
     ``min(supervisor_strain_cap, 1 + strain_exit_multiplier x strain)`` (docs/ODD.md §7.10); the
     month's strain and that draw are implemented once, in
     :func:`sim.processes.workforce.supervisor_month`.
+
+    A supervisor leans toward what they are good at: the share of effort given to system work
+    rather than clinical supervision is ``min(0.7, 0.2 + 0.4 x system_leadership)``, plus 0.15
+    when carrying a weak steering group alone (001:1544); 0.1 with a programme manager, who
+    takes it over; none for an interim. Clinical supervision's quality is ``clinical_skill x
+    (0.6 + 0.4 x (1 - share))`` (docs/ODD.md §7.9, §7.10). Read every team-month, so
+    implemented once, in :func:`sim.processes.workforce.team_month`.
     """
 
     def __init__(self, model, clinical_skill: float, system_leadership: float, *,
@@ -39,22 +46,6 @@ class Supervisor(mesa.Agent):
         self.interim = interim
         self.tenure = 0
         self.first = first
-
-    def system_share(self, carrying: bool, programme_manager: bool) -> float:
-        """Share of effort given to system work rather than clinical supervision.
-
-        A supervisor leans toward what they are good at; carrying a weak steering group alone
-        pulls more time into system work (001:1544); a programme manager takes it over.
-        """
-        if self.interim:
-            return 0.0
-        if programme_manager:
-            return 0.1
-        return min(0.7, 0.2 + 0.4 * self.system_leadership + (0.15 if carrying else 0.0))
-
-    def supervision_quality(self, share: float) -> float:
-        """Quality of clinical supervision given the time left after system work."""
-        return self.clinical_skill * (0.6 + 0.4 * (1.0 - share))
 
     def add_strain(self, amount: float) -> None:
         """Add (or with a negative amount relieve) strain, kept within 0-1."""

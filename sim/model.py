@@ -16,7 +16,7 @@ import numpy as np
 from agents import Leader, Partner, Supervisor, Therapist
 from sim.calendar import Calendar
 from sim.numeric import clip
-from sim.parameters import mechanism_params
+from sim.parameters import scenario_params
 from sim.processes import (
     budget,
     buffers,
@@ -130,7 +130,7 @@ class LocalAuthority(mesa.Model):
         self.spec = scenario
         self.site = site = scenario.site
         self.levers = lv = scenario.levers
-        self.p = p = mechanism_params(dict(scenario.parameters))
+        self.p = p = scenario_params(scenario.parameters)
         self.calendar = Calendar(scenario.start_year, scenario.start_month, p.austerity_rate)
         self.horizon = scenario.horizon_months
         self.month = 0

@@ -11,6 +11,7 @@ override them through a scenario's ``[parameters]`` table, within the range.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, make_dataclass
+from functools import lru_cache
 from typing import Any
 
 
@@ -569,6 +570,16 @@ def mechanism_params(overrides: dict[str, Any] | None = None) -> Any:
         p.name: int(round(values[p.name])) if p.integer else float(values[p.name])
         for p in PARAMETERS
     })
+
+
+@lru_cache(maxsize=256)
+def scenario_params(parameters: tuple[tuple[str, Any], ...]) -> Any:
+    """:func:`mechanism_params` of a scenario's ``parameters`` (name-value pairs), memoised.
+
+    The result is frozen, so runs of one scenario share it; building it costs more than a
+    short run's month (every run of an ensemble would otherwise rebuild it).
+    """
+    return mechanism_params(dict(parameters))
 
 
 def as_dict(params: Any) -> dict[str, float]:

@@ -23,7 +23,9 @@ def budget_round_or_cut_proposal(model) -> None:
     # Ad-hoc cut proposals from new, short-termist, unsupportive senior leaders (001:1557);
     # a patron stops any from their line of management (001:1850).
     for ld in model.leaders:
-        if ld.proposes_cut(model.p, model.r_dec):
+        # Only a newcomer can propose a cut (Leader.proposes_cut): the others are skipped
+        # without the call (read every leader-month).
+        if ld.newcomer and ld.proposes_cut(model.p, model.r_dec):
             role = ld.role.replace("_", " ")
             patron = leadership.patron_over(model, ld)
             if patron is not None:

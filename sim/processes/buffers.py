@@ -23,8 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from sim.numeric import clip
-
 UNDER_USE_TARGET = 0.75  # utilisation below which a team counts as under-used (ODD §7.13)
 # The margin's unit (ODD §7.13): one unit of pressure is the cost pressure of one team costing
 # the reference cost, paid in full by an authority of the reference population, before
@@ -190,7 +188,8 @@ def advocacy_capacity(model) -> float:
         if s is not None and not s.interim and s.system_leadership > best:
             best = s.system_leadership
     if model.programme_manager:
-        best = max(best, model.p.programme_manager_system)
+        pm = model.p.programme_manager_system
+        best = pm if pm > best else best  # max(best, pm)
     return best
 
 
@@ -202,22 +201,32 @@ def evidence(model) -> float:
     they hear of families who came back (weighing more after an oversold launch), and after
     2018 of the national trial's null result (001:2333).
     """
+    # Read several times a month: clip(x, -1, 1) is written as the conditional that returns
+    # the same value.
     p = model.p
-    closed = sum(model.past_year["closed"])
+    past = model.past_year
+    closed = sum(past["closed"])
     if closed:
-        success = sum(model.past_year["success"]) / closed
-        back = sum(model.past_year["came_back"]) / closed
+        success = sum(past["success"]) / closed
+        back = sum(past["came_back"]) / closed
     else:
         success, back = 0.35, p.came_back_share
-    cost = model.totals["cost"]
-    value = clip(model.totals["savings"] / cost - 1.0, -1.0, 1.0) if cost > 0 else 0.0
-    local = clip((success - 0.35) * 2.5 + p.savings_evidence * value, -1.0, 1.0)
+    totals = model.totals
+    cost = totals["cost"]
+    if cost > 0:
+        value = totals["savings"] / cost - 1.0
+        value = -1.0 if value < -1.0 else (1.0 if value > 1.0 else value)
+    else:
+        value = 0.0
+    local = (success - 0.35) * 2.5 + p.savings_evidence * value
+    local = -1.0 if local < -1.0 else (1.0 if local > 1.0 else local)
     # Anecdotes: successes heard of, against families who came back.
     narrative = success - back * (p.came_back_oversold_weight if model.oversold else 1.0)
     if model.cal.trial_results_out:
         narrative -= p.trial_null_shock
     vis = 1.0 if model.levers.local_outcome_feedback else 0.5 * model.learning
-    return clip(vis * local + (1.0 - vis) * narrative, -1.0, 1.0)
+    seen = vis * local + (1.0 - vis) * narrative
+    return -1.0 if seen < -1.0 else (1.0 if seen > 1.0 else seen)
 
 
 def host_embedding(p, host: str) -> float:
@@ -238,7 +247,7 @@ def annual_cost(model) -> float:
     """Annual cost of the service: fixed block per team plus funded posts, plus a manager in post."""
     p = model.p
     var = p.team_cost - p.fixed_cost
-    cost = sum(p.fixed_cost + var * (0.2 + 0.8 * t.posts / p.therapist_posts) for t in model.teams)
+    cost = sum([p.fixed_cost + var * (0.2 + 0.8 * t.posts / p.therapist_posts) for t in model.teams])
     return cost + (p.programme_manager_cost if model.programme_manager else 0.0)
 
 

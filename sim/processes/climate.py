@@ -21,7 +21,7 @@ def climate_month(model) -> None:
     # Collaboration is built slowly by sustained joint leadership (partners and informed
     # leaders together) and eroded by churn (001:1677, 001:1710).
     leaders = model.leaders
-    knowledge = sum(ld.knowledge for ld in leaders) / len(leaders) if leaders else 0.0
+    knowledge = sum([ld.knowledge for ld in leaders]) / len(leaders) if leaders else 0.0
     climate_target = model.partnership * (0.5 + 0.5 * knowledge) - p.churn_climate_erosion * changes
     model.collab_climate = clip(model.collab_climate
                                 + p.climate_adjust_rate * (climate_target - model.collab_climate))

@@ -7,6 +7,7 @@ uptake at a steering-group meeting (the partners' stream, as the meeting's other
 from __future__ import annotations
 
 from agents import Leader
+from agents.leader import CHILDRENS_SERVICES, EXIT_RATE_PARAMETER
 from sim.numeric import clip
 from sim.processes import workforce
 
@@ -19,17 +20,38 @@ def newcomer_culture(model) -> float:
 
 
 def leader_turnover(model) -> None:
-    """Step 2: interims' spells run down; permanent leaders may leave (§7.1)."""
+    """Step 2: interims' spells run down; permanent leaders may leave (§7.1).
+
+    The only implementation of a permanent leader's monthly exit chance (the rule documented
+    on :class:`agents.Leader`), read every leader-month: the month's factors are evaluated
+    once, children's services' climate factor again after a replacement (a patron's
+    departure raises hostility); the same operations in the same order, one draw from
+    ``r_lead`` per permanent leader.
+    """
+    p = model.p
     rand = model.r_lead.random
+    history = model.site.leadership_turnover_history
+    k = p.hostility_exit_multiplier
+    climate = None
     for ld in list(model.leaders):
         ld.tenure += 1
         if ld.interim:
             ld.interim_left -= 1
             if ld.interim_left <= 0:
                 replace_leader(model, ld, interim_allowed=False)
+                climate = None
             continue
-        if rand() < ld.exit_hazard(model):  # the exit draw: one from r_lead
+        rate = getattr(p, EXIT_RATE_PARAMETER.get(ld.role, "assistant_director_exit_rate")) * history
+        if ld.role in CHILDRENS_SERVICES:
+            if model.ofsted == "inadequate":
+                rate *= p.inadequate_exit_multiplier
+            if climate is None:
+                climate = (1.0 + k * model.hostility) / (1.0 + k * p.ofsted_hostility_adequate)
+            rate *= climate
+        rate /= 12.0
+        if rand() < (rate if rate < 0.9 else 0.9):  # min(0.9, rate); the exit draw
             leader_exit(model, ld)
+            climate = None
 
 
 def leader_exit(model, ld: Leader, successor_stance: float | None = None) -> None:
@@ -149,8 +171,9 @@ def leaders_learn(model) -> None:
     meeting = 0.5 * model.partnership
     ev = model.evidence()
     leaders = model.leaders
-    wsum = sum(ld.influence for ld in leaders) or 1.0
-    coalition = sum(ld.influence * ld.support for ld in leaders) / wsum
+    # sum() of a list rather than a generator: the same values summed in the same order.
+    wsum = sum([ld.influence for ld in leaders]) or 1.0
+    coalition = sum([ld.influence * ld.support for ld in leaders]) / wsum
     # The leader's monthly update (ODD §7.2; its only implementation), with the month's constants looked
     # up once; the same operations in the same order.
     rate = p.knowledge_gain_rate

@@ -102,20 +102,29 @@ def partners_learn(model) -> None:
     """Step 8: partners' commitment (§7.5).
 
     It rises with joint work and reported success and falls with their own agency's cuts and
-    when referrals drift away from their client group (001:1997).
+    when referrals drift away from their client group (001:1997). The only implementation of
+    the partner's monthly update (documented on :class:`agents.Partner`), with the month's
+    factors evaluated once.
     """
     p = model.p
     ev = model.evidence()
     own_cuts = 1.0 - model.cal.budget_factor * model.scripted_budget_factor
     by_agency = model.referrals_by_agency
     total = sum(by_agency.values())
+    # The month's factors evaluated once (the same operations in the same order).
+    rate = p.commitment_learning_rate
+    lift = max(0.0, ev + 0.5)
+    erosion = p.partner_austerity_erosion * own_cuts
     for pt in model.partners:
         if not pt.active:
             continue
-        delta = p.commitment_learning_rate * pt.attendance * max(0.0, ev + 0.5) * (1.0 - pt.commitment)
-        delta -= p.partner_austerity_erosion * own_cuts * pt.commitment
+        delta = rate * pt.attendance * lift * (1.0 - pt.commitment)
+        delta -= erosion * pt.commitment
         if pt.agency in ("yos", "education") and total >= 20:
             expected = AGENCY_SHARE[pt.agency]
             drift = expected - by_agency[pt.agency] / total
             delta -= 0.02 * max(0.0, drift)
-        pt.adjust_commitment(delta)
+        # The commitment kept within 0-1: min(1, max(0, c)) as the conditionals (the same value).
+        c = pt.commitment + delta
+        c = c if c > 0.0 else 0.0
+        pt.commitment = c if c < 1.0 else 1.0

@@ -50,50 +50,57 @@ def trial_credibility(model) -> None:
             ld.stance = max(-1.0, ld.stance - cost)
     for ref in model.referrers:
         if ref.agency == "social_care":
-            ref.attitude = max(-1.0, ref.attitude - cost)
+            att = ref.attitude - cost
+            ref.attitude = att if att > -1.0 else -1.0  # max(-1.0, att)
 
 
 def referral_pipeline(model) -> None:
     """Step 4: referrer churn, promotion and drift, then families met and referred (§7.6)."""
     trial_credibility(model)
-    referrer_churn(model)
-    promote_and_drift(model)
+    referrers_month(model)
     meet_and_refer(model)
 
 
-def referrer_churn(model) -> None:
-    """Referrers leave at ``referrer_turnover_rate`` a year; each newcomer starts unaware."""
-    rand = model.r_ref.random
-    churn = model.p.referrer_turnover_rate / 12.0
-    referrers = model.referrers
-    for i, ref in enumerate(referrers):
-        ref.tenure += 1
-        if rand() < churn:
-            ref.remove()
-            referrers[i] = new_referrer(model)
+def referrers_month(model) -> None:
+    """Each referrer's month in one pass: churn, then promotion visits and drift (§7.6).
 
-
-def promote_and_drift(model) -> None:
-    """Promotion visits by the supervisor or programme manager refresh the pipeline.
+    Referrers leave at ``referrer_turnover_rate`` a year and each newcomer starts unaware;
+    promotion visits by the supervisor or programme manager then refresh every referrer in
+    post. Promotion draws nothing and reads nothing churn changes (the advocacy capacity, the
+    number of referrers), so doing both in one pass, referrer by referrer, makes the same draws
+    in the same order as churning them all first, and gives the same values.
 
     This loop is the only implementation of the referrer's monthly awareness and attitude
-    update (documented on :class:`agents.Referrer`), inlined for speed: it is the hottest loop
-    of a run. It draws nothing.
+    update (documented on :class:`agents.Referrer`), inlined for speed: it is one of the
+    hottest loops of a run.
     """
     p, lv = model.p, model.levers
+    referrers = model.referrers
     visits = 8.0 * model.advocacy_capacity() * len(model.teams)
     if lv.referral_promotion:
         visits *= p.promotion_lever_multiplier
-    intensity = min(1.0, visits / len(model.referrers))
+    intensity = min(1.0, visits / len(referrers))
     gain = p.promotion_awareness_gain * intensity + 0.02 * model.learning
     drift = p.jealousy * (1.0 - model.site.values_fit)
     learn_signal = 0.1 * (model.learning - 0.5)
     decay = p.awareness_decay
-    for ref in model.referrers:
+    rand = model.r_ref.random
+    churn = p.referrer_turnover_rate / 12.0
+    # The attitude's per-month terms, evaluated once (the same operations in the same order:
+    # att - drift + learn_signal * 0.1 + 0.05 * intensity * (1 - att) * 0.2).
+    learn_term = learn_signal * 0.1
+    push = 0.05 * intensity
+    for i, ref in enumerate(referrers):
+        # Churn: the one draw of the referrer's month (a newcomer draws its agency and view).
+        ref.tenure += 1
+        if rand() < churn:
+            ref.remove()
+            referrers[i] = ref = new_referrer(model)
+        # Promotion and drift.
         aw = ref.awareness
         ref.awareness = aw + (gain * (1.0 - aw) - decay * aw)
         att = ref.attitude
-        att = att - drift + learn_signal * 0.1 + 0.05 * intensity * (1.0 - att) * 0.2
+        att = att - drift + learn_term + push * (1.0 - att) * 0.2
         ref.attitude = -1.0 if att < -1.0 else (1.0 if att > 1.0 else att)
 
 
@@ -120,9 +127,9 @@ def meet_and_refer(model) -> None:
     referrers = model.referrers
     n = len(referrers)
     propensity = p.referral_propensity
-    by_agency = model.referrals_by_agency
-    month = model.month
     if met_eligible:
+        by_agency = model.referrals_by_agency
+        month = model.month
         totals = model.totals
         randomising = cal.trial_randomising
         case_rand = model.r_case.random
@@ -136,14 +143,15 @@ def meet_and_refer(model) -> None:
             if rand() < propensity * ref.awareness * favour:
                 referrals += 1
                 by_agency[ref.agency] += 1
-                # panel(): eligibility settled; in a trial half go to usual care (r_case).
+                # panel(): eligibility settled (counted below); in a trial half go to usual
+                # care (r_case).
                 case = Case(ref, month)
-                totals["eligible"] += 1
                 if randomising and case_rand() < 0.5:
                     totals["usual_care"] += 1
                     usual_care[month % 12] += 1
                 else:
                     waiting.append(case)
+        totals["eligible"] += referrals  # every referral so far is an eligible family
     for _ in range(met_other):
         ref = referrers[int(rand() * n)]
         # the referrer refers a family outside the criteria (one draw)
@@ -204,7 +212,8 @@ def allocate_waiting_list(model) -> None:
                 case = kept[taken]
                 taken += 1
                 case.start = month
-                case.planned_end = month + max(2, round(gauss(episode, 0.7)))
+                months = round(gauss(episode, 0.7))
+                case.planned_end = month + (months if months > 2 else 2)  # max(2, months)
                 if case.resumed:
                     case.engagement *= 0.85  # a family passed between workers re-engages less
                 else:

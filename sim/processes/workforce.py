@@ -76,7 +76,15 @@ def team_month(model, team: Team) -> None:
     carrying = model.steering.chair == "supervisor" and sup is not None and not sup.interim
     network = model.network
     if sup is not None:
-        quality = sup.supervision_quality(sup.system_share(carrying, model.programme_manager))
+        # The supervisor's share of system work and the quality of clinical supervision (the
+        # rule documented on Supervisor).
+        if sup.interim:
+            share = 0.0
+        elif model.programme_manager:
+            share = 0.1
+        else:
+            share = min(0.7, 0.2 + 0.4 * sup.system_leadership + (0.15 if carrying else 0.0))
+        quality = sup.clinical_skill * (0.6 + 0.4 * (1.0 - share))
         support = STYLE_SUPPORT[sup.style]
     else:
         # No supervisor: weekly consultation and, where there is one, the regional network.
@@ -134,9 +142,10 @@ def recruit_therapists(model, team: Team) -> None:
         else:
             still.append(timer - 1)
     team.vacancy_timers = still
-    while len(team.vacancy_timers) > max(0, team.vacancies):
+    vacancies = team.vacancies  # the timers below change, the vacancies do not
+    while len(team.vacancy_timers) > max(0, vacancies):
         team.drop_timer()
-    while len(team.vacancy_timers) < team.vacancies:
+    while len(team.vacancy_timers) < vacancies:
         team.vacancy_timers.append(fill_time(model.r_work, model.p.therapist_fill_months))
 
 
