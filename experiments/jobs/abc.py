@@ -407,6 +407,7 @@ def abc_job(opts: JobOptions, *, population: int = 200, generations: int = 8, ru
             "runs": runs, "root": root, "seed": opts.seed, "params": list(names),
             "leave_out": list(leave_out), "synthetic_truth": synthetic_truth,
             "min_epsilon": min_epsilon, "min_acceptance": min_acceptance, "screen_z": screen_z}
+    old: dict = {}
     if opts.resume:
         try:
             old = json.loads(manifest_path.read_text())
@@ -429,6 +430,13 @@ def abc_job(opts: JobOptions, *, population: int = 200, generations: int = 8, ru
                 "dask_scheduler": opts.dask_scheduler, "git_commit": git_commit(),
                 "git_dirty": git_dirty(), "job": {"name": "calibrate", "args": args},
                 "files": {"history": HISTORY_FILE, "posterior": POSTERIOR_NAME}}
+    if opts.resume and old:
+        manifest["started"] = old.get("started", manifest["started"])
+        manifest["attempts"] = old.get("attempts", [{"started": old.get("started"),
+                                                     "command": old.get("command")}])
+        manifest["attempts"].append({"started": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                              time.gmtime()),
+                                     "command": manifest["command"], "workers": opts.workers})
     write_manifest(manifest_path, manifest)
 
     targets, truth_values = None, None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -225,7 +226,8 @@ def predictive_job(opts: JobOptions, posterior, draws: int = PPC_DRAWS) -> tuple
     passed = np.array([t["passed"].to_numpy(bool) for t in per_set])
     table = pooled[["kind", "site", "pattern", "target", "value", "low", "high", "n", "unit",
                     "passed", "testable"]].copy()
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # a pattern no set could measure: NaN, as it should be
+        warnings.simplefilter("ignore", RuntimeWarning)
         table["sets_q05"] = np.nanquantile(np.where(np.isinf(values), np.nan, values), 0.05,
                                            axis=0)
         table["sets_q95"] = np.nanquantile(np.where(np.isinf(values), np.nan, values), 0.95,
