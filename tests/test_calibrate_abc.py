@@ -317,3 +317,18 @@ def test_validate_runs_posterior_predictive_checks_on_fresh_seeds(tmp_path, caps
     runs_table = pd.read_csv(out / "runs.csv")
     assert len(runs_table) == 3 * 15 and runs_table["root_seed"].eq(20261124).all()
     assert sorted(runs_table["replicate"].unique()) == [0, 1, 2]  # a seed of its own per set
+
+
+def test_a_median_with_its_shares_is_tested_as_a_sign_test_and_stays_bounded():
+    def with_shares(n, to_hi):
+        table = pattern_table(n=n)
+        table["share_below_lo"], table["share_to_hi"] = math.nan, math.nan
+        row = table.index[(table["site"] == "expanded_city")
+                          & (table["pattern"] == "median closure month")][0]
+        table.loc[row, ["value", "low", "high", "share_below_lo", "share_to_hi"]] = \
+            [math.inf, 90.0, math.inf, 0.0, to_hi]
+        return table
+    assert pattern_distance(with_shares(40, 0.5)) == 0  # half close by month 72: in range
+    assert pattern_distance(with_shares(40, 0.2)) == pytest.approx(0.3 / math.sqrt(0.25 / 40))
+    assert pattern_distance(with_shares(40, 0.0)) == pytest.approx(math.sqrt(40))  # never
+    assert pattern_distance(with_shares(10, 0.0)) < pattern_distance(with_shares(40, 0.0))

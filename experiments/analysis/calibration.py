@@ -51,6 +51,8 @@ class Measure:
         note: Text printed under the pattern (details, or why it was not measured).
         testable: False when there are too few cases to judge; the pattern then passes and its
             note says so.
+        cdf: For a median of months, the estimated ``P(T <= x)`` of the event time (None
+            otherwise); the calibration distance tests a median's target through it.
 
     """
 
@@ -60,6 +62,7 @@ class Measure:
     n: int
     note: str = ""
     testable: bool = True
+    cdf: Callable[[float], float] | None = None
 
 
 def _unmeasured(missing, n: int = 0) -> Measure:
@@ -85,7 +88,8 @@ def median(values) -> Measure:
         return Measure(math.nan, math.nan, math.nan, 0)
     lo_i = max(int(stats.binom.ppf(0.025, n, 0.5)) - 1, 0)
     hi_i = min(int(stats.binom.ppf(0.975, n, 0.5)), n - 1)
-    return Measure(float(np.median(x)), float(x[lo_i]), float(x[hi_i]), n)
+    return Measure(float(np.median(x)), float(x[lo_i]), float(x[hi_i]), n,
+                   cdf=lambda v: float(np.searchsorted(x, v, side="right")) / n)
 
 
 def _closure_months(g: pd.DataFrame) -> np.ndarray:
@@ -169,7 +173,8 @@ def _first_supervisor_median(g):
     lo = np.nonzero(lo_s <= 0.5)[0]
     hi = np.nonzero(hi_s <= 0.5)[0]
     return Measure(value, float(months[lo[0]]) if lo.size else math.inf,
-                   float(months[hi[0]]) if hi.size else math.inf, len(t))
+                   float(months[hi[0]]) if hi.size else math.inf, len(t),
+                   cdf=lambda v: 1.0 - float(sf.evaluate(np.array([v]))[0]))
 
 
 def _partnership_ratio(g, below: float | None = None, above: float | None = None):
@@ -424,9 +429,13 @@ def survival_ordering(runs: pd.DataFrame) -> tuple[bool, float]:
 
 
 def _row(pat: Pattern, m: Measure, ok: bool) -> dict:
+    # a median's target as shares: median >= lo iff P(T < lo) <= 1/2, <= hi iff P(T <= hi) >= 1/2
+    below_lo = m.cdf(pat.lo - 1e-9) if m.cdf is not None else math.nan
+    below_hi = m.cdf(pat.hi) if m.cdf is not None and math.isfinite(pat.hi) else math.nan
     return {"kind": pat.kind, "site": pat.site, "pattern": pat.name, "target": pat.target,
             "value": m.value, "low": m.low, "high": m.high, "n": m.n, "unit": pat.unit,
-            "passed": ok, "testable": m.testable, "note": m.note}
+            "passed": ok, "testable": m.testable, "note": m.note, "share_below_lo": below_lo,
+            "share_to_hi": below_hi}
 
 
 def check_patterns(runs: pd.DataFrame) -> pd.DataFrame:
@@ -445,7 +454,7 @@ def check_patterns(runs: pd.DataFrame) -> pd.DataFrame:
                  "pattern": ORDERING_PATTERN,
                  "target": "ordered, p < 0.01", "value": p, "low": math.nan, "high": math.nan,
                  "n": len(runs), "unit": "p", "passed": ordered and p < 0.01, "testable": True,
-                 "note": ""})
+                 "note": "", "share_below_lo": math.nan, "share_to_hi": math.nan})
     rows += [_row(pat, *pat.check(runs)) for pat in MECHANISM_PATTERNS]
     return pd.DataFrame(rows)
 
@@ -575,14 +584,20 @@ def ordering_score(p: float, ordered: bool) -> float:
     return z if ordered else min(z, 0.0)
 
 
-def pattern_errors(table: pd.DataFrame, targets: dict | None = None) -> pd.DataFrame:
+def pattern_errors(table: pd.DataFrame, targets: dict | None = None,
+                   median_shares: bool = True) -> pd.DataFrame:
     """Each pattern's measured value, target range, Monte Carlo standard error and scaled gap.
 
     The standard error is the one of the measured value at the replicate count of the table:
     for a proportion the binomial ``sqrt(p(1-p)/n)`` at the nearest target edge (the truth a
-    pass would need; ``p(1-p)`` at least :data:`PROPORTION_FLOOR`); for a median (months) the
-    width of its 95% order-statistic interval over 3.92, at least ``MEDIAN_SPREAD / sqrt(n)``
-    ("never" counts as :data:`MONTHS_CAP`); for the survival ordering the log-rank normal score
+    pass would need; ``p(1-p)`` at least :data:`PROPORTION_FLOOR`); for a median (months) with
+    its shares (``share_below_lo``, ``share_to_hi``: the run table's event times) a sign test,
+    the share of event times before the target's low end above 1/2 or the share by its high
+    end below 1/2, in binomial errors ``sqrt(1/4n)`` (the order statistics' own test, bounded
+    by ``sqrt(n)`` when most runs never see the event); without them (or against replaced
+    targets) the width of its 95% order-statistic interval over 3.92, at least
+    ``MEDIAN_SPREAD / sqrt(n)`` ("never" counts as :data:`MONTHS_CAP`), with the gap in
+    months; for the survival ordering the log-rank normal score
     (:func:`ordering_score`), whose error is 1. The gap is the distance of the value from the
     target range in those errors (0 inside); a pattern not testable gets 0, one not measured
     :data:`NOT_MEASURED_Z`.
@@ -592,6 +607,8 @@ def pattern_errors(table: pd.DataFrame, targets: dict | None = None) -> pd.DataF
         targets: Target ranges replacing the patterns' own, by :func:`pattern_key` (e.g. the
             synthetic truth's); ``(lo, hi)`` on the value's scale (a normal score for the
             ordering).
+        median_shares: Test medians by the sign test when the table has their shares (False:
+            always in months, from the order-statistic interval).
 
     Returns:
         One row per pattern: ``key``, ``site``, ``kind``, ``value`` (on the distance's scale),
@@ -613,6 +630,21 @@ def pattern_errors(table: pd.DataFrame, targets: dict | None = None) -> pd.DataF
             pat = by_key[(r.site, r.pattern)]
             lo, hi = targets.get(key, (pat.lo, pat.hi))
             v = float(r.value)
+            below_lo = float(getattr(r, "share_below_lo", math.nan))
+            to_hi = float(getattr(r, "share_to_hi", math.nan))
+            if median_shares and pat.unit == "months" and key not in targets and n > 0 \
+                    and not (math.isnan(below_lo) and math.isnan(to_hi)):
+                # sign test of the median: the shares of event times beyond each end of the
+                # target against 1/2, in binomial errors at 1/2 (bounded, unlike months when
+                # most runs never see the event)
+                v = min(v, MONTHS_CAP)
+                se = math.sqrt(0.25 / n)
+                gap = max(0.0, below_lo - 0.5) if not math.isnan(below_lo) else 0.0
+                gap += max(0.0, 0.5 - to_hi) if not math.isnan(to_hi) else 0.0
+                z = gap / se if getattr(r, "testable", True) else 0.0
+                rows.append({"key": key, "site": r.site, "kind": r.kind, "value": v, "lo": lo,
+                             "hi": hi, "se": se, "z": z, "n": n, "unit": r.unit})
+                continue
             if pat.unit == "months":
                 v = min(v, MONTHS_CAP)
                 width = min(float(r.high), MONTHS_CAP) - min(float(r.low), MONTHS_CAP)
@@ -673,7 +705,7 @@ def synthetic_targets(table: pd.DataFrame, width: float = 2.0) -> dict:
 
     """
     out = {}
-    for r in pattern_errors(table).itertuples():
+    for r in pattern_errors(table, median_shares=False).itertuples():
         if math.isnan(r.value):
             continue
         if r.unit == "share":  # the binomial error at the truth's value, not at a target edge
