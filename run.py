@@ -5,7 +5,7 @@ Commands:
     simulate SCENARIO [--seed N] [--out DIR] one run, a readable summary, optional CSV + PNG
     ensemble SCENARIO...                    any scenarios as an ensemble
     compare SCENARIO... [--lever K=V]...    what-if comparison over common random numbers
-    validate                                check the calibration patterns of docs/ODD.md §10
+    validate [--point]                      posterior predictive checks of the patterns (docs/ODD.md §10)
     dashboard [SCENARIO] [--port N]         the seminar dashboard on localhost (viz extra)
     app [--port N]                          the assessment page and the dashboard (viz extra)
     merge SHARD_DIR... --out DIR            join the folders of --shard I/K runs into one
@@ -13,7 +13,7 @@ Commands:
     interact [SCENARIO] [--stressor S]...   do stressors interact? (full factorial)
     discover SCENARIO                       scenario discovery: rules for closure (PRIM)
     assess AUTHORITY.toml...                readiness assessment: outlook, drivers, levers
-    calibrate [--points N] [--runs N]...    the calibration search (Latin hypercube, docs/ODD.md §10)
+    calibrate [--population N] [--runs N]... calibration by ABC-SMC: a posterior sample (docs/ODD.md §10)
     --version                               print the installed version
 """
 
@@ -79,7 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
     _parameter_options(cmp)
     val = sub.add_parser("validate", help="check every calibration pattern of the three sites",
                          parents=[ensemble_parent])
-    _ensemble_options(val, replicates=200, seed=20261124)
+    _ensemble_options(val, replicates=None, seed=20261124)
+    val.add_argument("--point", action="store_true",
+                     help="check one parameter set instead of the posterior sample")
+    val.add_argument("--posterior", metavar="PATH", default=None,
+                     help="the posterior sample to check (default calibration/posterior.json)")
+    val.add_argument("--draws", type=_positive_int("draws", 1, 100_000), default=50,
+                     help="parameter sets drawn from the posterior (default 50; --replicates "
+                          "runs each, default 20)")
     main_job = sub.add_parser("main", help="the main job (also what `run.py` alone does)",
                          parents=[ensemble_parent])
     _ensemble_options(main_job, replicates=200)
@@ -207,9 +214,11 @@ def _ensemble_parent() -> argparse.ArgumentParser:
     return p
 
 
-def _ensemble_options(p: argparse.ArgumentParser, replicates: int, seed: int = 1) -> None:
+def _ensemble_options(p: argparse.ArgumentParser, replicates: int | None,
+                      seed: int = 1) -> None:
+    what = f"default {replicates}" if replicates else "default 200, or 20 per parameter set"
     p.add_argument("--replicates", type=_positive_int("replicates", 1, 1_000_000),
-                   default=replicates, help=f"runs per scenario (default {replicates})")
+                   default=replicates, help=f"runs per scenario ({what})")
     p.add_argument("--seed", type=_seed, default=seed, help=f"root seed (default {seed})")
 
 
@@ -334,10 +343,35 @@ def cmd_compare(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, argv: list[str]) -> int:
-    """Calibration patterns; exit status 1 when a pattern fails."""
-    from experiments.jobs.ensemble import validate_job
+    """Posterior predictive checks (or one parameter set with --point); exit 1 on a miss.
 
-    text, _, ok = validate_job(_job_options(args, argv))
+    With the posterior sample (``calibration/posterior.json`` or ``--posterior``) every pattern
+    is checked over ``--draws`` sets of it; a stale sample (the model changed since calibration)
+    fails at once with exit status 1. Without one, or with ``--point``, one parameter set is
+    checked as before.
+    """
+    from experiments.jobs.calibrate import PPC_REPLICATES, predictive_job
+    from experiments.jobs.ensemble import validate_job
+    from experiments.runner.posterior import POSTERIOR_FILE, read_posterior
+
+    path = Path(args.posterior) if args.posterior else POSTERIOR_FILE
+    posterior = read_posterior(path) if args.posterior or path.is_file() else None
+    if posterior is not None and posterior.is_stale():
+        print(f"error: {posterior.stale_message().removeprefix('warning: ')}", file=sys.stderr)
+        return 1
+    if posterior is None or args.point:
+        if args.replicates is None:
+            args.replicates = 200
+        opts = _job_options(args, argv)
+        if posterior is not None:  # --point: the sample's point set (the best particle)
+            from experiments.runner.posterior import ParameterPlan
+
+            opts.parameters = ParameterPlan("point", posterior)
+        text, _, ok = validate_job(opts)
+    else:
+        if args.replicates is None:
+            args.replicates = PPC_REPLICATES
+        text, _, ok = predictive_job(_job_options(args, argv), posterior, draws=args.draws)
     print(text)
     return 0 if ok else 1
 
@@ -482,25 +516,63 @@ def _add_analysis_commands(sub) -> None:
                      default=20, help="replicates per screening row (default 20)")
     _analysis_options(ass, "default 300")
     _parameter_options(ass)
-    cal = sub.add_parser("calibrate", help="the calibration search: a Latin hypercube of the "
-                                           "shared parameters scored on the calibration patterns",
+    cal = sub.add_parser("calibrate", help="calibrate to the patterns: ABC-SMC with pyabc "
+                                           "(default), or the old hypercube / refine search",
                          parents=[run_parent])
-    cal.add_argument("--points", type=_positive_int("points", 0, 1_000_000), default=200,
-                     help="Latin hypercube points after the current defaults (default 200)")
-    cal.add_argument("--runs", type=_positive_int("runs", 1, 1_000_000), default=120,
-                     help="runs per site per point")
-    cal.add_argument("--shrink", type=float, default=0.5,
-                     help="width of the box around the defaults, 1 = the documented ranges "
-                          "(default 0.5)")
-    cal.add_argument("--seed", type=_seed, default=7, help="seed of the Latin hypercube")
+    cal.add_argument("--method", choices=("abc", "hypercube", "refine"), default="abc",
+                     help="abc: ABC-SMC, a posterior sample (default; needs the calibrate "
+                          "extra); hypercube: a Latin hypercube in the box; refine: a (1+1) "
+                          "evolution strategy from the defaults, first step --shrink x range")
+    cal.add_argument("--runs", type=_positive_int("runs", 1, 1_000_000), default=None,
+                     help="runs per validation variant per parameter set (default 40 for abc, "
+                          "120 otherwise)")
+    cal.add_argument("--seed", type=_seed, default=7,
+                     help="seed of the proposals (abc) or of the Latin hypercube (default 7)")
     cal.add_argument("--params", nargs="+", metavar="NAME",
-                     help="search only these parameters (default: the SEARCHED set)")
+                     help="calibrate only these parameters (default: SEARCHED, plus the "
+                          "measured parameters for abc)")
     cal.add_argument("--root", type=_seed, default=1000,
                      help="root seed of the calibration runs (default 1000)")
-    cal.add_argument("--method", choices=("hypercube", "refine"), default="hypercube",
-                     help="hypercube: a Latin hypercube in the box; refine: a (1+1) evolution "
-                          "strategy from the defaults, first step --shrink x range "
-                          "(default hypercube)")
+    cal.add_argument("--population", type=_positive_int("population", 2, 100_000), default=200,
+                     help="abc: particles per generation (default 200)")
+    cal.add_argument("--generations", type=_positive_int("generations", 1, 1000), default=8,
+                     help="abc: generations in all, generation 0 from the priors included "
+                          "(default 8)")
+    cal.add_argument("--max-walltime", type=_positive_float("max-walltime"), default=None,
+                     metavar="MINUTES", help="abc: start no generation after this many minutes")
+    cal.add_argument("--min-epsilon", type=_positive_float("min-epsilon", zero=True),
+                     default=0.0, help="abc: stop once the threshold is at or below this")
+    cal.add_argument("--min-acceptance", type=_positive_float("min-acceptance", zero=True),
+                     default=0.0, help="abc: stop when a generation's acceptance rate would fall "
+                                       "below this (default 0: never)")
+    cal.add_argument("--leave-out", action="append", default=[], metavar="SITE",
+                     help="abc: leave this site's patterns (and the survival ordering) out of "
+                          "the distance, to predict it (repeatable)")
+    cal.add_argument("--synthetic-truth", metavar="SET", default=None,
+                     help="abc: 'defaults' or a JSON file of parameter values; its simulated "
+                          "patterns +- 2 Monte Carlo errors replace the targets")
+    cal.add_argument("--posterior", metavar="PATH", default=None,
+                     help="abc: also write the posterior sample here (e.g. "
+                          "calibration/posterior.json)")
+    cal.add_argument("--points", type=_positive_int("points", 0, 1_000_000), default=200,
+                     help="hypercube/refine: points after the current defaults (default 200)")
+    cal.add_argument("--shrink", type=float, default=0.5,
+                     help="hypercube/refine: width of the box around the defaults, 1 = the "
+                          "documented ranges (default 0.5)")
+
+
+def _positive_float(name: str, zero: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (value >= 0 if zero else value > 0) or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{value} is out of range; allowed a finite number "
+                                             f"{'of 0 or more' if zero else 'above 0'}")
+        return value
+    parse.__name__ = name
+    return parse
 
 
 def _analysis_job_options(args: argparse.Namespace, argv: list[str], replicates: int | None):
@@ -580,16 +652,27 @@ def cmd_assess(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace, argv: list[str]) -> int:
-    """The calibration search: one JSON line per point in the output folder."""
-    from experiments.jobs.calibrate import calibrate_job
+    """Calibrate: ABC-SMC (a posterior sample) or the old point searches."""
     from experiments.jobs.common import JobOptions
 
     opts = JobOptions(seed=args.seed, workers=args.workers, dask_scheduler=args.dask_scheduler,
                       out=args.out, force=args.force, fmt=args.format,
                       progress=False if args.no_progress else None,
                       command=tuple(["run.py", *argv]), resume=args.resume)
-    text, _ = calibrate_job(opts, points=args.points, runs=args.runs, shrink=args.shrink,
-                            params=args.params, root=args.root, method=args.method)
+    if args.method == "abc":
+        from experiments.jobs.abc import abc_job
+
+        text, _ = abc_job(opts, population=args.population, generations=args.generations,
+                          runs=args.runs or 40, root=args.root, params=args.params,
+                          max_walltime=args.max_walltime, min_epsilon=args.min_epsilon,
+                          min_acceptance=args.min_acceptance, leave_out=args.leave_out,
+                          synthetic_truth=args.synthetic_truth, posterior_path=args.posterior)
+    else:
+        from experiments.jobs.calibrate import calibrate_job
+
+        text, _ = calibrate_job(opts, points=args.points, runs=args.runs or 120,
+                                shrink=args.shrink, params=args.params, root=args.root,
+                                method=args.method)
     print(text)
     return 0
 

@@ -60,8 +60,8 @@ def test_version(repo_root):
 
 def test_calibrate_writes_one_line_per_point_and_a_manifest(repo_root, tmp_path):
     out = tmp_path / "calibration"
-    done = _run(repo_root, "calibrate", "--points", "1", "--runs", "2", "--params",
-                "leader_shield", "close_margin", "--out", str(out), "--no-progress")
+    done = _run(repo_root, "calibrate", "--method", "hypercube", "--points", "1", "--runs", "2",
+                "--params", "leader_shield", "close_margin", "--out", str(out), "--no-progress")
     assert done.returncode == 0, done.stderr
     lines = [json.loads(x) for x in (out / "calibration_search.jsonl").read_text().splitlines()]
     assert [x["point"] for x in lines] == [0, 1]
@@ -76,6 +76,7 @@ def test_calibrate_writes_one_line_per_point_and_a_manifest(repo_root, tmp_path)
     (["--params", "no_such_parameter"], "--params: unknown parameter(s) no_such_parameter"),
 ])
 def test_calibrate_bad_options_are_one_line(repo_root, tmp_path, args, message):
-    done = _run(repo_root, "calibrate", "--points", "1", "--out", str(tmp_path / "c"), *args)
+    done = _run(repo_root, "calibrate", "--method", "hypercube", "--points", "1", "--out",
+                str(tmp_path / "c"), *args)
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: {message}") and done.stderr.count("\n") == 1

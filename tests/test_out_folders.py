@@ -209,7 +209,8 @@ COMMANDS = {
     "discover": lambda t: ["discover", TEMPLATE, "--n", "100", "--replicates", "1",
                            "--no-progress"],
     "interact": lambda t: ["interact", TEMPLATE, "--replicates", "2", "--no-progress"],
-    "calibrate": lambda t: ["calibrate", "--points", "1", "--runs", "1", "--no-progress"],
+    "calibrate": lambda t: ["calibrate", "--population", "2", "--generations", "1", "--runs", "1",
+                            "--no-progress"],
 }
 
 

@@ -51,6 +51,8 @@ class Measure:
         note: Text printed under the pattern (details, or why it was not measured).
         testable: False when there are too few cases to judge; the pattern then passes and its
             note says so.
+        cdf: For a median of months, the estimated ``P(T <= x)`` of the event time (None
+            otherwise); the calibration distance tests a median's target through it.
 
     """
 
@@ -60,6 +62,7 @@ class Measure:
     n: int
     note: str = ""
     testable: bool = True
+    cdf: Callable[[float], float] | None = None
 
 
 def _unmeasured(missing, n: int = 0) -> Measure:
@@ -85,7 +88,8 @@ def median(values) -> Measure:
         return Measure(math.nan, math.nan, math.nan, 0)
     lo_i = max(int(stats.binom.ppf(0.025, n, 0.5)) - 1, 0)
     hi_i = min(int(stats.binom.ppf(0.975, n, 0.5)), n - 1)
-    return Measure(float(np.median(x)), float(x[lo_i]), float(x[hi_i]), n)
+    return Measure(float(np.median(x)), float(x[lo_i]), float(x[hi_i]), n,
+                   cdf=lambda v: float(np.searchsorted(x, v, side="right")) / n)
 
 
 def _closure_months(g: pd.DataFrame) -> np.ndarray:
@@ -169,7 +173,8 @@ def _first_supervisor_median(g):
     lo = np.nonzero(lo_s <= 0.5)[0]
     hi = np.nonzero(hi_s <= 0.5)[0]
     return Measure(value, float(months[lo[0]]) if lo.size else math.inf,
-                   float(months[hi[0]]) if hi.size else math.inf, len(t))
+                   float(months[hi[0]]) if hi.size else math.inf, len(t),
+                   cdf=lambda v: 1.0 - float(sf.evaluate(np.array([v]))[0]))
 
 
 def _partnership_ratio(g, below: float | None = None, above: float | None = None):
@@ -424,9 +429,13 @@ def survival_ordering(runs: pd.DataFrame) -> tuple[bool, float]:
 
 
 def _row(pat: Pattern, m: Measure, ok: bool) -> dict:
+    # a median's target as shares: median >= lo iff P(T < lo) <= 1/2, <= hi iff P(T <= hi) >= 1/2
+    below_lo = m.cdf(pat.lo - 1e-9) if m.cdf is not None else math.nan
+    below_hi = m.cdf(pat.hi) if m.cdf is not None and math.isfinite(pat.hi) else math.nan
     return {"kind": pat.kind, "site": pat.site, "pattern": pat.name, "target": pat.target,
             "value": m.value, "low": m.low, "high": m.high, "n": m.n, "unit": pat.unit,
-            "passed": ok, "testable": m.testable, "note": m.note}
+            "passed": ok, "testable": m.testable, "note": m.note, "share_below_lo": below_lo,
+            "share_to_hi": below_hi}
 
 
 def check_patterns(runs: pd.DataFrame) -> pd.DataFrame:
@@ -442,10 +451,10 @@ def check_patterns(runs: pd.DataFrame) -> pd.DataFrame:
     rows = [_row(pat, *pat.check(runs)) for pat in PATTERNS]
     ordered, p = survival_ordering(runs)
     rows.append({"kind": "outcome", "site": "all",
-                 "pattern": "survival ordered Metro > Expanded > Coastal, log-rank p",
+                 "pattern": ORDERING_PATTERN,
                  "target": "ordered, p < 0.01", "value": p, "low": math.nan, "high": math.nan,
                  "n": len(runs), "unit": "p", "passed": ordered and p < 0.01, "testable": True,
-                 "note": ""})
+                 "note": "", "share_below_lo": math.nan, "share_to_hi": math.nan})
     rows += [_row(pat, *pat.check(runs)) for pat in MECHANISM_PATTERNS]
     return pd.DataFrame(rows)
 
@@ -530,3 +539,253 @@ def summary_line(table: pd.DataFrame) -> str:
     extra = f" ({untestable} not testable, counted as holding)" if untestable else ""
     verdict = "All patterns hold: " if bool(table["passed"].all()) else ""
     return f"{verdict}{', '.join(parts)} patterns hold{extra}."
+
+
+# --- the ABC distance: each pattern's gap from its target in Monte Carlo standard errors ----------
+
+MONTHS_CAP = 132.0
+"""Where "never" (a median of runs that mostly did not close or expand) is put for the distance:
+a year past the sites' 120-month horizon, so a miss by "never" is large but finite."""
+
+PROPORTION_FLOOR = 0.05 * 0.95
+"""Least ``p(1 - p)`` in a proportion's binomial standard error (a target edge at 0 or 1 would
+otherwise make a miss by one run infinitely many errors)."""
+
+MEDIAN_SPREAD = 6.0
+"""Floor of a median's standard error, ``MEDIAN_SPREAD / sqrt(n)`` months: the error of a median
+of a closure-month distribution no denser than one twelfth per month, ``1 / (2 f sqrt(n))``.
+Medians of monthly events can otherwise have an order-statistic interval of zero width."""
+
+ORDERING_Z = float(stats.norm.isf(0.01))
+"""The survival ordering's target as a normal score: log-rank p < 0.01 is z > 2.33 (SE 1)."""
+
+NOT_MEASURED_Z = 3.0
+"""Gap (in standard errors) charged for a pattern that could not be measured (no cases)."""
+
+
+def pattern_key(site: str, pattern: str) -> str:
+    """The name of a pattern in distances and target tables: ``"site: pattern"``."""
+    return f"{site}: {pattern}"
+
+
+ORDERING_PATTERN = "survival ordered Metro > Expanded > Coastal, log-rank p"
+"""The survival ordering's row in :func:`check_patterns` (site ``"all"``)."""
+
+
+def pattern_keys() -> list[str]:
+    """Every pattern's key, in the row order of :func:`check_patterns`."""
+    return ([pattern_key(p.site, p.name) for p in PATTERNS] + [pattern_key("all", ORDERING_PATTERN)]
+            + [pattern_key(p.site, p.name) for p in MECHANISM_PATTERNS])
+
+
+def ordering_score(p: float, ordered: bool) -> float:
+    """The survival ordering as a normal score: ``isf(p)`` if ordered, at most 0 if not."""
+    z = float(stats.norm.isf(min(max(p, 1e-300), 1.0))) if math.isfinite(p) else 0.0
+    return z if ordered else min(z, 0.0)
+
+
+def pattern_errors(table: pd.DataFrame, targets: dict | None = None,
+                   median_shares: bool = True) -> pd.DataFrame:
+    """Each pattern's measured value, target range, Monte Carlo standard error and scaled gap.
+
+    The standard error is the one of the measured value at the replicate count of the table:
+    for a proportion the binomial ``sqrt(p(1-p)/n)`` at the nearest target edge (the truth a
+    pass would need; ``p(1-p)`` at least :data:`PROPORTION_FLOOR`); for a median (months) with
+    its shares (``share_below_lo``, ``share_to_hi``: the run table's event times) a sign test,
+    the share of event times before the target's low end above 1/2 or the share by its high
+    end below 1/2, in binomial errors ``sqrt(1/4n)`` (the order statistics' own test, bounded
+    by ``sqrt(n)`` when most runs never see the event); without them (or against replaced
+    targets) the width of its 95% order-statistic interval over 3.92, at least
+    ``MEDIAN_SPREAD / sqrt(n)`` ("never" counts as :data:`MONTHS_CAP`), with the gap in
+    months; for the survival ordering the log-rank normal score
+    (:func:`ordering_score`), whose error is 1. The gap is the distance of the value from the
+    target range in those errors (0 inside); a pattern not testable gets 0, one not measured
+    :data:`NOT_MEASURED_Z`.
+
+    Args:
+        table: A table of :func:`check_patterns`.
+        targets: Target ranges replacing the patterns' own, by :func:`pattern_key` (e.g. the
+            synthetic truth's); ``(lo, hi)`` on the value's scale (a normal score for the
+            ordering).
+        median_shares: Test medians by the sign test when the table has their shares (False:
+            always in months, from the order-statistic interval).
+
+    Returns:
+        One row per pattern: ``key``, ``site``, ``kind``, ``value`` (on the distance's scale),
+        ``lo``, ``hi``, ``se``, ``z`` (the scaled gap), ``n`` and ``unit``.
+
+    """
+    by_key = {(pat.site, pat.name): pat for pat in ALL_PATTERNS}
+    targets = targets or {}
+    rows = []
+    for r in table.itertuples():
+        key = pattern_key(r.site, r.pattern)
+        n = max(int(r.n), 0)
+        if r.site == "all":
+            # p < 0.01 without a pass means the curves are not ordered at every year
+            v = ordering_score(float(r.value), bool(r.passed) or not float(r.value) < 0.01)
+            lo, hi = targets.get(key, (ORDERING_Z, math.inf))
+            se = 1.0
+        else:
+            pat = by_key[(r.site, r.pattern)]
+            lo, hi = targets.get(key, (pat.lo, pat.hi))
+            v = float(r.value)
+            below_lo = float(getattr(r, "share_below_lo", math.nan))
+            to_hi = float(getattr(r, "share_to_hi", math.nan))
+            if median_shares and pat.unit == "months" and key not in targets and n > 0 \
+                    and not (math.isnan(below_lo) and math.isnan(to_hi)):
+                # sign test of the median: the shares of event times beyond each end of the
+                # target against 1/2, in binomial errors at 1/2 (bounded, unlike months when
+                # most runs never see the event)
+                v = min(v, MONTHS_CAP)
+                se = math.sqrt(0.25 / n)
+                gap = max(0.0, below_lo - 0.5) if not math.isnan(below_lo) else 0.0
+                gap += max(0.0, 0.5 - to_hi) if not math.isnan(to_hi) else 0.0
+                z = gap / se if getattr(r, "testable", True) else 0.0
+                rows.append({"key": key, "site": r.site, "kind": r.kind, "value": v, "lo": lo,
+                             "hi": hi, "se": se, "z": z, "n": n, "unit": r.unit})
+                continue
+            if pat.unit == "months":
+                v = min(v, MONTHS_CAP)
+                width = min(float(r.high), MONTHS_CAP) - min(float(r.low), MONTHS_CAP)
+                se = max(width / 3.92 if math.isfinite(width) else 0.0,
+                         MEDIAN_SPREAD / math.sqrt(max(n, 1)))
+            else:
+                edge = lo if v < lo else (hi if v > hi else min(max(v, lo), hi))
+                edge = min(max(edge, 0.0), 1.0)
+                se = math.sqrt(max(edge * (1 - edge), PROPORTION_FLOOR) / max(n, 1))
+        if not getattr(r, "testable", True):
+            z = 0.0
+        elif math.isnan(v):
+            z = NOT_MEASURED_Z
+        else:
+            z = (max(0.0, lo - v) + (max(0.0, v - hi) if math.isfinite(hi) else 0.0)) / se
+        rows.append({"key": key, "site": r.site, "kind": r.kind, "value": v, "lo": lo,
+                     "hi": hi, "se": se, "z": z, "n": n, "unit": r.unit})
+    return pd.DataFrame(rows, columns=["key", "site", "kind", "value", "lo", "hi", "se", "z",
+                                       "n", "unit"])
+
+
+def pattern_distance(table: pd.DataFrame, targets: dict | None = None,
+                     leave_out: tuple[str, ...] = ()) -> float:
+    """The ABC distance: root sum of squares of the patterns' scaled gaps (:func:`pattern_errors`).
+
+    0 when every pattern lies in its target range; a pattern missed by less than its Monte Carlo
+    error adds less than 1 to the sum of squares, so a parameter set is not rejected for a miss
+    that chance alone explains.
+
+    Args:
+        table: A table of :func:`check_patterns`.
+        targets: Replacement target ranges (see :func:`pattern_errors`).
+        leave_out: Sites whose patterns are left out (a held-out site); the survival ordering,
+            which involves every site, is left out with any of them.
+
+    Returns:
+        The distance (0 or more).
+
+    """
+    errors = pattern_errors(table, targets)
+    if leave_out:
+        errors = errors[~errors["site"].isin(set(leave_out) | {"all"})]
+    return float(np.sqrt(np.sum(np.square(errors["z"].to_numpy(float)))))
+
+
+def synthetic_targets(table: pd.DataFrame, width: float = 2.0) -> dict:
+    """Target ranges centred on simulated patterns: value +- ``width`` Monte Carlo errors.
+
+    For a synthetic-truth check: the patterns simulated from one known parameter set become the
+    targets (proportions clipped to 0-1).
+
+    Args:
+        table: A table of :func:`check_patterns` from the truth's runs.
+        width: Half-width of each range in standard errors.
+
+    Returns:
+        Targets by :func:`pattern_key`, for :func:`pattern_distance`.
+
+    """
+    out = {}
+    for r in pattern_errors(table, median_shares=False).itertuples():
+        if math.isnan(r.value):
+            continue
+        if r.unit == "share":  # the binomial error at the truth's value, not at a target edge
+            se = math.sqrt(max(r.value * (1 - r.value), PROPORTION_FLOOR) / max(r.n, 1))
+            lo, hi = max(r.value - width * se, 0.0), min(r.value + width * se, 1.0)
+        else:  # months (error from the truth's own interval) or the ordering's score (1)
+            lo, hi = r.value - width * r.se, r.value + width * r.se
+        out[r.key] = (float(lo), float(hi))
+    return out
+
+
+def screen_parameters(values: pd.DataFrame, distances, z: float = 2.5) -> pd.DataFrame:
+    """Which parameters the distance depends on, from a sample of the prior (a screening stage).
+
+    For each parameter, Spearman's rank correlation of the distance with the value (a monotone
+    effect) and with the value's distance from its sample median (an optimum inside the range).
+    A parameter is *fitted* when either exceeds ``z / sqrt(n - 1)`` in absolute value (about the
+    ``z``-sigma band of a correlation under no effect); the others are drawn from their prior in
+    every particle.
+
+    Args:
+        values: One row per prior draw, one column per parameter.
+        distances: The draws' distances.
+        z: Threshold in null standard errors.
+
+    Returns:
+        One row per parameter, strongest first: ``parameter``, ``rho`` (monotone), ``rho_centre``
+        (inside optimum), ``score`` (the larger absolute value), ``fitted``.
+
+    """
+    d = np.asarray(distances, dtype=float)
+    finite = np.isfinite(d)
+    d = d[finite]
+    x = values[finite]
+    n = len(d)
+    cut = z / math.sqrt(max(n - 1, 1))
+    rows = []
+    for name in x.columns:
+        col = x[name].to_numpy(float)
+        if n < 3 or np.ptp(col) == 0 or np.ptp(d) == 0:
+            rho = rho_c = 0.0
+        else:
+            rho = float(stats.spearmanr(col, d).statistic)
+            rho_c = float(stats.spearmanr(np.abs(col - np.median(col)), d).statistic)
+        rho, rho_c = (0.0 if math.isnan(rho) else rho), (0.0 if math.isnan(rho_c) else rho_c)
+        score = max(abs(rho), abs(rho_c))
+        rows.append({"parameter": name, "rho": rho, "rho_centre": rho_c, "score": score,
+                     "fitted": bool(score > cut)})
+    out = pd.DataFrame(rows, columns=["parameter", "rho", "rho_centre", "score", "fitted"])
+    return out.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def truth_quantiles(names, values, weights, truth: dict) -> pd.DataFrame:
+    """Where a known parameter set falls in a weighted sample, parameter by parameter.
+
+    Args:
+        names: The sample's parameters (columns of ``values``).
+        values: ``n x len(names)`` values.
+        weights: ``n`` weights.
+        truth: The true value of each parameter.
+
+    Returns:
+        One row per parameter: ``parameter``, ``truth``, ``quantile`` (the weighted share of the
+        sample below the truth; near 0 or 1 means the posterior missed it), ``q05``, ``q95``,
+        ``inside_90`` (the truth within the central 90%).
+
+    """
+    values = np.asarray(values, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    w = w / w.sum()
+    rows = []
+    for j, name in enumerate(names):
+        col = values[:, j]
+        t = float(truth[name])
+        q = float(np.sum(w[col < t]) + 0.5 * np.sum(w[col == t]))
+        order = np.argsort(col)
+        cdf = np.cumsum(w[order])
+        q05 = float(col[order][np.searchsorted(cdf, 0.05)])
+        q95 = float(col[order][min(np.searchsorted(cdf, 0.95), len(col) - 1)])
+        rows.append({"parameter": name, "truth": t, "quantile": q, "q05": q05, "q95": q95,
+                     "inside_90": bool(q05 <= t <= q95)})
+    return pd.DataFrame(rows, columns=["parameter", "truth", "quantile", "q05", "q95",
+                                       "inside_90"])

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +41,8 @@ from experiments.errors import ExperimentError
 from experiments.files import atomic_write_text
 from experiments.jobs.common import ROOT, JobOptions, output_job, prepare_out_dir
 from experiments.runner.execute import run_ensemble
-from experiments.runner.manifest import build_manifest, write_manifest
+from experiments.runner.folders import folder_state
+from experiments.runner.manifest import build_manifest, finish_manifest, write_manifest
 from experiments.runner.tasks import make_tasks
 from sim.parameters import PARAMETER_INDEX
 from sim.scenario import Scenario, load_scenario
@@ -108,6 +111,161 @@ def score(overrides: dict, runs: int, root: int, opts: JobOptions) -> tuple[floa
                           dask_scheduler=opts.dask_scheduler, progress=False)
     table = check_patterns(result.runs)
     return loss(table), table
+
+
+def set_tasks(sets: Sequence[dict], runs: int, root: int, distinct_seeds: bool = False):
+    """The tasks of every validation variant for each parameter set, as one ensemble.
+
+    Set ``i``'s runs follow set ``i - 1``'s (``run_id`` from ``i * 15 * runs``). With common
+    random numbers (the default) replicate ``r`` of every variant of every set uses
+    ``SeedSequence(root, spawn_key=(r,))``, so sets are compared on the same histories (the
+    calibration); with ``distinct_seeds`` set ``i`` uses replicates ``i * runs ..`` so every
+    set has seeds of its own (posterior predictive checks).
+
+    Returns:
+        ``(tasks, runs per set)``.
+
+    """
+    tasks, per = [], 0
+    for i, overrides in enumerate(sets):
+        own = make_tasks(validation_variants(overrides), runs, root)
+        per = len(own)
+        shift = i * runs if distinct_seeds else 0
+        tasks += [replace(t, run_id=i * per + t.run_id, replicate=t.replicate + shift)
+                  for t in own]
+    return tasks, per
+
+
+def run_sets(sets: Sequence[dict], runs: int, root: int, opts: JobOptions, *,
+             distinct_seeds: bool = False, out_dir: Path | None = None, resume: bool = False):
+    """Run :func:`set_tasks` on the executor the options choose.
+
+    Args:
+        sets: Parameter overrides, one dictionary per set.
+        runs: Replicates per variant and set.
+        root: Root seed of the runs.
+        opts: Executor options (``workers``, ``dask_scheduler``).
+        distinct_seeds: Seeds of their own per set (see :func:`set_tasks`).
+        out_dir: Folder for the runs table and run store (None: in memory).
+        resume: Keep the finished runs of ``out_dir``'s store.
+
+    Returns:
+        ``(result, set index of each row of result.runs)``; identical whatever the executor.
+
+    """
+    tasks, per = set_tasks(sets, runs, root, distinct_seeds)
+    result = run_ensemble(tasks, workers=opts.workers, dask_scheduler=opts.dask_scheduler,
+                          progress=False if out_dir is None else opts.progress,
+                          out_dir=out_dir, resume=resume, keep_store=out_dir is not None)
+    return result, result.runs["run_id"].to_numpy() // per
+
+
+def evaluate_sets(sets: Sequence[dict], runs: int, root: int,
+                  opts: JobOptions) -> list[pd.DataFrame]:
+    """Pattern tables of parameter sets, each from its own mini-ensemble (:func:`run_sets`).
+
+    Returns:
+        :func:`check_patterns` tables, in the order of ``sets``.
+
+    """
+    if not sets:
+        return []
+    result, which = run_sets(sets, runs, root, opts)
+    return [check_patterns(result.runs[which == i]) for i in range(len(sets))]
+
+
+PPC_DRAWS = 50
+"""Parameter sets drawn from the posterior by ``validate`` (K of the K x M design)."""
+
+PPC_REPLICATES = 20
+"""Runs per variant and parameter set in ``validate``'s posterior predictive checks (M)."""
+
+
+@output_job
+def predictive_job(opts: JobOptions, posterior, draws: int = PPC_DRAWS) -> tuple[str, Path, bool]:
+    """Posterior predictive checks: every pattern over ``draws`` sets of the posterior sample.
+
+    Set ``k`` (drawn by weight from ``opts.seed``, :meth:`Posterior.resample`) runs every
+    validation variant ``opts.replicates`` times on seeds of its own
+    (``SeedSequence(seed, spawn_key=(k * M + m,))``), never the calibration's (root 1000). For
+    each pattern: the value pooled over all runs with its 95% interval (runs treated as draws
+    from the predictive distribution), the 5-95% range of the sets' values (parameter
+    uncertainty and chance), and the share of sets whose own runs meet the target.
+
+    Args:
+        opts: Executor, folder and seed options; ``replicates`` is M.
+        posterior: A :class:`experiments.runner.posterior.Posterior` (not stale).
+        draws: K, the parameter sets drawn.
+
+    Returns:
+        ``(text, folder, ok)``; ``ok`` is False when a pooled pattern misses its target.
+
+    """
+    if draws < 1:
+        raise ExperimentError(f"--draws: {draws} is not allowed; at least 1")
+    out = prepare_out_dir(opts.out, "validate", opts.force, opts.resume)
+    if opts.resume and folder_state(out).state == "complete":
+        return f"{out}: already complete; nothing to resume (use --force to run it again)", \
+            out, True
+    index = posterior.resample(opts.seed, draws)
+    sets = [posterior.overrides(int(i)) for i in index]
+    variants = validation_variants()
+    manifest = build_manifest(list(opts.command), variants, opts.seed,
+                              opts.replicates * draws, opts.workers, opts.dask_scheduler)
+    manifest["job"] = {"name": "validate-posterior", "args": {
+        "draws": draws, "replicates": opts.replicates, "posterior": str(posterior.source),
+        "posterior_sha256": posterior.digest, "sets": [int(i) for i in index]}}
+    write_manifest(out / "manifest.json", manifest)
+    result, which = run_sets(sets, opts.replicates, opts.seed, opts, distinct_seeds=True,
+                             out_dir=out, resume=opts.resume)
+    result.files.pop("store", None)
+    finish_manifest(manifest, result)
+    pooled = check_patterns(result.runs)
+    per_set = [check_patterns(result.runs[which == k]) for k in range(draws)]
+    values = np.array([t["value"].to_numpy(float) for t in per_set])
+    passed = np.array([t["passed"].to_numpy(bool) for t in per_set])
+    table = pooled[["kind", "site", "pattern", "target", "value", "low", "high", "n", "unit",
+                    "passed", "testable"]].copy()
+    with warnings.catch_warnings():  # a pattern no set could measure: NaN, as it should be
+        warnings.simplefilter("ignore", RuntimeWarning)
+        table["sets_q05"] = np.nanquantile(np.where(np.isinf(values), np.nan, values), 0.05,
+                                           axis=0)
+        table["sets_q95"] = np.nanquantile(np.where(np.isinf(values), np.nan, values), 0.95,
+                                           axis=0)
+    table["share_of_sets"] = passed.mean(axis=0)
+    atomic_write_text(out / "ppc.csv", table.to_csv(index=False, float_format="%.6g"))
+    manifest["files"] = {**manifest.get("files", {}), "ppc": "ppc.csv"}
+    write_manifest(out / "manifest.json", manifest)
+    ok = bool(table["passed"].all())
+    text = format_predictive(table, draws, opts.replicates, posterior)
+    return text + f"\nresults: {out}", out, ok
+
+
+def format_predictive(table: pd.DataFrame, draws: int, replicates: int, posterior) -> str:
+    """The posterior predictive checks as a fixed-width text table."""
+    def fmt(v, unit):
+        if isinstance(v, float) and math.isnan(v):
+            return "-"
+        if isinstance(v, float) and math.isinf(v):
+            return "never"
+        return f"{v:.0f}" if unit == "months" else (f"{v:.2g}" if unit == "p" else f"{v:.2f}")
+    lines = [f"Posterior predictive checks: {draws} parameter sets drawn by weight from "
+             f"{posterior.source} ({posterior.size} sets, ESS {posterior.effective_size:.0f}) x "
+             f"{replicates} runs per variant, on seeds never used while fitting",
+             f"{'site':<17} {'pattern':<60} {'target':<12} {'pooled':>7} {'95% CI':<12} "
+             f"{'sets 5-95%':<13} {'sets ok':>7} result"]
+    for r in table.itertuples():
+        ci = "" if math.isnan(r.low) else f"{fmt(r.low, r.unit)}-{fmt(r.high, r.unit)}"
+        spread = "" if math.isnan(r.sets_q05) else \
+            f"{fmt(r.sets_q05, r.unit)}-{fmt(r.sets_q95, r.unit)}"
+        result = "pass" if r.passed else "FAIL"
+        if not r.testable:
+            result = "pass (not testable)"
+        lines.append(f"{r.site:<17} {r.pattern[:60]:<60} {r.target:<12} {fmt(r.value, r.unit):>7} "
+                     f"{ci:<12} {spread:<13} {r.share_of_sets:>7.2f} {result}")
+    held = int(table["passed"].sum())
+    lines.append(f"\n{held}/{len(table)} patterns hold on the pooled predictive runs.")
+    return "\n".join(lines)
 
 
 def check_options(points: int, runs: int, shrink: float, params: Sequence[str] | None) -> None:

@@ -126,6 +126,10 @@ def _final_tables(folder: Path) -> list[Path]:
     return [p for p in (folder / "runs.csv", folder / "runs.parquet") if p.is_file()]
 
 
+ABC_HISTORY = "abc_history.sqlite"
+"""pyabc's history in a calibration folder (``calibrate``): the folder is an experiment."""
+
+
 def folder_state(folder: str | Path) -> FolderState:
     """Look at an output folder: absent, empty, an unfinished or complete experiment, or other.
 
@@ -164,6 +168,8 @@ def folder_state(folder: str | Path) -> FolderState:
         return FolderState("complete" if folder_complete(folder) is not False else "unfinished")
     if names == {"manifest.json"}:
         return FolderState("unfinished")  # killed before the first run finished
+    if ABC_HISTORY in names and "manifest.json" in names:  # a calibration (pyabc's history)
+        return FolderState("complete" if folder_complete(folder) else "unfinished")
     return FolderState("other")
 
 

@@ -40,6 +40,9 @@ OUTPUT_PATTERNS = (
     "calibration_search.jsonl", "paired_differences.csv", "patterns.csv", "levers.csv",
     "drivers.csv", "outlook.csv", "design.csv", "discovery_data.csv", "rules.csv",
     "effects.csv", "cells.csv", "indices_*.csv", "convergence_*.csv", "second_order_*.csv",
+    # calibrate (ABC-SMC): pyabc's history, the screening, the posterior and its report
+    "abc_history.sqlite", "abc_history.sqlite-journal", "abc_screening.json", "posterior.json",
+    "truth_quantiles.csv", "report.md", "ppc.csv",
 )
 """Every name a command of this project writes into an output folder (globs), besides the
 temporary files of :data:`experiments.files.TEMPORARY`. ``--force`` replaces only a folder
