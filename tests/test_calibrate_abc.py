@@ -332,3 +332,32 @@ def test_a_median_with_its_shares_is_tested_as_a_sign_test_and_stays_bounded():
     assert pattern_distance(with_shares(40, 0.2)) == pytest.approx(0.3 / math.sqrt(0.25 / 40))
     assert pattern_distance(with_shares(40, 0.0)) == pytest.approx(math.sqrt(40))  # never
     assert pattern_distance(with_shares(10, 0.0)) < pattern_distance(with_shares(40, 0.0))
+
+
+def test_synthetic_truth_and_leave_out_are_options_of_calibrate(tmp_path):
+    truth = tmp_path / "truth.json"
+    truth.write_text(json.dumps({"leader_shield": 1.2, "close_margin": -0.4}))
+    out = tmp_path / "synthetic"
+    argv = [a if a != "3" else "2" for a in SMOKE]
+    assert run.main([*argv, "--out", str(out), "--synthetic-truth", str(truth),
+                     "--leave-out", "metro_city"]) == 0
+    table = pd.read_csv(out / "truth_quantiles.csv")
+    assert list(table["parameter"]) == list(read_posterior(out / "posterior.json").names)
+    row = table.set_index("parameter").loc["leader_shield"]
+    assert row["truth"] == 1.2 and 0 <= row["quantile"] <= 1
+    assert table.set_index("parameter").loc["status_quo", "truth"] == \
+        PARAMETER_INDEX["status_quo"].default  # the rest of the truth is the defaults
+    prov = read_posterior(out / "posterior.json").provenance
+    assert prov["leave_out"] == ["metro_city"] and prov["synthetic_truth"] == str(truth)
+    held = {f["pattern"] for f in prov["point_fit"] if f["held_out"]}
+    assert held and all(k.startswith(("metro_city:", "all:")) for k in held)
+    assert "Synthetic truth" in (out / "report.md").read_text()
+
+
+def test_bad_abc_options_are_one_line(tmp_path, capsys):
+    for extra, message in ((["--leave-out", "atlantis"], "--leave-out: unknown site(s) atlantis"),
+                           (["--synthetic-truth", str(tmp_path / "none.json")],
+                            "--synthetic-truth:")):
+        code = run.main([*SMOKE, "--out", str(tmp_path / "bad"), *extra])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and err.count("\n") == 1, err

@@ -150,7 +150,8 @@ def test_every_page_template_extends_the_base():
     names = sorted(p.name for p in TEMPLATES.glob("*.j2"))
     pages = [n for n in names if n not in FRAGMENTS | {"base.html.j2"}]
     assert set(pages) == {"report.html.j2", "assess.html.j2", "assess_ranking.html.j2",
-                          "sensitivity.html.j2", "discovery.html.j2", "research.html.j2"}
+                          "sensitivity.html.j2", "discovery.html.j2", "research.html.j2",
+                          "calibration.html.j2"}
     for name in pages:
         first = (TEMPLATES / name).read_text(encoding="utf-8").splitlines()[0]
         assert first == '{% extends "base.html.j2" %}', name

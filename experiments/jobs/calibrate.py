@@ -228,10 +228,9 @@ def predictive_job(opts: JobOptions, posterior, draws: int = PPC_DRAWS) -> tuple
                     "passed", "testable"]].copy()
     with warnings.catch_warnings():  # a pattern no set could measure: NaN, as it should be
         warnings.simplefilter("ignore", RuntimeWarning)
-        table["sets_q05"] = np.nanquantile(np.where(np.isinf(values), np.nan, values), 0.05,
-                                           axis=0)
-        table["sets_q95"] = np.nanquantile(np.where(np.isinf(values), np.nan, values), 0.95,
-                                           axis=0)
+        # "never" (inf) is a value like any other: quantiles without interpolation keep it
+        table["sets_q05"] = np.nanquantile(values, 0.05, axis=0, method="inverted_cdf")
+        table["sets_q95"] = np.nanquantile(values, 0.95, axis=0, method="inverted_cdf")
     table["share_of_sets"] = passed.mean(axis=0)
     atomic_write_text(out / "ppc.csv", table.to_csv(index=False, float_format="%.6g"))
     manifest["files"] = {**manifest.get("files", {}), "ppc": "ppc.csv"}
@@ -252,8 +251,8 @@ def format_predictive(table: pd.DataFrame, draws: int, replicates: int, posterio
     lines = [f"Posterior predictive checks: {draws} parameter sets drawn by weight from "
              f"{posterior.source} ({posterior.size} sets, ESS {posterior.effective_size:.0f}) x "
              f"{replicates} runs per variant, on seeds never used while fitting",
-             f"{'site':<17} {'pattern':<60} {'target':<12} {'pooled':>7} {'95% CI':<12} "
-             f"{'sets 5-95%':<13} {'sets ok':>7} result"]
+             f"{'site':<17} {'pattern':<60} {'target':<18} {'pooled':>7} {'95% CI':<14} "
+             f"{'sets 5-95%':<14} {'sets ok':>7} result"]
     for r in table.itertuples():
         ci = "" if math.isnan(r.low) else f"{fmt(r.low, r.unit)}-{fmt(r.high, r.unit)}"
         spread = "" if math.isnan(r.sets_q05) else \
@@ -261,8 +260,9 @@ def format_predictive(table: pd.DataFrame, draws: int, replicates: int, posterio
         result = "pass" if r.passed else "FAIL"
         if not r.testable:
             result = "pass (not testable)"
-        lines.append(f"{r.site:<17} {r.pattern[:60]:<60} {r.target:<12} {fmt(r.value, r.unit):>7} "
-                     f"{ci:<12} {spread:<13} {r.share_of_sets:>7.2f} {result}")
+        lines.append(f"{r.site:<17} {r.pattern[:60]:<60} {r.target:<18} "
+                     f"{fmt(r.value, r.unit):>7} {ci:<14} {spread:<14} {r.share_of_sets:>7.2f} "
+                     f"{result}")
     held = int(table["passed"].sum())
     lines.append(f"\n{held}/{len(table)} patterns hold on the pooled predictive runs.")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from experiments.files import atomic_write_text
 from experiments.reports.figures import subplots
@@ -104,6 +105,8 @@ def _generations_plot(path: Path, generations: list[dict]) -> Path:
     b.set_ylabel("acceptance rate")
     b.set_ylim(0, 1.05)
     b.set_title("Acceptance rate", fontsize=9)
+    for ax in (a, b):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return save_figure(fig, path)
 
