@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
-from pathlib import Path
 
 from dashboard.assess_runner import Settings
 
@@ -39,13 +37,11 @@ def launch_app(port: int = 8766, host: str = "127.0.0.1", open_browser: bool = F
     from dashboard.dashboard import (
         DEFAULT_SCENARIO,
         INSTALL_HINT,
-        free_port,
-        guard_hosts,
         resolve_scenario,
+        serve_solara,
         server_environment,
         viz_available,
     )
-    from dashboard.hosts import normalise_host
 
     if not viz_available():
         print(f"error: {INSTALL_HINT}", file=sys.stderr)
@@ -63,21 +59,7 @@ def launch_app(port: int = 8766, host: str = "127.0.0.1", open_browser: bool = F
     from dashboard.assess_app import ENV_SETTINGS
 
     os.environ[ENV_SETTINGS] = settings_text(settings)
-    if port == 0:
-        port = free_port()
-    from solara.__main__ import cli
-
-    warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
-    app = str(Path(__file__).with_name("assess_app.py"))
-    guard_hosts(app, host)
-    shown = normalise_host(host)
-    print(f"Assessment page at http://{shown}:{port}/ and the seminar dashboard at "
-          f"http://{shown}:{port}/dashboard  (Ctrl-C to stop)", flush=True)
-    args = ["run", app, "--host", host, "--port", str(port), "--production",
-            "--no-check-version", "--log-level", "warning",
-            "--open" if open_browser else "--no-open"]
-    try:
-        cli.main(args=args, prog_name="solara", standalone_mode=False)
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return serve_solara("assess_app.py", host, port, open_browser,
+                        lambda shown, port: f"Assessment page at http://{shown}:{port}/ and the "
+                                            f"seminar dashboard at http://{shown}:{port}/dashboard"
+                                            f"  (Ctrl-C to stop)")

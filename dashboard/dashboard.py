@@ -1130,6 +1130,24 @@ def launch(scenario: str | Path | None, seed: int = 1, port: int = 8765,
     load_scenario(path)  # a bad file gets its one-line error before any server starts
     label = scenario_label(scenario)
     os.environ.update(server_environment(path.resolve(), seed))
+    return serve_solara("dashboard_app.py", host, port, open_browser,
+                        lambda shown, port: f"Dashboard for {label} at http://{shown}:{port}  "
+                                            f"(Ctrl-C to stop)")
+
+
+def serve_solara(app_file: str, host: str, port: int, open_browser: bool, banner) -> int:
+    """Serve one of this package's Solara pages until Ctrl-C (the dashboard, the app).
+
+    Args:
+        app_file: The page module's file name in ``dashboard/``.
+        host: The address to listen on (requests must name it or localhost).
+        port: TCP port (0 picks a free one).
+        open_browser: Open the page once the server is up.
+        banner: ``banner(shown_host, port)`` -> the line printed when the server starts.
+
+    Returns:
+        0 after a clean stop.
+    """
     if port == 0:
         port = free_port()
     import warnings
@@ -1140,10 +1158,9 @@ def launch(scenario: str | Path | None, seed: int = 1, port: int = 8765,
     # cookies need https; the page is never embedded in another site, so the warning is noise.
     warnings.filterwarnings("ignore", message="Cookies with samesite=none require https")
 
-    app = str(Path(__file__).with_name("dashboard_app.py"))
+    app = str(Path(__file__).with_name(app_file))
     guard_hosts(app, host)
-    shown = normalise_host(host)
-    print(f"Dashboard for {label} at http://{shown}:{port}  (Ctrl-C to stop)", flush=True)
+    print(banner(normalise_host(host), port), flush=True)
     args = ["run", app, "--host", host, "--port", str(port), "--production",
             "--no-check-version", "--log-level", "warning",
             "--open" if open_browser else "--no-open"]

@@ -488,18 +488,26 @@ def loss(table: pd.DataFrame) -> float:
 BLOCK_TITLES = {"outcome": "Outcome patterns", "mechanism": "Mechanism patterns"}
 
 
+def format_value(v, unit: str) -> str:
+    """A pattern's value as the tables print it.
+
+    ``-`` (not measured), ``never`` (infinite), whole months, two significant digits for a
+    p-value, two decimals otherwise.
+    """
+    if isinstance(v, float) and math.isnan(v):
+        return "-"
+    if isinstance(v, float) and math.isinf(v):
+        return "never"
+    return f"{v:.0f}" if unit == "months" else (f"{v:.2g}" if unit == "p" else f"{v:.2f}")
+
+
 def format_table(table: pd.DataFrame) -> str:
     """Fixed-width text tables of the pattern checks: one titled block per kind.
 
     A pattern's note (details, or why it was not measured or is not testable) is printed under
     its row, indented.
     """
-    def fmt(v, unit):
-        if isinstance(v, float) and math.isnan(v):
-            return "-"
-        if isinstance(v, float) and math.isinf(v):
-            return "never"
-        return f"{v:.0f}" if unit == "months" else (f"{v:.2g}" if unit == "p" else f"{v:.2f}")
+    fmt = format_value
     header = (f"{'site':<17} {'pattern':<60} {'target':<18} {'measured':>8}  "
               f"{'95% interval':<14} result")
     blocks = []

@@ -242,12 +242,8 @@ def predictive_job(opts: JobOptions, posterior, draws: int = PPC_DRAWS) -> tuple
 
 def format_predictive(table: pd.DataFrame, draws: int, replicates: int, posterior) -> str:
     """The posterior predictive checks as a fixed-width text table."""
-    def fmt(v, unit):
-        if isinstance(v, float) and math.isnan(v):
-            return "-"
-        if isinstance(v, float) and math.isinf(v):
-            return "never"
-        return f"{v:.0f}" if unit == "months" else (f"{v:.2g}" if unit == "p" else f"{v:.2f}")
+    from experiments.analysis.calibration import format_value as fmt
+
     lines = [f"Posterior predictive checks: {draws} parameter sets drawn by weight from "
              f"{posterior.source} ({posterior.size} sets, ESS {posterior.effective_size:.0f}) x "
              f"{replicates} runs per variant, on seeds never used while fitting",
