@@ -135,3 +135,40 @@ def test_logit_interaction_is_zero_when_log_odds_add_and_positive_when_they_comp
     compounding[(1, 1)] = p(1.5)
     c = logit_interaction(cells(compounding), levels, resamples=400, seed=2)
     assert c.estimate > 1.0 and c.low > 0
+
+
+def test_contrasts_over_parameter_sets_widen_and_report_the_share():
+    """In posterior mode replicates sharing a set are not independent: the interval widens."""
+    rng = np.random.default_rng(5)
+    k, m = 20, 10
+    groups = np.repeat(np.arange(k), m)
+    values = np.repeat(rng.normal(0.1, 0.2, k), m) + rng.normal(0, 0.05, k * m)
+    plain = paired_contrast(values)
+    nested = paired_contrast(values, groups)
+    assert plain.parameter_share is None
+    assert nested.parameter_share > 0.8
+    assert (nested.high - nested.low) > 3 * (plain.high - plain.low)
+    assert nested.p > plain.p  # 20 set means, not 200 independent replicates
+    noise = rng.normal(0, 0.05, k * m)  # the sets do not matter: little parameter share
+    assert paired_contrast(noise, groups).parameter_share < 0.2
+
+
+def test_cli_interact_in_posterior_mode_names_the_ranges(tmp_path, capsys):
+    from experiments.runner.posterior import make_posterior, write_posterior
+    from sim.parameters import PARAMETER_INDEX
+
+    names = ("leader_shield", "supervisor_exit_rate")
+    vals = np.array([[PARAMETER_INDEX[n].low + f * (PARAMETER_INDEX[n].high - PARAMETER_INDEX[n].low)
+                      for n in names] for f in (0.1, 0.5, 0.9)])
+    path = tmp_path / "posterior.json"
+    write_posterior(make_posterior(names, vals, np.ones(3), np.arange(3.0), {"command": "test"}),
+                    path)
+    code = run.main(["interact", "--replicates", "8", "--per-draw", "2", "--posterior", str(path),
+                     "--stressor", "leadership_churn", "--stressor", "budget_cut",
+                     "--no-progress", "--out", str(tmp_path / "out")])
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "plausible ranges over parameter sets and chance" in text
+    assert "95% range" in text and "parameters" in text
+    effects = (tmp_path / "out" / "effects.csv").read_text()
+    assert "parameter_share" in effects.splitlines()[0]

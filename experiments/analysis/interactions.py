@@ -15,7 +15,12 @@ numbers (replicate ``r`` of every cell has the same seed), and the job reports
   the factorial interaction contrast of every pair (and triple ...), each with a 95% interval.
 
 Because the cells share seeds, every contrast is computed replicate by replicate and its
-interval is a paired t interval over replicates (the replicates are independent draws).
+interval is a paired t interval over replicates (the replicates are independent draws). In
+posterior mode replicate ``r`` of every cell also shares its parameter set, so the replicates
+come in groups; each contrast's interval is then the 95% plausible range of
+:func:`~experiments.analysis.uncertainty.nested_spread` (parameter uncertainty and chance), with
+the parameter share of its spread, and its p comes from the parameter sets' mean contrasts (a
+cluster t test, since replicates that share a set are not independent).
 Effects are on the additive (risk-difference) scale: a chance cannot exceed 100%, so when the
 stressors together push closure close to certainty the excess is forced down (saturation);
 the job says so when it happens.
@@ -33,6 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from experiments.analysis.factors import FACTORS, apply_factors
+from experiments.analysis.uncertainty import nested_spread
 from experiments.errors import ExperimentError
 from sim.scenario import Event, Scenario
 
@@ -172,13 +178,18 @@ class Contrast:
     low: float
     high: float
     p: float
+    parameter_share: float | None = None
 
 
-def paired_contrast(values: np.ndarray) -> Contrast:
-    """Mean of per-replicate contrasts, 95% t interval and two-sided p (H0: mean 0).
+def paired_contrast(values: np.ndarray, groups=None) -> Contrast:
+    """Mean of per-replicate contrasts, 95% interval and two-sided p (H0: mean 0).
 
     Args:
         values: One contrast value per replicate.
+        groups: The parameter set of each replicate (posterior mode), or None. With two or
+            more distinct sets the interval is the plausible range of
+            :func:`~experiments.analysis.uncertainty.nested_spread` and ``p`` a t test of the
+            sets' mean contrasts; otherwise a paired t interval over replicates.
 
     Returns:
         The :class:`Contrast` (NaN interval with fewer than two replicates).
@@ -186,6 +197,15 @@ def paired_contrast(values: np.ndarray) -> Contrast:
     """
     v = np.asarray(values, dtype=float)
     est = float(v.mean())
+    if groups is not None and len(np.unique(np.asarray(groups))) >= 2:
+        g = np.asarray(groups)
+        sp = nested_spread(v, g)
+        means = np.array([v[g == k].mean() for k in np.unique(g)])
+        sd = float(means.std(ddof=1))
+        p = 1.0 if est == 0 else 0.0
+        if sd > 1e-12 * max(1.0, abs(est)):
+            p = float(stats.ttest_1samp(means, 0.0).pvalue)
+        return Contrast(est, sp.low, sp.high, p, sp.parameter_share)
     if len(v) < 2:
         return Contrast(est, math.nan, math.nan, math.nan)
     sd = float(v.std(ddof=1))
@@ -198,7 +218,6 @@ def paired_contrast(values: np.ndarray) -> Contrast:
 
 def outcome_matrices(runs: pd.DataFrame, labels: list[str], replicates: int, horizon: int,
                       month: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-cell matrices (replicates x cells) of closure by the horizon and RMST."""
     """Closed-by-``month`` indicators and months running, shape (cells, replicates)."""
     closed = np.zeros((len(labels), replicates))
     months = np.zeros((len(labels), replicates))
@@ -214,18 +233,33 @@ def outcome_matrices(runs: pd.DataFrame, labels: list[str], replicates: int, hor
     return closed, months
 
 
+def replicate_sets(runs: pd.DataFrame, label: str) -> np.ndarray | None:
+    """The parameter set of each replicate of one cell (None when the table has none).
+
+    Every cell of a factorial runs replicate ``r`` with the same seed and set, so one cell's
+    sets serve all of them.
+    """
+    if "parameter_set" not in runs.columns:
+        return None
+    sub = runs[runs["variant"] == label].sort_values("replicate")
+    return pd.to_numeric(sub["parameter_set"]).to_numpy(int)
+
+
 def interaction_effects(y: np.ndarray, levels: list[tuple[int, ...]],
-                        names: Sequence[str]) -> pd.DataFrame:
+                        names: Sequence[str], groups=None) -> pd.DataFrame:
     """Alone, together, excess-over-additivity and factorial interaction contrasts.
 
     Args:
         y: Outcome per cell and replicate, shape ``(cells, replicates)``.
         levels: Levels (0/1 per stressor) of each cell, in the order of ``y``.
         names: Stressor names.
+        groups: The parameter set of each replicate (the same in every cell), or None; see
+            :func:`paired_contrast`.
 
     Returns:
         One row per effect: ``effect``, ``kind`` (``alone``, ``together``, ``sum_alone``,
-        ``excess``, ``interaction``), ``estimate``, ``low``, ``high``, ``p``.
+        ``excess``, ``interaction``), ``estimate``, ``low``, ``high``, ``p`` and
+        ``parameter_share`` (NaN unless several parameter sets ran).
 
     """
     k = len(names)
@@ -238,9 +272,10 @@ def interaction_effects(y: np.ndarray, levels: list[tuple[int, ...]],
     rows = []
 
     def add(effect, kind, values):
-        c = paired_contrast(values)
+        c = paired_contrast(values, groups)
+        share = math.nan if c.parameter_share is None else c.parameter_share
         rows.append({"effect": effect, "kind": kind, "estimate": c.estimate, "low": c.low,
-                     "high": c.high, "p": c.p})
+                     "high": c.high, "p": c.p, "parameter_share": share})
 
     alone = []
     for i, n in enumerate(names):
@@ -267,20 +302,23 @@ def interaction_effects(y: np.ndarray, levels: list[tuple[int, ...]],
 
 
 def logit_interaction(closed: np.ndarray, levels: list[tuple[int, ...]], *, resamples: int = 2000,
-                      seed: int = 0) -> Contrast:
+                      seed: int = 0, groups=None) -> Contrast:
     """The excess over additivity on the log-odds scale, free of the probability's ceiling.
 
     ``[logit p(all) - logit p(none)] - sum_i [logit p(i alone) - logit p(none)]`` with each
     cell's closure probability pooled over replicates (a half count added to every cell so that
     0 and 1 stay finite). The 95% interval is a paired percentile bootstrap: replicates are
     resampled together across cells, keeping the common random numbers; ``p`` is the two-sided
-    bootstrap share on the other side of 0.
+    bootstrap share on the other side of 0. With ``groups`` (posterior mode, two or more
+    parameter sets) whole parameter sets are resampled with their replicates (a cluster
+    bootstrap), so the interval covers parameter uncertainty too.
 
     Args:
         closed: Closed-by indicators, shape ``(cells, replicates)``, cells in ``levels`` order.
         levels: Levels (0/1 per stressor) of each cell.
         resamples: Bootstrap resamples.
         seed: Seed of the bootstrap (``numpy.random.default_rng``).
+        groups: The parameter set of each replicate, or None.
 
     Returns:
         The :class:`Contrast` on the log-odds scale.
@@ -302,8 +340,17 @@ def logit_interaction(closed: np.ndarray, levels: list[tuple[int, ...]], *, resa
     n = x.shape[1]
     rng = np.random.default_rng(seed)
     draws = np.empty(resamples)
+    clusters = None
+    if groups is not None and len(np.unique(np.asarray(groups))) >= 2:
+        g = np.asarray(groups)
+        clusters = [np.flatnonzero(g == k) for k in np.unique(g)]
     for b in range(resamples):
-        draws[b] = excess(x[:, rng.integers(0, n, n)])
+        if clusters is None:
+            pick = rng.integers(0, n, n)
+        else:
+            pick = np.concatenate([clusters[i] for i in rng.integers(0, len(clusters),
+                                                                      len(clusters))])
+        draws[b] = excess(x[:, pick])
     low, high = np.percentile(draws, [2.5, 97.5])
     p = float(min(1.0, 2 * min(np.mean(draws <= 0), np.mean(draws >= 0))))
     return Contrast(est, float(low), float(high), p)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from scipy import stats
 
@@ -17,13 +18,16 @@ from experiments.analysis.interactions import (
     logit_interaction,
     outcome_matrices,
     parse_stressor,
+    replicate_sets,
 )
+from experiments.analysis.uncertainty import nested_spread
 from experiments.errors import ExperimentError
 from experiments.jobs.common import output_job
 from experiments.reports.html import embed_png
 from experiments.reports.interactions import (
     effects_html,
     format_effects,
+    interval_name,
     logit_text,
     plot_cells,
     verdict_text,
@@ -80,9 +84,13 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
     labels = [v for v, _ in variants]
     closed, months = outcome_matrices(result.runs, labels, opts.replicates,
                                        base.horizon_months, month)
-    risk = interaction_effects(closed, levels, names)
-    rmst = interaction_effects(months, levels, names)
-    logit = logit_interaction(closed, levels, seed=opts.seed) if len(stressors) >= 2 else None
+    sets = replicate_sets(result.runs, labels[0])
+    several = sets is not None and len(np.unique(sets)) >= 2
+    groups = sets if several else None
+    risk = interaction_effects(closed, levels, names, groups)
+    rmst = interaction_effects(months, levels, names, groups)
+    logit = (logit_interaction(closed, levels, seed=opts.seed, groups=groups)
+             if len(stressors) >= 2 else None)
     risk.insert(0, "outcome", f"closed_by_{years}y")
     rmst.insert(0, "outcome", "rmst_months")
     logit_rows = [] if logit is None else [pd.DataFrame([{
@@ -95,19 +103,29 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
     cells = []
     for i, (lab, lv) in enumerate(zip(labels, levels, strict=True)):
         k = int(closed[i].sum())
-        ci = stats.binomtest(k, opts.replicates).proportion_ci(0.95, method="exact")
+        if several:  # plausible range over the parameter sets and chance
+            sp = nested_spread(closed[i], sets)
+            low, high = max(0.0, sp.low), min(1.0, sp.high)
+        else:
+            ci = stats.binomtest(k, opts.replicates).proportion_ci(0.95, method="exact")
+            low, high = ci.low, ci.high
         cells.append({"cell": lab, **{n: lv[j] for j, n in enumerate(names)},
-                      "closed_by": k / opts.replicates, "closed_low": ci.low,
-                      "closed_high": ci.high, "rmst": months[i].mean()})
+                      "closed_by": k / opts.replicates, "closed_low": low,
+                      "closed_high": high, "rmst": months[i].mean()})
     cell_table = pd.DataFrame(cells)
     atomic_write_csv(cell_table, out / "cells.csv", index=False, float_format="%.6g")
 
     together_risk = float(closed[-1].mean())
+    interval = interval_name(risk)
     lines = [f"Factorial experiment on {base.name}: {len(stressors)} stressors, "
              f"{len(labels)} cells x {opts.replicates} replicates (common random numbers) = "
              f"{len(result.runs):,} runs in {result.wall_time:.0f} s.", ""]
+    if several:
+        lines[-1:-1] = [f"Every cell ran the same {len(np.unique(sets))} parameter sets of the "
+                        "posterior sample; intervals are 95% plausible ranges over parameter "
+                        "sets and chance, with the share from parameters."]
     lines += [f"  {s.name}: {s.label}" for s in stressors]
-    lines += ["", f"{'cell':<66} {'closed by ' + str(years) + 'y (95% CI)':>26} "
+    lines += ["", f"{'cell':<66} {'closed by ' + str(years) + 'y (' + interval + ')':>26} "
                   f"{'RMST':>7}"]
     for c in cells:
         lines.append(f"{c['cell']:<66} {c['closed_by']:>8.0%} ({c['closed_low']:.0%} to "
@@ -120,12 +138,12 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
               "", verdict_text(risk, together_risk)]
     verdict = verdict_text(risk, together_risk)
     if logit is not None:
-        verdict += " " + logit_text(logit)
-        lines.append(logit_text(logit))
+        verdict += " " + logit_text(logit, several)
+        lines.append(logit_text(logit, several))
     text = "\n".join(lines)
     atomic_write_text(out / "summary.txt", text + "\n")
     html_effects = effects_html(risk, rmst, cell_table, years, verdict)
-    fig_path = plot_cells(cell_table, years, out / "interaction_cells.png", base.name)
+    fig_path = plot_cells(cell_table, years, out / "interaction_cells.png", base.name, interval)
 
     survival_table(result.runs)  # validates the runs table for the report
     report = write_report(out, result.runs, None, manifest,
