@@ -631,4 +631,4 @@ def _finish(out: Path, history, names, keys, screening, opts, runs, root, leave_
             f"({provenance['model_runs']} model runs)\n"
             f"best particle: distance {distances[best]:.3g}, {met}/{held} fitted patterns in "
             f"their target range\nposterior: {out / POSTERIOR_NAME}{extra}\n"
-            f"report: {out / files['report']}")
+            f"report: {files['report_html']}")
