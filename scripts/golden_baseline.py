@@ -1,8 +1,11 @@
 """Write (or check) the golden baseline that pins the model's behaviour.
 
-The baseline is the model's answer, byte for byte, for the three study sites and the template:
-the scalar outputs of 60 runs each, the monthly series and event log of two runs each, and the
-runs table of a small ensemble made through ``run.py ensemble``. A
+The baseline is the model's answer, byte for byte, for the three study sites and the template
+in **point mode** (the best particle of the committed posterior sample,
+``calibration/posterior.json``, whose values are recorded in ``point_parameters.json``): the
+scalar outputs of 60 runs each and the monthly series and event log of two runs each; plus the
+runs table of a small **posterior-mode** ensemble made through ``run.py ensemble`` (two
+parameter draws x five runs per scenario), which pins the resampling and the runner too. A
 refactor must leave it byte-identical (``tests/test_golden.py`` compares exactly). Only a
 deliberate model change may regenerate it, in a commit of its own whose message says why::
 
@@ -34,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from experiments.runner.posterior import POSTERIOR_FILE, read_posterior  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 from sim.simulate import simulate  # noqa: E402
 
@@ -84,11 +88,21 @@ def versions() -> dict[str, str]:
     return found
 
 
+def point_parameters() -> dict[str, float]:
+    """The point set the baseline runs: the committed sample's best particle."""
+    posterior = read_posterior(POSTERIOR_FILE)
+    return posterior.overrides(posterior.point)
+
+
 def build() -> dict[str, str]:
     """Every baseline file's name and text, computed afresh from the model."""
-    files: dict[str, str] = {}
+    point = point_parameters()
+    files: dict[str, str] = {
+        "point_parameters.json": json.dumps(point, indent=2, sort_keys=True) + "\n"}
     for name in SCENARIOS:
         scenario = load_scenario(ROOT / "scenarios" / f"{name}.toml")
+        own = dict(scenario.parameters)
+        scenario = scenario.with_parameters(**{k: v for k, v in point.items() if k not in own})
         rows, header = [], None
         for r in range(REPLICATES):
             result = simulate(scenario, seed(r), series=False)
@@ -116,7 +130,8 @@ def ensemble_runs() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ensemble"
         subprocess.run([sys.executable, str(ROOT / "run.py"), "ensemble", *ENSEMBLE_SCENARIOS,
-                        "--replicates", "10", "--seed", "1", "--no-progress", "--parameters", "defaults",
+                        "--replicates", "10", "--seed", "1", "--no-progress",
+                        "--parameters", "posterior", "--per-draw", "5",
                         "--out", str(out)],
                        cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         return (out / "runs.csv").read_text(encoding="utf-8")
