@@ -164,6 +164,8 @@ class DashboardModel(LocalAuthority):
         site_label: The scenario's label.
         seed_value: The seed used.
         file_levers: The levers the scenario file sets.
+        ensemble_spec: The scenario with the page's levers but without the point set (what
+            the "what many runs say" reveal runs over the posterior sample).
         injected: Events injected from the page, as ``(month, description)``.
         injected_at: The description of each injected event by the index of its line in
             ``log`` (the model's own "scripted event" line), for :func:`log_lines`.
@@ -193,8 +195,11 @@ class DashboardModel(LocalAuthority):
             given["co_funding"] = round(float(given["co_funding"]), 3)
         seed_int, note = parse_seed(seed)
         file_levers = scenario.levers
-        # The stepped run uses one parameter set: the posterior's point set (MODEL §11).
-        super().__init__(point_scenario(scenario.with_levers(**given)), seed_int)
+        # The stepped run uses one parameter set: the posterior's point set (MODEL §11); the
+        # reveal integrates over the sample, so it starts from the scenario without that set.
+        chosen = scenario.with_levers(**given)
+        super().__init__(point_scenario(chosen), seed_int)
+        self.ensemble_spec = chosen
         self.parameter_label = dashboard_plans()[0].label()
         self.site_label = scenario_label(site)
         self.seed_value = seed_int
@@ -931,7 +936,7 @@ def ensemble_variants(model: LocalAuthority) -> list[tuple[str, object]]:
     The pair has common random numbers (history r of each uses the same seed). Events
     injected from the page are not part of them: the reveal is about the exercise.
     """
-    spec = model.spec
+    spec = getattr(model, "ensemble_spec", model.spec)  # without the stepped run's point set
     file_levers = getattr(model, "file_levers", spec.levers)
     filed = replace(spec, levers=file_levers)
     if file_levers == spec.levers:
@@ -1024,11 +1029,7 @@ _PLANS = None
 def point_scenario(scenario):
     """The scenario with the point parameter set under its own overrides (stepped runs)."""
     plan = dashboard_plans()[0]
-    if plan.mode != "point":
-        return scenario
-    own = dict(scenario.parameters)
-    extra = {n: v for n, v in plan.overrides(plan.point_set) if n not in own}
-    return scenario.with_parameters(**extra) if extra else scenario
+    return plan.apply(scenario, plan.point_set) if plan.mode == "point" else scenario
 
 
 def reveal_parameters_line() -> str:

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from experiments.runner.posterior import POSTERIOR_FILE, read_posterior  # noqa: E402
+from experiments.runner.posterior import POSTERIOR_FILE, ParameterPlan, read_posterior  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 from sim.simulate import simulate  # noqa: E402
 
@@ -88,21 +88,19 @@ def versions() -> dict[str, str]:
     return found
 
 
-def point_parameters() -> dict[str, float]:
+def point_plan() -> ParameterPlan:
     """The point set the baseline runs: the committed sample's best particle."""
-    posterior = read_posterior(POSTERIOR_FILE)
-    return posterior.overrides(posterior.point)
+    return ParameterPlan("point", read_posterior(POSTERIOR_FILE))
 
 
 def build() -> dict[str, str]:
     """Every baseline file's name and text, computed afresh from the model."""
-    point = point_parameters()
+    plan = point_plan()
+    point = dict(plan.overrides(plan.point_set))
     files: dict[str, str] = {
         "point_parameters.json": json.dumps(point, indent=2, sort_keys=True) + "\n"}
     for name in SCENARIOS:
-        scenario = load_scenario(ROOT / "scenarios" / f"{name}.toml")
-        own = dict(scenario.parameters)
-        scenario = scenario.with_parameters(**{k: v for k, v in point.items() if k not in own})
+        scenario = plan.apply(load_scenario(ROOT / "scenarios" / f"{name}.toml"), plan.point_set)
         rows, header = [], None
         for r in range(REPLICATES):
             result = simulate(scenario, seed(r), series=False)

@@ -53,7 +53,9 @@ def test_same_seed_same_run_as_the_plain_model():
     from sim.model import LocalAuthority
 
     a = stepped(30, protected_funding_years=0)
-    b = LocalAuthority(load_scenario(ROOT / "scenarios" / "metro_city.toml"), 3)
+    # The stepped run uses the point set of the posterior sample (dash.point_scenario).
+    b = LocalAuthority(dash.point_scenario(load_scenario(ROOT / "scenarios" / "metro_city.toml")),
+                       3)
     for _ in range(30):
         b.step()
     assert series(a).equals(b.datacollector.get_model_vars_dataframe())
@@ -466,12 +468,16 @@ def test_reveal_is_the_ensemble_of_run_py_compare(monkeypatch):
     assert dash.cached_reveal(model, runs=12, seed=5) is rows
     assert dash.cached_reveal(model, runs=12, seed=6) is None
     (row,) = rows
-    # History r is the scenario run with SeedSequence(root, spawn_key=(r,)), as run.py compare.
+    # History r is the scenario run with SeedSequence(root, spawn_key=(r,)) and the parameter
+    # set the ensemble plan gives replicate r, as run.py compare.
     file = load_scenario(ROOT / "scenarios" / "seminars" / "supervisor_leaves_month30.toml")
-    ends = [simulate(file, np.random.SeedSequence(5, spawn_key=(r,)), series=False)
-            .outputs["end_month"] for r in range(12)]
+    plan = dash.dashboard_plans()[1]
+    sets = plan.sets(12, 5)
+    outs = [simulate(plan.apply(file, sets[r]), np.random.SeedSequence(5, spawn_key=(r,)),
+                     series=False).outputs for r in range(12)]
+    ends = [o["end_month"] for o in outs]
     alive = sum(e > 60 for e in ends) / 12  # closed at the month-60 budget round: not alive
-    assert row.runs == 12 and row.closed == sum(e < 120 for e in ends)
+    assert row.runs == 12 and row.closed == sum(not o["survived"] for o in outs)
     assert row.alive_5y[0] == pytest.approx(alive)
     assert row.alive_5y[1] <= alive <= row.alive_5y[2]
     assert row.mean_months[0] == pytest.approx(np.mean(ends))

@@ -395,6 +395,20 @@ class ParameterPlan:
             return ()
         return tuple(sorted(self.posterior.overrides(index).items()))
 
+    def apply(self, scenario, index: int):
+        """``scenario`` with set ``index`` under its own overrides (its explicit parameters win).
+
+        Args:
+            scenario: A :class:`sim.scenario.Scenario`.
+            index: A set of the sample (-1: the registry defaults, ``scenario`` unchanged).
+
+        Returns:
+            The scenario the model runs.
+        """
+        own = dict(scenario.parameters)
+        extra = {n: x for n, x in self.overrides(index) if n not in own}
+        return scenario.with_parameters(**extra) if extra else scenario
+
     def label(self, replicates: int | None = None) -> str:
         """How results were made, in words (printed under every table)."""
         if self.mode == "defaults":

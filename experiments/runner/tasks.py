@@ -135,9 +135,7 @@ def make_tasks(variants: list[tuple[str, Scenario]], replicates: int,
         for r in range(replicates):
             k = sets[r]
             if k not in merged:
-                own = dict(scenario.parameters)
-                extra = {n: x for n, x in plan.overrides(k) if n not in own}
-                merged[k] = scenario.with_parameters(**extra) if extra else scenario
+                merged[k] = plan.apply(scenario, k)
             tasks.append(Task(run_id=v * replicates + r, variant=label, replicate=r,
                               scenario=scenario, root_seed=root, parameter_set=k,
                               model_scenario=merged[k]))
