@@ -479,7 +479,7 @@ def test_out_dir_rules(tmp_path):
 
 
 def test_job_resume_shard_and_merge_through_the_command_line(tmp_path, capsys, monkeypatch):
-    common = ["validate", "--replicates", "2", "--no-progress"]
+    common = ["validate", "--point", "--replicates", "2", "--no-progress"]
     total = 2 * len(validation_variants())  # the sites, the neutral authority, lever variants
     whole = tmp_path / "whole"
     # Exit status 1: two replicates are too few for every calibration pattern to pass (and the

@@ -41,7 +41,7 @@ from experiments.errors import ExperimentError
 from experiments.files import atomic_write_text
 from experiments.jobs.common import ROOT, JobOptions, output_job, prepare_out_dir
 from experiments.runner.execute import run_ensemble
-from experiments.runner.folders import folder_state
+from experiments.runner.folders import check_resume, folder_state
 from experiments.runner.manifest import build_manifest, finish_manifest, write_manifest
 from experiments.runner.tasks import make_tasks
 from sim.parameters import PARAMETER_INDEX
@@ -209,6 +209,8 @@ def predictive_job(opts: JobOptions, posterior, draws: int = PPC_DRAWS) -> tuple
             out, True
     index = posterior.resample(opts.seed, draws)
     sets = [posterior.overrides(int(i)) for i in index]
+    if opts.resume:  # a wrong --resume leaves the interrupted folder as it was
+        check_resume(out, set_tasks(sets, opts.replicates, opts.seed, True)[0])
     variants = validation_variants()
     manifest = build_manifest(list(opts.command), variants, opts.seed,
                               opts.replicates * draws, opts.workers, opts.dask_scheduler)
