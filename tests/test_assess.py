@@ -43,7 +43,7 @@ def test_cli_assess_small(tmp_path, capsys):
     assert "The authority as entered:" in text and "Children looked after:" in text
     assert "  What you can change:" in text and "  Context (the authority as it is):" in text
     assert "Levers ranked by months of service" in text and "extra cost" in text
-    assert "seed 1; parameters: the registry defaults" in text  # no sample yet
+    assert "seed 1; parameters: posterior mode, 2 draws x 5 runs per draw" in text  # the sample
     assert text.rstrip("\n").splitlines()[-1] == f"report: {tmp_path / 'report.html'}"
     drivers = pd.read_csv(tmp_path / "drivers.csv")
     levers = pd.read_csv(tmp_path / "levers.csv")
@@ -65,7 +65,7 @@ def test_cli_assess_small(tmp_path, capsys):
     assert "Drivers for this authority" in page and "Levers ranked by the months" in page
     assert "What you can change" in page and "Context (the authority as it is)" in page
     assert "The authority as entered" in page and "Provenance" in page
-    assert "registry defaults" in page and "--trajectories 2" in page
+    assert "posterior mode" in page and "--trajectories 2" in page
     assert "risk driver" not in page.lower()
     assert "<script" not in page and "http" not in page.split("<footer>")[0]
 

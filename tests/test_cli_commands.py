@@ -9,6 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
+from experiments.runner.posterior import resolve_plan
 from sim import load_scenario, simulate
 
 
@@ -33,7 +34,9 @@ def test_simulate_prints_the_summary_and_writes_series_and_plot(repo_root, site_
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "series.csv", "series.png",
                                                      "summary.txt"]
     series = pd.read_csv(out / "series.csv")
-    result = simulate(load_scenario(site_file("metro_city")), 3)
+    plan = resolve_plan(default="point")  # simulate runs the posterior sample's best particle
+    assert f"parameters: point mode, set {plan.point_set} of the posterior sample" in text
+    result = simulate(plan.apply(load_scenario(site_file("metro_city")), plan.point_set), 3)
     assert list(series.columns) == list(result.series.columns)
     assert len(series) == len(result.series) and series["month"].iloc[0] == 0
     assert series["teams"].tolist() == result.series["teams"].tolist()

@@ -344,7 +344,7 @@ def test_validate_prints_both_kinds_and_counts_them(tmp_path, capsys):
     import run
 
     out = tmp_path / "v"
-    status = run.main(["validate", "--replicates", "3", "--no-progress", "--out", str(out)])
+    status = run.main(["validate", "--point", "--replicates", "3", "--no-progress", "--out", str(out)])
     text = capsys.readouterr().out
     patterns = pd.read_csv(out / "patterns.csv")
     assert status == (0 if patterns["passed"].all() else 1)

@@ -141,7 +141,7 @@ def test_strict_undefined_catches_a_missing_variable():
 
 def test_autoescape_is_on_for_fragments_too():
     html = render_fragment("interactions.html.j2", verdict=HOSTILE, years=5, cells=[[HOSTILE, "1", "2"]],
-                           risk=[], rmst=[])
+                           risk=[], rmst=[], interval="95% CI", grouped=False)
     assert "<script" not in html and ESCAPED in html
     assert environment().autoescape is True or environment().autoescape("x.html.j2")
 

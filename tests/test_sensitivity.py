@@ -39,6 +39,7 @@ from experiments.analysis.sensitivity import (
 )
 from experiments.errors import ExperimentError
 from experiments.runner.execute import run_ensemble
+from experiments.runner.posterior import resolve_plan
 from experiments.runner.tasks import make_tasks
 from sim.parameters import PARAMETERS
 from sim.scenario import load_scenario
@@ -331,7 +332,9 @@ def test_cli_morris_end_to_end_and_deterministic(tmp_path, capsys):
     # Same seed, same design and outputs: rebuild the design and rerun it in this process.
     fs = select_factors("supervisor_exit_rate,collaboration_history,gamma_system")
     design = make_design(fs, "morris", 4, seed=1)
-    tasks = make_tasks(design_variants(load_scenario("scenarios/template.toml"), design), 2, 1)
+    plan = resolve_plan(per_draw=1)  # sensitivity's default: one run per posterior draw
+    tasks = make_tasks(design_variants(load_scenario("scenarios/template.toml"), design), 2, 1,
+                       plan)
     again = run_ensemble(tasks, progress=False).runs
     first = pd.read_csv(tmp_path / "a" / "runs.csv")
     assert again["end_month"].tolist() == first["end_month"].tolist()
