@@ -180,3 +180,14 @@ def test_simulate_names_its_parameter_set(posterior_file, capsys):
     assert run.main(["simulate", good, "--posterior", str(posterior_file), "--draw", "1"]) == 0
     out = capsys.readouterr().out
     assert "point mode, set 1 of the posterior sample" in out
+
+
+def test_a_chance_near_zero_keeps_its_range_inside_zero_to_one():
+    rng = np.random.default_rng(1)
+    g = np.repeat(np.arange(20), 5)
+    y = (rng.uniform(size=100) < np.repeat(rng.uniform(0, 0.08, 20), 5)).astype(float)
+    free = nested_spread(y, g)
+    kept = nested_spread(y, g, (0.0, 1.0))
+    assert free.low < 0 <= kept.low and kept.high == free.high
+    one = nested_spread(np.zeros(99) + (np.arange(99) == 0), np.zeros(99), (0.0, 1.0))
+    assert one.low == 0.0

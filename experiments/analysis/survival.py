@@ -500,11 +500,11 @@ def _posterior_spread(row: dict, runs: pd.DataFrame, variant: str, times, horizo
     for m in times:
         if np.any(~e & (t < m)):  # not every run followed to this month
             continue
-        sp = nested_spread((~e | (t > m)).astype(float), groups)
+        sp = nested_spread((~e | (t > m)).astype(float), groups, (0.0, 1.0))
         row[f"p_alive_{m}_low"] = min(row[f"p_alive_{m}_low"], sp.low)
         row[f"p_alive_{m}_high"] = max(row[f"p_alive_{m}_high"], sp.high)
         row[f"p_alive_{m}_parameter_share"] = sp.parameter_share
-    sp = nested_spread(np.minimum(t, horizon), groups)
+    sp = nested_spread(np.minimum(t, horizon), groups, (0.0, float(horizon)))
     row["rmst_low"], row["rmst_high"] = min(row["rmst_low"], sp.low), max(row["rmst_high"], sp.high)
     row["rmst_parameter_share"] = sp.parameter_share
 
@@ -694,9 +694,9 @@ def paired_difference(runs: pd.DataFrame, baseline: str, variant: str, month: in
     share = rmst_share = None
     if "parameter_set" in bb.columns and bb["parameter_set"].nunique() > 1:
         groups = bb["parameter_set"].to_numpy()
-        sp = nested_spread((av.astype(float) - ab.astype(float)), groups)
+        sp = nested_spread((av.astype(float) - ab.astype(float)), groups, (-1.0, 1.0))
         lo, hi, share = min(lo, sp.low), max(hi, sp.high), sp.parameter_share
-        rsp = nested_spread(np.minimum(tv, h) - np.minimum(tb, h), groups)
+        rsp = nested_spread(np.minimum(tv, h) - np.minimum(tb, h), groups, (-float(h), float(h)))
         rlo, rhi, rmst_share = min(rlo, rsp.low), max(rhi, rsp.high), rsp.parameter_share
     width = (hi - lo) * 100
     dec = 1 if 0 < width < 4 else 0

@@ -61,12 +61,15 @@ class Spread:
         return f"parameters {p}%, chance {100 - p}% of the spread"
 
 
-def nested_spread(values, groups) -> Spread:
+def nested_spread(values, groups, bounds: tuple[float, float] | None = None) -> Spread:
     """Split the spread of per-run values by the parameter set each run used.
 
     Args:
         values: One value per run (numbers; NaN dropped with its group label).
         groups: The parameter set of each run (any labels; -1 when all ran the defaults).
+        bounds: The values the expected outcome can take, e.g. ``(0, 1)`` for a chance: the
+            range is clipped to them (a normal interval of a mean near 0 would otherwise
+            reach below it).
 
     Returns:
         The :class:`Spread`. With one set, ``low``/``high`` are the normal 95% interval of the
@@ -85,7 +88,8 @@ def nested_spread(values, groups) -> Spread:
     k = len(labels)
     if k < 2:
         half = Z95 * float(y.std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan
-        return Spread(mean, mean - half, mean + half, None, 1, n)
+        lo, hi = _clip(mean - half, mean + half, bounds)
+        return Spread(mean, lo, hi, None, 1, n)
     counts = np.bincount(inverse).astype(float)
     sums = np.bincount(inverse, weights=y)
     means = sums / counts
@@ -103,4 +107,11 @@ def nested_spread(values, groups) -> Spread:
     lo, hi = (float(v) for v in np.quantile(shrunk, [0.025, 0.975]))
     se = math.sqrt(between_obs / k)  # the grand mean's error, from the set means (cluster-robust)
     lo, hi = min(lo, mean - Z95 * se), max(hi, mean + Z95 * se)
+    lo, hi = _clip(lo, hi, bounds)
     return Spread(mean, lo, hi, share, k, n)
+
+
+def _clip(lo: float, hi: float, bounds) -> tuple[float, float]:
+    if bounds is None:
+        return lo, hi
+    return max(lo, bounds[0]), min(hi, bounds[1])

@@ -104,8 +104,8 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
     for i, (lab, lv) in enumerate(zip(labels, levels, strict=True)):
         k = int(closed[i].sum())
         if several:  # plausible range over the parameter sets and chance
-            sp = nested_spread(closed[i], sets)
-            low, high = max(0.0, sp.low), min(1.0, sp.high)
+            sp = nested_spread(closed[i], sets, (0.0, 1.0))
+            low, high = sp.low, sp.high
         else:
             ci = stats.binomtest(k, opts.replicates).proportion_ci(0.95, method="exact")
             low, high = ci.low, ci.high
