@@ -520,15 +520,19 @@ def logrank(runs: pd.DataFrame, a: str, b: str) -> tuple[float, float]:
     Returns:
         ``(statistic, p)`` from :func:`scipy.stats.logrank`. The statistic is signed: positive
         means ``a`` closes more often than expected under equal survival (``a`` is worse).
-        If neither variant has any closure there is no evidence of a difference and
-        ``(0.0, 1.0)`` is returned.
+        If neither variant has any closure, or the test has no variance (e.g. every closure
+        in the same month), there is no evidence of a difference and ``(0.0, 1.0)`` is
+        returned.
 
     """
     ta, ea = _time_event(_subset(runs, a))
     tb, eb = _time_event(_subset(runs, b))
     if not ea.any() and not eb.any():
         return 0.0, 1.0
-    res = stats.logrank(_censored(ta, ea), _censored(tb, eb))
+    with np.errstate(invalid="ignore", divide="ignore"):  # no variance: no evidence either way
+        res = stats.logrank(_censored(ta, ea), _censored(tb, eb))
+    if not np.isfinite(res.statistic):
+        return 0.0, 1.0
     return float(res.statistic), float(res.pvalue)
 
 
