@@ -247,7 +247,7 @@ def format_predictive(table: pd.DataFrame, draws: int, replicates: int, posterio
     from experiments.analysis.calibration import format_value as fmt
 
     lines = [f"Posterior predictive checks: {draws} parameter sets drawn by weight from "
-             f"{posterior.source} ({posterior.size} sets, ESS {posterior.effective_size:.0f}) x "
+             f"{posterior.shown_source} ({posterior.size} sets, ESS {posterior.effective_size:.0f}) x "
              f"{replicates} runs per variant, on seeds never used while fitting",
              f"{'site':<17} {'pattern':<60} {'target':<18} {'pooled':>7} {'95% CI':<14} "
              f"{'sets 5-95%':<14} {'sets ok':>7} result"]

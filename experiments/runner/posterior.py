@@ -121,11 +121,18 @@ class Posterior:
         """Whether the model changed since calibration (behaviour digests differ)."""
         return self.behaviour_digest != behaviour_digest()
 
+    @property
+    def shown_source(self) -> str:
+        """Where the sample was read from, relative to the project when inside it."""
+        if self.source is None:
+            return "(in memory)"
+        src = Path(self.source)
+        return str(src.relative_to(ROOT) if src.is_absolute() and src.is_relative_to(ROOT)
+                   else src)
+
     def stale_message(self) -> str:
         """The one line every command prints for a stale posterior."""
-        where = self.source.relative_to(ROOT) if self.source and self.source.is_relative_to(ROOT) \
-            else self.source
-        return (f"warning: the posterior sample {where} was calibrated on another version of "
+        return (f"warning: the posterior sample {self.shown_source} was calibrated on another version of "
                 f"the model (behaviour digest {self.behaviour_digest[:12]} != "
                 f"{behaviour_digest()[:12]}); its results are stale until "
                 f"`python run.py calibrate` is run again")
