@@ -579,6 +579,7 @@ def _analysis_job_options(args: argparse.Namespace, argv: list[str], replicates:
     from experiments.jobs.common import JobOptions
 
     reps = args.replicates if args.replicates is not None else replicates
+    args.replicates = reps  # for the parameter-mode line (K draws x M runs)
     return JobOptions(replicates=reps, seed=args.seed, workers=args.workers,
                       dask_scheduler=args.dask_scheduler, out=args.out, force=args.force,
                       progress=False if args.no_progress else None, fmt=args.format,

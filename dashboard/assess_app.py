@@ -323,7 +323,8 @@ def Results():
     if a is None:
         return
     with solara.Card("Outlook", classes=["mst-outlook"]):
-        solara.HTML(unsafe_innerHTML=_table(["measure", "estimate (95% CI)"],
+        ci = ra.interval_name(a)  # "95% range" in posterior mode
+        solara.HTML(unsafe_innerHTML=_table(["measure", f"estimate ({ci})"],
                                             ra.outlook_rows(a)))
         runs = ra.baseline_runs(a)
         SurvivalChart(a, runs)
@@ -348,9 +349,9 @@ def Results():
     if levers is not None and len(levers):
         with solara.Card("Levers, with their cost", classes=["mst-levers"]):
             solara.HTML(unsafe_innerHTML=_table(
-                ["rank", "lever", "months of service (95% CI)",
-                 "5-year survival, points (95% CI)", "extra cost (95% CI)",
-                 "extra net cost (95% CI)", "cost per extra year of service (95% CI)"],
+                ["rank", "lever", f"months of service ({ci})",
+                 f"5-year survival, points ({ci})", f"extra cost ({ci})",
+                 f"extra net cost ({ci})", f"cost per extra year of service ({ci})"],
                 ra.lever_rows(a), 2))
             solara.Markdown("Costs: the service's cost over the horizon, undiscounted, as the "
                             "model counts it (whoever pays); net cost subtracts the placement "

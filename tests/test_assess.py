@@ -44,6 +44,13 @@ def test_cli_assess_small(tmp_path, capsys):
     assert "  What you can change:" in text and "  Context (the authority as it is):" in text
     assert "Levers ranked by months of service" in text and "extra cost" in text
     assert "seed 1; parameters: posterior mode, 2 draws x 5 runs per draw" in text  # the sample
+    assert "95% plausible ranges over the posterior sample's parameter sets and chance" in text
+    assert "share of the spread from parameters (the rest is chance)" in text
+    from experiments.runner.posterior import read_posterior
+
+    assert text.splitlines()[0] == (f"parameters: posterior mode, 2 draws x 5 runs per draw from "
+                                    f"{read_posterior().size} weighted sets; intervals cover "
+                                    f"parameter uncertainty and chance")
     assert text.rstrip("\n").splitlines()[-1] == f"report: {tmp_path / 'report.html'}"
     drivers = pd.read_csv(tmp_path / "drivers.csv")
     levers = pd.read_csv(tmp_path / "levers.csv")

@@ -334,7 +334,9 @@ def lever_table(runs: pd.DataFrame, baseline: str, tried: list[tuple[str, str]],
     Returns:
         One row per lever: ``rank``, ``lever``, ``description``, ``p_alive``, ``diff`` (5-year
         survival, proportion) with ``diff_low``/``diff_high``, ``mcnemar_p``, ``rmst_diff``
-        (months) with its bounds, and the costs of :func:`lever_costs`.
+        (months) with its bounds, ``parameter_share`` and ``rmst_parameter_share`` (the share
+        of each difference's run-to-run spread that is parameter uncertainty; NaN with one
+        parameter set), and the costs of :func:`lever_costs`.
 
     """
     from experiments.analysis.survival import paired_difference
@@ -347,12 +349,18 @@ def lever_table(runs: pd.DataFrame, baseline: str, tried: list[tuple[str, str]],
                      "diff_high": d["diff_high"], "mcnemar_p": d["mcnemar_p"],
                      "rmst_diff": d["rmst_diff"], "rmst_diff_low": d["rmst_diff_low"],
                      "rmst_diff_high": d["rmst_diff_high"],
+                     "parameter_share": _share(d["parameter_share"]),
+                     "rmst_parameter_share": _share(d["rmst_parameter_share"]),
                      **lever_costs(runs, baseline, label, horizon, seed)})
     levers = pd.DataFrame(rows)
     if len(levers):
         levers = levers.sort_values(["rmst_diff", "diff"], ascending=False, ignore_index=True)
         levers.insert(0, "rank", np.arange(1, len(levers) + 1))
     return levers
+
+
+def _share(x) -> float:
+    return float("nan") if x is None else float(x)
 
 
 def risk_band(p5: float) -> str:

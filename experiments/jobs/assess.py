@@ -97,8 +97,14 @@ def assess_one(path: str, opts, out: Path, *, trajectories: int = 10,
     # options' (replicate r of every option and row still shares its seed).
     tasks = make_tasks(variants, opts.replicates, opts.seed, opts.parameters)
     first = len(tasks)
+    # The screening's rows each run one replicate per posterior draw (M = 1), so every
+    # elementary effect averages over screen_replicates parameter sets, the same for every
+    # row (common random numbers and sets).
+    screen_plan = opts.parameters
+    if screen_plan is not None and screen_plan.mode == "posterior":
+        screen_plan = replace(screen_plan, per_draw=1)
     screen_tasks = [replace(t, run_id=first + t.run_id)
-                    for t in make_tasks(screen, screen_replicates, opts.seed, opts.parameters)]
+                    for t in make_tasks(screen, screen_replicates, opts.seed, screen_plan)]
     parts: dict[str, list[dict]] = {}
 
     def phase_done(name: str, rows: list[dict]) -> None:

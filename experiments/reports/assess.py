@@ -120,9 +120,13 @@ def format_assessment(a: Assessment, replicates: int) -> str:
 
     o = a.outlook
     h = int(o["horizon"])
+    share5, share_m = (o.get(f"p_alive_{12 * YEARS}_parameter_share"),
+                       o.get("rmst_parameter_share"))
+    over_sets = not fmt.is_missing(share_m)
     lines = [f"Readiness assessment: {a.name}",
-             f"  {replicates} simulated histories of the authority and of each lever; 95% "
-             f"intervals (seed variation)."]
+             f"  {replicates} simulated histories of the authority and of each lever; "
+             + ("95% plausible ranges over the posterior sample's parameter sets and chance."
+                if over_sets else "95% intervals (chance alone: one parameter set).")]
     scenario = getattr(a, "scenario", None)
     if scenario is not None:
         lines += ["", "The authority as entered:", *authority_text(scenario)]
@@ -135,6 +139,9 @@ def format_assessment(a: Assessment, replicates: int) -> str:
                                                     else " months"),
               f"  average months running in the first {h}: "
               f"{fmt.months_interval(o['rmst'], o['rmst_low'], o['rmst_high'])}",
+              *([f"  share of the spread from parameters (the rest is chance): "
+                 f"{YEARS}-year survival {fmt.percent(share5)}, months running "
+                 f"{fmt.percent(share_m)}"] if over_sets else []),
               f"  main closure cause (when): {main_cause_text(o)}",
               f"  main reason (why): {why_text(a)}",
               f"  => {risk_band(float(o['p_alive_60']))}", ""]
@@ -142,8 +149,10 @@ def format_assessment(a: Assessment, replicates: int) -> str:
         lines += ["Why services like this close:",
                   *[f"  {line}" for line in why_lines(baseline_runs(a), a.stem)], ""]
     if a.drivers:
+        over = (" over the trajectories; each step's runs span as many posterior draws"
+                if over_sets else "")
         lines.append(f"Drivers (local screening: each descriptor one step either side of your "
-                     f"own value; ranked by months of service in the first {h}, 95% CI):")
+                     f"own value; ranked by months of service in the first {h}, 95% CI{over}):")
         for klass in (CHANGEABLE, CONTEXT):
             ds = drivers_of(a, klass)
             if not ds:
@@ -158,9 +167,13 @@ def format_assessment(a: Assessment, replicates: int) -> str:
                  f"your authority as described), with {YEARS}-year survival and cost:")
     for r in a.levers.itertuples():
         lines.append(f"  {r.rank:>2}. {r.description}")
+        shares = ""
+        if not fmt.is_missing(getattr(r, "rmst_parameter_share", None)):
+            shares = (f" (parameters {fmt.percent(r.rmst_parameter_share)} and "
+                      f"{fmt.percent(r.parameter_share)} of the spread)")
         lines.append(f"      {fmt.months_interval(r.rmst_diff, r.rmst_diff_low, r.rmst_diff_high, sign=True)}"
                      f" months of service; {fmt.points_interval(r.diff, r.diff_low, r.diff_high)}"
-                     f" points {YEARS}-year survival")
+                     f" points {YEARS}-year survival{shares}")
         if hasattr(r, "extra_cost"):
             cost = fmt.money_interval(r.extra_cost, r.extra_cost_low, r.extra_cost_high,
                                       sign=True)
@@ -246,11 +259,31 @@ def driver_rows(a: Assessment, klass: str) -> list[list]:
             for d in drivers_of(a, klass)]
 
 
+def over_sets(a: Assessment) -> bool:
+    """Whether the assessment ran several parameter sets (posterior mode: plausible ranges)."""
+    return not fmt.is_missing(a.outlook.get("rmst_parameter_share"))
+
+
+def interval_name(a: Assessment) -> str:
+    """What the brackets hold: ``95% range`` (parameters and chance) or ``95% CI``."""
+    return "95% range" if over_sets(a) else "95% CI"
+
+
+def _with_share(text: str, share) -> str:
+    return text if fmt.is_missing(share) else f"{text}; {fmt.percent(share)} from parameters"
+
+
 def lever_rows(a: Assessment) -> list[list]:
-    """Table rows of the levers, ranked, with their costs."""
+    """Table rows of the levers, ranked, with their costs.
+
+    In posterior mode the months and points cells also give the share of the difference's
+    spread that is parameter uncertainty.
+    """
     return [[r.rank, r.description,
-             fmt.months_interval(r.rmst_diff, r.rmst_diff_low, r.rmst_diff_high, sign=True),
-             fmt.points_interval(r.diff, r.diff_low, r.diff_high),
+             _with_share(fmt.months_interval(r.rmst_diff, r.rmst_diff_low, r.rmst_diff_high,
+                                             sign=True), getattr(r, "rmst_parameter_share", None)),
+             _with_share(fmt.points_interval(r.diff, r.diff_low, r.diff_high),
+                         getattr(r, "parameter_share", None)),
              fmt.money_interval(r.extra_cost, r.extra_cost_low, r.extra_cost_high, sign=True),
              fmt.money_interval(r.extra_net_cost, r.extra_net_cost_low, r.extra_net_cost_high,
                                 sign=True),
@@ -270,6 +303,11 @@ def outlook_rows(a: Assessment) -> list[list[str]]:
              ["main closure cause (when)", main_cause_text(o)],
              ["main reason (why)", why_text(a)],
              ["risk band", risk_band(float(o["p_alive_60"]))]]
+    if over_sets(a):
+        rows.insert(len(rows) - 3, [
+            "share of the spread from parameters (the rest is chance)",
+            f"{YEARS}-year survival {fmt.percent(o.get(f'p_alive_{12 * YEARS}_parameter_share'))}"
+            f", months running {fmt.percent(o.get('rmst_parameter_share'))}"])
     return rows
 
 
@@ -329,6 +367,7 @@ def write_assessment_page(a: Assessment, replicates: int, trajectories: int,
     page = render_page(
         "assess.html.j2", title=f"Readiness assessment: {a.name}", provenance=footer,
         replicates=replicates, glance=glance, outlook=outlook_rows(a), horizon=h,
+        over_sets=over_sets(a), interval=interval_name(a),
         trajectories=trajectories, screen_replicates=screen_replicates,
         screening_runs=fmt.count(a.screening_runs),
         driver_classes=[(CLASS_TITLES[k], k, driver_rows(a, k)) for k in (CHANGEABLE, CONTEXT)
