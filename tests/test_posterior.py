@@ -191,3 +191,21 @@ def test_a_chance_near_zero_keeps_its_range_inside_zero_to_one():
     assert free.low < 0 <= kept.low and kept.high == free.high
     one = nested_spread(np.zeros(99) + (np.arange(99) == 0), np.zeros(99), (0.0, 1.0))
     assert one.low == 0.0
+
+
+def test_canonical_dump_leaves_out_empty_fields_and_positions():
+    import ast
+
+    from experiments.runner.posterior import canonical_dump
+
+    a = canonical_dump(ast.parse("def f(x):\n    return x + 1\n"))
+    b = canonical_dump(ast.parse("def f(x):\n\n    return x  +  1  # comment\n"))
+    assert a == b and "lineno" not in a and "=None" not in a and "=[]" not in a
+    assert canonical_dump(ast.parse("x = 1")) != canonical_dump(ast.parse("x = 2"))
+
+
+def test_the_committed_sample_was_calibrated_on_this_model():
+    """Fails on any change to the model's code or registry numbers until it is recalibrated
+    (calibration/README.md), and on an interpreter whose digest differs (it must not)."""
+    posterior = read_posterior()
+    assert not posterior.is_stale(), posterior.stale_message()

@@ -260,6 +260,26 @@ class _StripDocstrings(ast.NodeTransformer):
     visit_Module = visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _strip
 
 
+def canonical_dump(node) -> str:
+    """The syntax tree as text, the same on every supported Python version.
+
+    ``ast.dump`` is not: Python 3.13 leaves out fields that are None or empty lists, which
+    3.12 prints, so the same source gave two digests. This writes every node as its type and
+    its non-empty fields, in the grammar's field order, and ignores positions.
+    """
+    if isinstance(node, ast.AST):
+        parts = [type(node).__name__]
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if value is None or (isinstance(value, list) and not value):
+                continue
+            parts.append(f"{name}={canonical_dump(value)}")
+        return "(" + " ".join(parts) + ")"
+    if isinstance(node, list):
+        return "[" + ", ".join(canonical_dump(v) for v in node) + "]"
+    return repr(node)
+
+
 def behaviour_digest() -> str:
     """A digest of what decides the model's behaviour, for the posterior's staleness check.
 
@@ -301,7 +321,7 @@ def _behaviour_digest() -> str:
             if rel == "sim/parameters.py":
                 continue
             tree = _StripDocstrings().visit(ast.parse(path.read_bytes(), filename=rel))
-            h.update(f"{rel}\0{ast.dump(tree)}\0".encode())
+            h.update(f"{rel}\0{canonical_dump(tree)}\0".encode())
     h.update(_registry_text().encode())
     for dist in ("numpy", "mesa"):
         try:
