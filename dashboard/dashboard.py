@@ -1038,14 +1038,19 @@ def reveal_parameters_line() -> str:
 
 
 def reveal_lines(rows: list[RevealRow]) -> list[str]:
-    """The reveal in plain words, one line per variant."""
+    """The reveal in plain words, one line per variant.
+
+    Over the posterior sample the brackets are plausible ranges (parameters and chance).
+    """
     out = []
+    word = ("95% plausible range" if dashboard_plans()[1].mode == "posterior"
+            else "95% interval")
     for r in rows:
         lv = ", ".join(r.levers) if r.levers else "no levers"
         five = "5 years" if r.horizon >= 60 else f"{r.horizon} months"
         a, lo, hi = r.alive_5y
         text = (f"{_sentence(r.variant)} ({lv}): still running after {five} in "
-                f"{round(a * r.runs)} of {r.runs} histories, {a:.0%} (95% interval "
+                f"{round(a * r.runs)} of {r.runs} histories, {a:.0%} ({word} "
                 f"{lo:.0%}-{hi:.0%})")
         if r.horizon > 60:
             e, elo, ehi = r.alive_end

@@ -482,7 +482,7 @@ def test_reveal_is_the_ensemble_of_run_py_compare(monkeypatch):
     assert row.alive_5y[1] <= alive <= row.alive_5y[2]
     assert row.mean_months[0] == pytest.approx(np.mean(ends))
     line = dash.reveal_lines(rows)[0]
-    assert f"in {round(alive * 12)} of 12 histories" in line and "95% interval" in line
+    assert f"in {round(alive * 12)} of 12 histories" in line and "95% plausible range" in line
 
 
 def test_reveal_pairs_the_file_with_the_runs_levers():

@@ -209,3 +209,10 @@ def test_the_committed_sample_was_calibrated_on_this_model():
     (calibration/README.md), and on an interpreter whose digest differs (it must not)."""
     posterior = read_posterior()
     assert not posterior.is_stale(), posterior.stale_message()
+
+
+def test_one_run_per_set_gives_no_shares_and_the_interval_of_the_mean():
+    rng = np.random.default_rng(2)
+    y = (rng.uniform(size=400) < 0.3).astype(float)
+    sp = nested_spread(y, np.arange(400), (0.0, 1.0))
+    assert sp.parameter_share is None and sp.high - sp.low < 0.1  # not the 0-1 spread of runs

@@ -91,6 +91,13 @@ def nested_spread(values, groups, bounds: tuple[float, float] | None = None) -> 
         lo, hi = _clip(mean - half, mean + half, bounds)
         return Spread(mean, lo, hi, None, 1, n)
     counts = np.bincount(inverse).astype(float)
+    if counts.max() < 2:
+        # One run per set (M = 1): parameter uncertainty and chance cannot be told apart, so
+        # give the Monte Carlo interval of the pooled mean (runs are independent draws of both)
+        # and no shares.
+        half = Z95 * float(y.std(ddof=1)) / math.sqrt(n)
+        lo, hi = _clip(mean - half, mean + half, bounds)
+        return Spread(mean, lo, hi, None, k, n)
     sums = np.bincount(inverse, weights=y)
     means = sums / counts
     dev2 = np.bincount(inverse, weights=(y - means[inverse]) ** 2)

@@ -123,7 +123,10 @@ def interaction_job(path: str, stressor_specs: Sequence[str], opts, *,
     if several:
         lines[-1:-1] = [f"Every cell ran the same {len(np.unique(sets))} parameter sets of the "
                         "posterior sample; intervals are 95% plausible ranges over parameter "
-                        "sets and chance, with the share from parameters."]
+                        "sets and chance, with the share from parameters. A range says where "
+                        "the effect of one plausible parameter set lies; p tests whether the "
+                        "effect averaged over the sample is zero, so a small p can sit beside "
+                        "a range that spans zero."]
     lines += [f"  {s.name}: {s.label}" for s in stressors]
     lines += ["", f"{'cell':<66} {'closed by ' + str(years) + 'y (' + interval + ')':>26} "
                   f"{'RMST':>7}"]
