@@ -149,8 +149,11 @@ def format_assessment(a: Assessment, replicates: int) -> str:
         lines += ["Why services like this close:",
                   *[f"  {line}" for line in why_lines(baseline_runs(a), a.stem)], ""]
     if a.drivers:
-        over = (" over the trajectories; each step's runs span as many posterior draws"
-                if over_sets else "")
+        n = (getattr(a, "provenance", {}) or {}).get("screen_replicates")
+        over = ""
+        if over_sets:
+            over = (f" over the trajectories; each point's {n} runs use {n} posterior draws"
+                    if n else " over the trajectories; one run per posterior draw")
         lines.append(f"Drivers (local screening: each descriptor one step either side of your "
                      f"own value; ranked by months of service in the first {h}, 95% CI{over}):")
         for klass in (CHANGEABLE, CONTEXT):
