@@ -361,3 +361,15 @@ def test_bad_abc_options_are_one_line(tmp_path, capsys):
         code = run.main([*SMOKE, "--out", str(tmp_path / "bad"), *extra])
         err = capsys.readouterr().err
         assert code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_an_ordering_test_without_variance_is_no_evidence():
+    import pandas as pd
+
+    from experiments.analysis.calibration import SURVIVAL_ORDER, survival_ordering
+
+    # Every site closes in the same month: the log-rank test has no variance.
+    runs = pd.DataFrame([{"variant": s, "survived": False, "end_month": 24}
+                         for s in SURVIVAL_ORDER for _ in range(3)])
+    ordered, p = survival_ordering(runs)
+    assert not ordered and p == 1.0

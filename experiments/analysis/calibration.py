@@ -424,7 +424,11 @@ def survival_ordering(runs: pd.DataFrame) -> tuple[bool, float]:
         sb = np.array([np.mean(tb > y) for y in years])
         ordered &= bool(np.all(sa >= sb) and np.any(sa > sb))
         # scipy: alternative="less" means the first sample has the lower hazard (survives longer).
-        pmax = max(pmax, float(stats.logrank(da, db, alternative="less").pvalue))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = float(stats.logrank(da, db, alternative="less").pvalue)
+        # A test without variance (too few runs) is no evidence of an ordering: p = 1, not NaN,
+        # which max() would have passed over as if it were p = 0.
+        pmax = max(pmax, p if np.isfinite(p) else 1.0)
     return ordered, pmax
 
 

@@ -560,8 +560,9 @@ def ordered_logrank(runs: pd.DataFrame, order: Iterable[str]) -> pd.DataFrame:
         else:
             ta, ea = _time_event(_subset(runs, a))
             tb, eb = _time_event(_subset(runs, b))
-            p1 = float(stats.logrank(_censored(ta, ea), _censored(tb, eb),
-                                     alternative="greater").pvalue)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                p1 = float(stats.logrank(_censored(ta, ea), _censored(tb, eb),
+                                         alternative="greater").pvalue)
         rows.append({"a": a, "b": b, "statistic": stat, "p": p, "p_one_sided": p1,
                      "as_expected": bool(stat > 0)})
     return pd.DataFrame(rows)
