@@ -16,15 +16,13 @@ import importlib.util
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.servers import start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -57,37 +55,14 @@ def app_url():
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    log_path = ARTIFACTS / "app-server.log"
-    with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "app", "--port",
-                                 str(port), *DESIGN], cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ, "MPLBACKEND": "Agg"})
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail("the app exited:\n" + log_path.read_text()[-3000:])
-                try:
-                    with urllib.request.urlopen(url, timeout=5) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("the app did not answer within 180 s")
-                time.sleep(0.5)
-            before = set(Path(tempfile.gettempdir()).glob("mst-assess-*"))
-            yield url
-            assert set(Path(tempfile.gettempdir()).glob("mst-assess-*")) <= before
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=20)
+    proc = start_server(["app", "--port", str(port), *DESIGN], ARTIFACTS / "app-server.log",
+                        url, name="the app")
+    try:
+        before = set(Path(tempfile.gettempdir()).glob("mst-assess-*"))
+        yield url
+        assert set(Path(tempfile.gettempdir()).glob("mst-assess-*")) <= before
+    finally:
+        stop_server(proc)
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.servers import start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -91,47 +88,13 @@ def dashboard_url():
     ARTIFACTS.mkdir(exist_ok=True)
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    log_path = ARTIFACTS / "dashboard-server.log"
-    with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), "dashboard", "scenarios/metro_city.toml",
-             "--seed", "5", "--port", str(port)],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env={**os.environ, "MPLBACKEND": "Agg"})
-        try:
-            deadline = time.monotonic() + 180
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"the dashboard server exited with {proc.returncode}:\n"
-                                + log_path.read_text(encoding="utf-8")[-3000:])
-                try:
-                    with urllib.request.urlopen(url, timeout=5) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail("the dashboard server did not answer within 180 s:\n"
-                                + log_path.read_text(encoding="utf-8")[-3000:])
-                time.sleep(0.5)
-            yield url
-        finally:
-            _stop(proc)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop the server and anything it started (its own process group)."""
-    if proc.poll() is not None:
-        return
+    proc = start_server(["dashboard", "scenarios/metro_city.toml", "--seed", "5", "--port",
+                         str(port)], ARTIFACTS / "dashboard-server.log", url,
+                        name="the dashboard server")
     try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=20)
+        yield url
+    finally:
+        stop_server(proc)
 
 
 def _open_dashboard(browser, url):

@@ -5,16 +5,12 @@ from __future__ import annotations
 import asyncio
 import http.client
 import importlib.util
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from dashboard.hosts import BAD_HOST_BODY, LocalHostsOnly, allowed_hosts, host_name
+from tests.servers import start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,32 +90,19 @@ def test_the_real_dashboard_refuses_a_foreign_host(tmp_path):
     from dashboard.dashboard import free_port
 
     port = free_port()
-    log = tmp_path / "server.log"
-    with open(log, "w", encoding="utf-8") as fh:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "dashboard", "--port",
-                                 str(port)], cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                env={**os.environ, "MPLBACKEND": "Agg"})
+
+    def ready() -> bool:
+        try:
+            return get(port, f"127.0.0.1:{port}")[0] == 200
+        except OSError:
+            return False
+
+    proc = start_server(["dashboard", "--port", str(port)], tmp_path / "server.log",
+                        f"http://127.0.0.1:{port}/", name="the dashboard", ready=ready)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, log.read_text(encoding="utf-8")[-3000:]
-            try:
-                status, _ = get(port, f"127.0.0.1:{port}")
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, log.read_text(encoding="utf-8")[-3000:]
-            time.sleep(0.5)
         assert get(port, "evil.example") == (400, BAD_HOST_BODY)
         assert get(port, f"evil.example:{port}")[0] == 400
         assert get(port, f"localhost:{port}")[0] == 200
         assert get(port, f"[::1]:{port}")[0] == 200
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=20)
+        stop_server(proc)
