@@ -11,9 +11,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,53 @@ def stop_server(proc: subprocess.Popen) -> None:
         except ProcessLookupError:
             pass
         proc.wait(timeout=20)
+
+
+CHROMIUM = Path(os.environ.get("MST_CHROMIUM", "/usr/bin/chromium"))
+"""Debian's Chromium (``MST_CHROMIUM`` overrides it)."""
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+LOCAL = ("http://127.0.0.1", "http://localhost", "file://", "data:", "blob:")
+"""Addresses a test browser may reach: this machine only."""
+
+
+@contextmanager
+def local_browser(viewport: dict, timeout_ms: int, **launch):
+    """A headless Chromium with a fresh profile that can reach only this machine.
+
+    Requests elsewhere are aborted and listed in the context's ``blocked``.
+
+    Args:
+        viewport: ``{"width": ..., "height": ...}``.
+        timeout_ms: Playwright's default and ``expect`` timeout.
+        **launch: More options of ``launch_persistent_context`` (e.g. ``accept_downloads``).
+
+    Yields:
+        The browser context.
+    """
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=timeout_ms)
+    blocked: list[str] = []
+
+    def local_only(route):
+        url = route.request.url
+        if url.startswith(LOCAL):
+            route.continue_()
+        else:
+            blocked.append(url)
+            route.abort()
+
+    with tempfile.TemporaryDirectory(prefix="mst-chromium-") as profile, \
+            sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+            viewport=viewport, **launch)
+        context.set_default_timeout(timeout_ms)
+        context.route("**/*", local_only)
+        context.blocked = blocked
+        try:
+            yield context
+        finally:
+            context.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import tempfile
 import time
@@ -22,14 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import start_server, stop_server
+from tests.servers import CHROMIUM, local_browser, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path(os.environ.get("MST_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-LOCAL = ("http://127.0.0.1", "http://localhost", "file://", "data:", "blob:")
 DESIGN = ["--seed", "3", "--replicates", "12", "--trajectories", "2", "--screen-replicates",
           "2", "--workers", "2"]
 
@@ -68,30 +63,9 @@ def app_url():
 @pytest.fixture(scope="module")
 def browser():
     """A headless Chromium with a fresh profile that can reach only this machine."""
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=60_000)
-    blocked: list[str] = []
-
-    def local_only(route):
-        if route.request.url.startswith(LOCAL):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    with tempfile.TemporaryDirectory(prefix="mst-chromium-") as profile, \
-            sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=ARGS,
-            viewport={"width": 1500, "height": 2000}, accept_downloads=True)
-        context.set_default_timeout(60_000)
-        context.route("**/*", local_only)
-        context.blocked = blocked
-        try:
-            yield context
-        finally:
-            context.close()
+    with local_browser({"width": 1500, "height": 2000}, 60_000,
+                       accept_downloads=True) as context:
+        yield context
 
 
 def _choose(page, label: str, option: str) -> None:

@@ -17,21 +17,14 @@ Playwright cannot be had (``.ci/run`` installs Chromium; ``.[dev]`` installs Pla
 from __future__ import annotations
 
 import importlib.util
-import os
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests.servers import start_server, stop_server
+from tests.servers import CHROMIUM, local_browser, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = Path(os.environ.get("MST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-LOCAL = ("http://127.0.0.1", "http://localhost", "file://", "data:", "blob:")
 TIMEOUT_MS = 60_000  # generous: the machine may be busy with other jobs
 
 
@@ -50,32 +43,9 @@ pytestmark = pytest.mark.skipif(bool(_why_skip()), reason=_why_skip() or "-")
 @pytest.fixture(scope="module")
 def browser():
     """A headless Chromium with a fresh profile that can reach only this machine."""
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=TIMEOUT_MS)
     ARTIFACTS.mkdir(exist_ok=True)
-    blocked: list[str] = []
-
-    def local_only(route):
-        url = route.request.url
-        if url.startswith(LOCAL):
-            route.continue_()
-        else:
-            blocked.append(url)
-            route.abort()
-
-    with tempfile.TemporaryDirectory(prefix="mst-chromium-") as profile, \
-            sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1600, "height": 2200})
-        context.set_default_timeout(TIMEOUT_MS)
-        context.route("**/*", local_only)
-        context.blocked = blocked
-        try:
-            yield context
-        finally:
-            context.close()
+    with local_browser({"width": 1600, "height": 2200}, TIMEOUT_MS) as context:
+        yield context
 
 
 @pytest.fixture(scope="module")
