@@ -12,7 +12,9 @@ class Referrer(mesa.Agent):
         agency: ``social_care``, ``yos`` or ``education``.
         awareness: Knows MST and its criteria, 0-1.
         attitude: View of MST, -1-1; sticky (001:2155).
-        tenure: Months in post.
+        in_post: Still in post (False once the referrer has left: :meth:`remove`).
+        tenure: Months in post (derived from the month the referrer joined; read-only).
+        joined: The month the referrer joined.
 
     Each month every referrer gains awareness from promotion visits and loses some without
     contact (``awareness += gain * (1 - awareness) - decay * awareness``) and their attitude
@@ -36,4 +38,15 @@ class Referrer(mesa.Agent):
         self.agency = agency
         self.awareness = awareness
         self.attitude = attitude
-        self.tenure = 0
+        self.joined = model.month
+        self.in_post = True
+
+    def remove(self) -> None:
+        """The referrer leaves: out of post, and out of the model's agents."""
+        self.in_post = False
+        super().remove()
+
+    @property
+    def tenure(self) -> int:
+        """Months in post (every referrer's month would otherwise count it, a hot loop)."""
+        return self.model.month - self.joined

@@ -13,8 +13,9 @@ class Therapist(mesa.Agent):
         cases: Open cases (``sim.cases.Case``).
         strain: 0-1.
         adherence: Fidelity to the model, 0-1.
-        experience: Months of MST practice.
-        tenure: Months in post.
+        joined: The month the therapist joined.
+        experience: Months of MST practice (read-only: months since ``joined``).
+        tenure: Months in post (the same count).
 
     Each month, after their cases, strain rises with overload, vacancies to cover and failures
     and falls with successes and supportive supervision; adherence moves towards the level that
@@ -29,10 +30,19 @@ class Therapist(mesa.Agent):
         self.cases: list = []
         self.strain = 0.0
         self.adherence = adherence
-        self.experience = 0
-        self.tenure = 0
+        self.joined = model.month
         self.successes = 0
         self.failures = 0
+
+    @property
+    def tenure(self) -> int:
+        """Months in post, derived rather than counted in the hot monthly loop (§7.9)."""
+        return self.model.month - self.joined
+
+    @property
+    def experience(self) -> int:
+        """Months of MST practice: every therapist starts new to MST, so the tenure."""
+        return self.model.month - self.joined
 
     @property
     def caseload(self) -> int:

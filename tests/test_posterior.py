@@ -205,10 +205,13 @@ def test_canonical_dump_leaves_out_empty_fields_and_positions():
 
 
 def test_the_committed_sample_was_calibrated_on_this_model():
-    """Fails on any change to the model's code or registry numbers until it is recalibrated
-    (calibration/README.md), and on an interpreter whose digest differs (it must not)."""
+    """Fails on any change to the model's code or registry numbers until it is recalibrated, or,
+    for a refactor whose runs are unchanged, re-stamped by the checked route
+    (calibration/README.md); and on an interpreter whose digest differs (it must not)."""
     posterior = read_posterior()
-    assert not posterior.is_stale(), posterior.stale_message()
+    assert not posterior.is_stale(), (
+        posterior.stale_message() + "; if the runs cannot have changed, check and re-stamp with "
+        "`python scripts/restamp_posterior.py --base <the commit it was stamped on>`")
 
 
 def test_one_run_per_set_gives_no_shares_and_the_interval_of_the_mean():

@@ -106,10 +106,9 @@ def treat_caseloads(model, therapists) -> None:
                 came_back_count[slot] += 1
                 totals["came_back"] += 1
             # Word reaches a referrer still in post only of a family that came back or
-            # succeeded (the cheap tests first: the membership test scans the referrers).
+            # succeeded.
             ref = case.referrer
-            if ((came_back or outcome == "success") and ref is not None and ref.model is not None
-                    and ref in model.referrers):
+            if (came_back or outcome == "success") and ref is not None and ref.in_post:
                 # A family "coming back" weighs more where MST was oversold (001:1296, 001:1941).
                 signal = -(p.came_back_oversold_weight if model.oversold else 1.0) if came_back else 1.0
                 # The referrer's sticky attitude moves toward the signal, within -1..1 (the

@@ -92,7 +92,6 @@ def referrers_month(model) -> None:
     push = 0.05 * intensity
     for i, ref in enumerate(referrers):
         # Churn: the one draw of the referrer's month (a newcomer draws its agency and view).
-        ref.tenure += 1
         if rand() < churn:
             ref.remove()
             referrers[i] = ref = new_referrer(model)
@@ -137,9 +136,11 @@ def meet_and_refer(model) -> None:
         usual_care = model.past_year["usual_care"]
         for _ in range(met_eligible):
             ref = referrers[int(rand() * n)]
-            # the referrer refers an eligible family (one draw)
+            # the referrer refers an eligible family (one draw). favour = clip(0.8 + 0.4 x
+            # attitude, 0, 1): attitudes stay within -1..1, so only the upper bound can bind
+            # (and a negative favour would refuse every family, as 0 does).
             favour = 0.8 + 0.4 * ref.attitude
-            favour = 0.0 if favour < 0.0 else (1.0 if favour > 1.0 else favour)
+            favour = 1.0 if favour > 1.0 else favour
             if rand() < propensity * ref.awareness * favour:
                 referrals += 1
                 by_agency[ref.agency] += 1
@@ -156,7 +157,7 @@ def meet_and_refer(model) -> None:
         ref = referrers[int(rand() * n)]
         # the referrer refers a family outside the criteria (one draw)
         favour = 0.8 + 0.4 * ref.attitude
-        favour = 0.0 if favour < 0.0 else (1.0 if favour > 1.0 else favour)
+        favour = 1.0 if favour > 1.0 else favour  # clip(favour, 0, 1), as above
         aw = ref.awareness
         if rand() < propensity * aw * favour * (1.0 - aw):
             referrals += 1

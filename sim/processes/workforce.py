@@ -108,10 +108,9 @@ def team_month(model, team: Team) -> None:
     exit_multiplier = p.strain_exit_multiplier
     rand = r.random
     for th in list(team.therapists):
-        th.tenure += 1
-        th.experience += 1
-        excess = len(th.cases) - cap
-        over = (excess if excess > 0 else 0) / cap
+        # max(0, cases - cap) / cap, compared as the integer count (the same value)
+        n_cases = len(th.cases)
+        over = (n_cases - cap) / cap if n_cases > cap else 0.0
         load = (strain_rate * (over + vacancy_load + 0.5 * th.failures)
                 - half_strain_rate * th.successes)
         strain = th.strain
