@@ -17,8 +17,11 @@ unless ``--model-changed`` says the model was changed on purpose: then the full-
 survival.
 
 Prints per-site medians (ms per run) for both trees and the ratio base / this tree (above 1 means
-this tree is faster). Wall-clock figures move with the machine's load: quote medians, and run on
-an otherwise idle machine.
+this tree is faster), and beside it the paired view: each round's own ratio (the two trees' medians
+in that round, run back to back), as the median and the range over rounds. The paired ratio is
+steadier when the machine's speed drifts between rounds; a wide range says the machine was noisy.
+Wall-clock figures move with the machine's load: quote medians, and run on an otherwise idle
+machine. ``bench_instructions.py`` counts instructions instead, which do not move with the load.
 """
 
 from __future__ import annotations
@@ -104,18 +107,21 @@ def main() -> int:
     args = ap.parse_args()
     trees = {"base": base_tree(args.base), "this": ROOT}
     times = {t: {} for t in trees}
+    rounds = []  # per round: {key: base median / this median}
     ens = {t: [] for t in trees}
     for rnd in range(args.rounds):
         order = list(trees) if rnd % 2 == 0 else list(reversed(trees))
-        digests = {}
+        digests, medians = {}, {}
         for t in order:
             res = single_runs(trees[t], args.runs)
             digests[t] = {k: v["digest"] for k, v in res.items()}
+            medians[t] = {k: statistics.median(v["ms"]) for k, v in res.items()}
             for k, v in res.items():
                 times[t].setdefault(k, []).extend(v["ms"])
             if args.ensemble:
                 wall, table = ensemble(trees[t])
                 ens[t].append((wall, table))
+        rounds.append({k: medians["base"][k] / medians["this"][k] for k in medians["this"]})
         if args.model_changed:
             print(f"round {rnd + 1}/{args.rounds} done (model changed: outputs not compared)",
                   file=sys.stderr)
@@ -130,11 +136,14 @@ def main() -> int:
         print(f"round {rnd + 1}/{args.rounds} done; outputs agree", file=sys.stderr)
     print(f"base {args.base} vs this tree: {args.rounds} rounds x {args.runs} runs per site; "
           "median ms per run; ratio = base / this (> 1: this tree is faster)")
-    print(f"{'site':<18} {'horizon':<8} {'base ms':>9} {'this ms':>9} {'ratio':>7}")
+    print(f"{'site':<18} {'horizon':<8} {'base ms':>9} {'this ms':>9} {'ratio':>7}   "
+          "paired: median (range over rounds)")
     for key in times["this"]:
         site, label = key.split("/")
         b, n = statistics.median(times["base"][key]), statistics.median(times["this"][key])
-        print(f"{site:<18} {label:<8} {b:>9.2f} {n:>9.2f} {b / n:>7.3f}")
+        paired = [r[key] for r in rounds]
+        print(f"{site:<18} {label:<8} {b:>9.2f} {n:>9.2f} {b / n:>7.3f}   "
+              f"{statistics.median(paired):.3f} ({min(paired):.3f}-{max(paired):.3f})")
     if args.ensemble:
         b = statistics.median(w for w, _ in ens["base"])
         n = statistics.median(w for w, _ in ens["this"])

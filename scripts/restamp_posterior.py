@@ -19,8 +19,10 @@ for such a refactor, and refuses in every other case:
 2. Both trees then run the calibration's own runs for the sample's parameter sets: every
    validation variant (``experiments.jobs.calibrate.validation_variants``: the three sites, the
    neutral authority and each lever) on the calibration's seeds (``SeedSequence(1000,
-   spawn_key=(r,))`` for ``r < --runs``). Every run's scalar outputs are compared exactly, and
-   for the first seed of each variant its monthly series and event log too. One difference in
+   spawn_key=(r,))`` for ``r < --runs``; by default every seed the calibration ran, its
+   ``replicates_per_variant``, so every run it made for these sets). Every run's scalar outputs
+   are compared exactly, and for the first seed of each variant its monthly series and event log
+   too. One difference in
    any set and the file is left as it is (exit 1).
 3. Only then is the file rewritten (atomically) with this tree's digest, and the check is
    appended to its provenance under ``restamps`` (digests, commits, what was compared), so the
@@ -133,7 +135,8 @@ def split(items: list[int], parts: int) -> list[list[int]]:
     return [c for c in (items[i::parts] for i in range(max(1, parts))) if c]
 
 
-def check_file(path: Path, base: Path, *, sets: int | None, runs: int, workers: int) -> dict:
+def check_file(path: Path, base: Path, *, sets: int | None, runs: int | None,
+               workers: int) -> dict:
     """Compare the trees on ``path``'s sets; returns what was compared (raises on refusal)."""
     posterior = read_posterior(path)
     recorded, now = posterior.behaviour_digest, behaviour_digest()
@@ -144,6 +147,8 @@ def check_file(path: Path, base: Path, *, sets: int | None, runs: int, workers: 
         raise Refused(f"{path}: the base ({base}) is not the model this sample was calibrated "
                       f"on (behaviour digest {at_base[:12]} != recorded {recorded[:12]}); "
                       f"give the commit it was calibrated or last re-stamped on")
+    if runs is None:  # every run the calibration made for these sets
+        runs = int(posterior.provenance.get("replicates_per_variant", 2))
     chosen = list(range(posterior.size if sets is None else min(sets, posterior.size)))
     chunks = split(chosen, max(1, workers // 2))
     start = time.perf_counter()
@@ -208,13 +213,15 @@ def main(argv: list[str] | None = None) -> int:
                          "leave-one-site-out check)")
     ap.add_argument("--sets", type=int, default=None,
                     help="compare only the first N parameter sets (default: every set)")
-    ap.add_argument("--runs", type=int, default=2,
-                    help="seeds per validation variant and set (default 2)")
+    ap.add_argument("--runs", type=int, default=None,
+                    help="seeds per validation variant and set (default: as many as the "
+                         "calibration ran, its replicates_per_variant)")
     ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     ap.add_argument("--check-only", action="store_true", help="compare, but write nothing")
     args = ap.parse_args(argv)
     try:
-        if args.runs < 1 or (args.sets is not None and args.sets < 1) or args.workers < 1:
+        if ((args.runs is not None and args.runs < 1) or (args.sets is not None and args.sets < 1)
+                or args.workers < 1):
             raise Refused("--runs, --sets and --workers must be at least 1")
         files = [Path(p) for p in (args.posterior or DEFAULT_FILES)]
         for f in files:
