@@ -39,6 +39,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,6 +87,7 @@ if sets:
                     h.update(run.series.to_csv(index=False).encode())
                     h.update(repr(run.log).encode())
         result["sets"][str(i)] = h.hexdigest()
+        print(f"done {i}", file=sys.stderr, flush=True)
 print(json.dumps(result))
 """
 
@@ -109,15 +111,57 @@ def base_tree(revision: str) -> tuple[Path, str]:
     return path, sha
 
 
-def run_tree(tree: Path, posterior: Path, sets: list[int], runs: int) -> dict:
+class Progress:
+    """Sets compared so far, on standard error.
+
+    A line that rewrites itself on a terminal, else a line at each quarter.
+    """
+
+    def __init__(self, label: str, total: int):
+        self.label, self.total, self.done, self.shown = label, total, 0, 0
+        self.lock = threading.Lock()
+        self.tty = sys.stderr.isatty()
+
+    def step(self) -> None:
+        """One more tree-set finished."""
+        with self.lock:
+            self.done += 1
+            quarter = 4 * self.done // self.total
+            if self.tty:
+                print(f"\r{self.label}: {self.done}/{self.total} set runs", end="",
+                      file=sys.stderr, flush=True)
+            elif quarter > self.shown:
+                self.shown = quarter
+                print(f"{self.label}: {self.done}/{self.total} set runs", file=sys.stderr,
+                      flush=True)
+            if self.tty and self.done == self.total:
+                print(file=sys.stderr)
+
+
+def run_tree(tree: Path, posterior: Path, sets: list[int], runs: int,
+             progress: Progress | None = None) -> dict:
     """The behaviour digest of ``tree`` and one output digest per set (see ``SNIPPET``)."""
-    proc = subprocess.run([sys.executable, "-c", SNIPPET, str(tree), str(posterior), str(runs),
-                           str(RUNS_ROOT), ",".join(map(str, sets))],
-                          cwd=tree, capture_output=True, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", SNIPPET, str(tree), str(posterior), str(runs),
+                             str(RUNS_ROOT), ",".join(map(str, sets))],
+                            cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    other: list[str] = []
+
+    def read_stderr() -> None:
+        for line in proc.stderr:
+            if line.startswith("done ") and progress is not None:
+                progress.step()
+            elif not line.startswith("done "):
+                other.append(line.rstrip())
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    out = proc.stdout.read()
+    proc.wait()
+    reader.join()
     if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-1:] or ["(no message)"]
+        tail = [line for line in other if line.strip()][-1:] or ["(no message)"]
         raise Refused(f"the model in {tree} failed to run: {tail[0]}")
-    return json.loads(proc.stdout)
+    return json.loads(out)
 
 
 def tree_digest(tree: Path) -> str:
@@ -152,8 +196,9 @@ def check_file(path: Path, base: Path, *, sets: int | None, runs: int | None,
     chosen = list(range(posterior.size if sets is None else min(sets, posterior.size)))
     chunks = split(chosen, max(1, workers // 2))
     start = time.perf_counter()
+    progress = Progress(path.name, 2 * len(chosen))
     with ThreadPoolExecutor(max_workers=2 * len(chunks)) as pool:
-        jobs = {(t, i): pool.submit(run_tree, tree, path, chunk, runs)
+        jobs = {(t, i): pool.submit(run_tree, tree, path, chunk, runs, progress)
                 for t, tree in (("base", base), ("head", ROOT)) for i, chunk in enumerate(chunks)}
         found, n_variants = {"base": {}, "head": {}}, set()
         for (t, _), job in jobs.items():

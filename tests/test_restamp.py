@@ -63,7 +63,9 @@ def test_a_syntax_only_change_is_restamped_with_the_check_recorded(tmp_path, cap
     after = json.loads(path.read_text())
     assert after["behaviour_digest"] == behaviour_digest() and not read_posterior(path).is_stale()
     assert after["particles"] == before["particles"] and after["point"] == before["point"]
-    [record] = after["provenance"]["restamps"]
+    earlier = before["provenance"].get("restamps", [])
+    assert after["provenance"]["restamps"][:-1] == earlier  # appended, nothing lost
+    record = after["provenance"]["restamps"][-1]
     assert record["from"] == old and record["to"] == behaviour_digest()
     assert "2 parameter sets x 15 validation variants x 1 runs" in record["compared"]
     assert "re-stamped" in capsys.readouterr().out
