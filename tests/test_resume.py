@@ -181,6 +181,53 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def descendants(pid: int) -> list[int]:
+    """Process ids of ``pid``'s children, their children and so on (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_workers_and_fork_server_die_with_a_killed_ensemble(tmp_path):
+    # A worker handed the fork server's "alive" pipe kept the server, and so itself, alive
+    # after the main process was killed: blocked for ever, holding memory.
+    proc = start_writer(tmp_path / "killed", 400)
+    try:
+        helpers = descendants(proc.pid)  # the fork server, its workers, the resource tracker
+        assert len(helpers) >= 3, helpers
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(running(p) for p in helpers):
+        time.sleep(0.1)
+    left = [p for p in helpers if running(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"{len(left)} of {len(helpers)} helper processes outlived the main process"
+
+
 def test_concurrent_reader_sees_progress_during_a_run(tmp_path):
     out = tmp_path / "running"
     proc = start_writer(out, 400)  # killed once checked, long before its end

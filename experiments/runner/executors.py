@@ -196,10 +196,16 @@ def _worker_started(parent: int | None) -> None:
     outlive a main process killed with SIGKILL (holding memory, CPU and inherited files). On
     Linux they ask the kernel for SIGKILL when their parent dies (``PR_SET_PDEATHSIG``).
 
+    A fork server's worker has the server as its parent, and the server lives until every
+    holder of its "alive" pipe has closed it: the main process and, since each child is handed
+    a copy, every worker. So a worker first closes its copy; the server then ends with the main
+    process, and the kernel ends the workers with the server.
+
     Args:
         parent: Process id of the process that forked this worker, when known.
 
     """
+    _release_forkserver()
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -212,6 +218,30 @@ def _worker_started(parent: int | None) -> None:
         return
     if parent is not None and os.getppid() != parent:  # it died before the request
         os._exit(1)
+
+
+def _release_forkserver() -> None:
+    """Close this worker's copy of the fork server's "alive" pipe, if it was handed one.
+
+    CPython's fork server (3.12, 3.13) gives every child the write end of the pipe on whose
+    end-of-file the server exits (``multiprocessing.forkserver._forkserver._forkserver_alive_fd``,
+    a private name: absent, this does nothing). A worker never starts processes itself, so it
+    does not need it, and holding it keeps the server, and so the worker, alive after the main
+    process is killed.
+    """
+    try:
+        from multiprocessing import forkserver
+    except ImportError:  # pragma: no cover - platforms without it
+        return
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if not isinstance(fd, int) or multiprocessing.parent_process() is None:
+        return  # not a child process handed the pipe
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+    server._forkserver_alive_fd = None
 
 
 FORKSERVER_PRELOAD = ["experiments.runner.tasks"]
