@@ -10,7 +10,8 @@ with valgrind's callgrind (about 50 times slower than a plain run), for the same
 ``bench_side_by_side.py`` (``SeedSequence(1, spawn_key=(r,))``, series off, each site's own
 horizon). Each tree and site runs twice in fresh interpreters, once with ``--runs`` runs and once
 with none (both after one warm-up run), and the difference divided by ``--runs`` is the count per
-run, start-up and imports excluded. Instructions are not time (memory stalls and branch misses
+run, start-up and imports excluded. String hashing is fixed (``PYTHONHASHSEED=0``), so a count
+repeats exactly. Instructions are not time (memory stalls and branch misses
 are not counted, and the calls into the random generators are the same in both trees), so quote
 this beside the wall-clock ratio, not instead of it.
 
@@ -22,6 +23,7 @@ the ratio base / this (above 1: this tree runs fewer).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -49,7 +51,8 @@ def instructions(tree: Path, site: str, runs: int) -> int:
     """Instructions callgrind counts for one interpreter making ``runs`` runs of ``site``."""
     proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
                            sys.executable, "-c", SNIPPET, str(tree), site, str(runs)],
-                          cwd=tree, capture_output=True, text=True)
+                          cwd=tree, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONHASHSEED": "0"})  # same counts every time
     found = re.search(r"Collected\s*:\s*([\d,]+)", proc.stderr)
     if proc.returncode != 0 or not found:
         raise SystemExit(f"valgrind failed in {tree} ({site}): "
