@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import mesa
 
-
-class Referrer(mesa.Agent):
+class Referrer:
     """A social worker, YOS officer or school staff member.
 
+    An agent of the model, but not a mesa ``Agent``: it is not entered in mesa's agent
+    registry. Referrers are the many, short-lived agents of a run (a hundred or so join and
+    leave a Metro City run), mesa's registration and removal of each (its agent sets, a
+    signal and a log line formatted every time) took about 6% of such a run, and nothing reads
+    referrers through that registry: the model keeps them in its own list,
+    ``model.referrers``, whose order is the order of their updates and draws (docs/ODD.md §2.2,
+    §3). Leaders, partners, supervisors and therapists are mesa agents.
+
     Attributes:
+        model: The model the referrer works in.
         agency: ``social_care``, ``yos`` or ``education``.
         awareness: Knows MST and its criteria, 0-1.
         attitude: View of MST, -1-1; sticky (001:2155).
@@ -33,8 +40,10 @@ class Referrer(mesa.Agent):
     :func:`sim.processes.casework.treat_caseloads`.
     """
 
+    __slots__ = ("model", "agency", "awareness", "attitude", "joined", "in_post")
+
     def __init__(self, model, agency: str, awareness: float, attitude: float):
-        super().__init__(model)
+        self.model = model
         self.agency = agency
         self.awareness = awareness
         self.attitude = attitude
@@ -42,9 +51,8 @@ class Referrer(mesa.Agent):
         self.in_post = True
 
     def remove(self) -> None:
-        """The referrer leaves: out of post, and out of the model's agents."""
+        """The referrer leaves: out of post (the model's list holds their successor)."""
         self.in_post = False
-        super().remove()
 
     @property
     def tenure(self) -> int:
